@@ -1,0 +1,15 @@
+//! Apache-free logic of mod_wsgi-rs.
+//!
+//! Everything here is plain Rust with no FFI, so it can be unit tested with
+//! `cargo test -p wsgi-core`: the tokenizer for directive arguments, the
+//! directive models and their validation, application-group naming, and the
+//! checks applied to what a WSGI application hands back (status, headers).
+#![forbid(unsafe_code)]
+
+pub mod app_group;
+pub mod daemon;
+pub mod directives;
+pub mod response;
+pub mod words;
+
+pub use daemon::DaemonProcessSpec;
