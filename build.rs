@@ -1,0 +1,59 @@
+//! Generates Rust bindings for the httpd and APR headers.
+//!
+//! The headers are found the way Apache modules find them: by asking `apxs`
+//! (override with `APXS=/path/to/apxs`). Nothing is hard-coded, so the module
+//! builds against whichever httpd the machine has.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn apxs_query(apxs: &str, var: &str) -> String {
+    let out = Command::new(apxs)
+        .args(["-q", var])
+        .output()
+        .unwrap_or_else(|e| panic!("running `{apxs} -q {var}` failed: {e}; install apache2-dev or set APXS"));
+    assert!(out.status.success(), "`{apxs} -q {var}` failed");
+    String::from_utf8(out.stdout).expect("apxs output is UTF-8").trim().to_string()
+}
+
+fn main() {
+    let apxs = env::var("APXS").unwrap_or_else(|_| "apxs".to_string());
+    println!("cargo:rerun-if-env-changed=APXS");
+    println!("cargo:rerun-if-changed=src/apache/wrapper.h");
+
+    let mut builder = bindgen::Builder::default()
+        .header("src/apache/wrapper.h")
+        .allowlist_function("ap_.*|apr_.*")
+        .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|ap_directive_t")
+        .allowlist_var("MODULE_MAGIC_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|RSRC_CONF|ACCESS_CONF|OR_.*|REQUEST_CHUNKED_.*|AP_MPMQ_.*|APR_SUCCESS|APR_EOF|APR_HOOK_.*|APR_BLOCK_READ|APR_NONBLOCK_READ|NOT_IN_.*|GLOBAL_ONLY|M_GET|M_HEAD|AP_SQ_.*|APR_READ|APR_SENDFILE_ENABLED|APR_FOPEN_.*|APR_OS_DEFAULT|AP_REQ_.*|AP_REG_.*|OPT_.*")
+        .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
+        .derive_default(true)
+        .layout_tests(false)
+        .generate_comments(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
+
+    let mut seen = Vec::new();
+    for var in ["INCLUDEDIR", "APR_INCLUDEDIR", "APU_INCLUDEDIR"] {
+        let dir = apxs_query(&apxs, var);
+        if !dir.is_empty() && !seen.contains(&dir) {
+            builder = builder.clang_arg(format!("-I{dir}"));
+            seen.push(dir);
+        }
+    }
+    // APR's headers need the platform's large-file and GNU defines, as apxs gives them.
+    for flag in apxs_query(&apxs, "EXTRA_CPPFLAGS").split_whitespace() {
+        if flag.starts_with("-D") {
+            builder = builder.clang_arg(flag);
+        }
+    }
+    for flag in apxs_query(&apxs, "CFLAGS").split_whitespace() {
+        if flag.starts_with("-D") {
+            builder = builder.clang_arg(flag);
+        }
+    }
+
+    let bindings = builder.generate().expect("bindgen could not read the httpd headers");
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("apache_bindings.rs");
+    bindings.write_to_file(out).expect("writing bindings");
+}

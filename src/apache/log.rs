@@ -1,0 +1,86 @@
+//! Logging to Apache's error log. Every line names the module, the process
+//! group and the pid; request lines add Apache's request log id. Text is
+//! always passed as an argument to a "%s" format, never as the format.
+
+use super::ffi;
+use std::ffi::{c_int, CString};
+use std::ptr;
+use std::sync::OnceLock;
+
+static PROCESS_GROUP: OnceLock<String> = OnceLock::new();
+
+/// Names this process's group in log lines ("" = embedded in an Apache child).
+pub fn set_process_group(name: &str) {
+    let _ = PROCESS_GROUP.set(name.to_string());
+}
+
+fn group_label() -> &'static str {
+    match PROCESS_GROUP.get().map(String::as_str) {
+        None | Some("") => "embedded",
+        Some(g) => g,
+    }
+}
+
+fn module_index() -> c_int {
+    // SAFETY: httpd writes module_index once while loading the module, before
+    // any hook or directive runs; afterwards it is only read.
+    unsafe { (*ptr::addr_of!(crate::wsgi_module)).module_index }
+}
+
+fn c_text(text: String) -> CString {
+    CString::new(text.replace('\0', "\\0")).expect("NULs were replaced")
+}
+
+/// Logs `msg` for the whole server (`s` may be null: the main server's log).
+pub fn server(level: i32, s: *const ffi::server_rec, msg: &str) {
+    let text = c_text(format!(
+        "mod_wsgi-rs (pid={}, process='{}'): {}",
+        std::process::id(),
+        group_label(),
+        msg
+    ));
+    // SAFETY: the format is a literal "%s" and `text` a valid C string that
+    // outlives the call; `s` is a live server_rec or null, which httpd accepts.
+    unsafe {
+        ffi::ap_log_error_(
+            c"mod_wsgi_rs".as_ptr(),
+            0,
+            module_index(),
+            level,
+            0,
+            s,
+            c"%s".as_ptr(),
+            text.as_ptr(),
+        )
+    };
+}
+
+/// Logs an error for the whole server.
+pub fn server_error(msg: &str) {
+    server(ffi::APLOG_ERR, ptr::null(), msg);
+}
+
+/// Logs `msg` for request `r`, naming its request id.
+pub fn request(level: i32, r: *mut ffi::request_rec, msg: &str) {
+    let id = super::request::log_id(r);
+    let text = c_text(format!(
+        "mod_wsgi-rs (pid={}, process='{}', request={}): {}",
+        std::process::id(),
+        group_label(),
+        id,
+        msg
+    ));
+    // SAFETY: as in `server`; `r` is the live request being handled.
+    unsafe {
+        ffi::ap_log_rerror_(
+            c"mod_wsgi_rs".as_ptr(),
+            0,
+            module_index(),
+            level,
+            0,
+            r,
+            c"%s".as_ptr(),
+            text.as_ptr(),
+        )
+    };
+}

@@ -1,0 +1,9 @@
+//! The thin, `unsafe` boundary with httpd: raw bindings and small safe wrappers.
+//! Raw Apache pointers live only under this module and `crate::hooks`.
+
+pub mod ffi;
+pub mod guard;
+pub mod log;
+pub mod module_def;
+pub mod pool;
+pub mod request;

@@ -1,0 +1,161 @@
+//! Small safe helpers over `request_rec` and APR tables for the handler.
+//! Callers pass the live request being handled; these functions are only
+//! used on the thread that owns it (or with the owner blocked in Python).
+
+use super::ffi;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+
+/// Borrows a C string as bytes ("" for null).
+pub fn cstr_bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        return b"";
+    }
+    // SAFETY: Apache's strings are NUL-terminated and live in pools that
+    // outlive the request handler that reads them.
+    unsafe { CStr::from_ptr(p).to_bytes() }
+}
+
+/// Apache's request log id (what `%L` prints), generating it if needed.
+pub fn log_id(r: *mut ffi::request_rec) -> String {
+    if r.is_null() {
+        return "-".into();
+    }
+    // SAFETY: `r` is live; ap_run_generate_log_id fills r->log_id from the
+    // request pool, exactly as the error log does for `%L`.
+    unsafe {
+        if (*r).log_id.is_null() {
+            let mut id: *const c_char = std::ptr::null();
+            ffi::ap_run_generate_log_id((*r).connection, r, &mut id);
+            (*r).log_id = id;
+        }
+        String::from_utf8_lossy(cstr_bytes((*r).log_id)).into_owned()
+    }
+}
+
+/// Every (key, value) of an APR table, in order.
+pub fn table_entries<'a>(t: *const ffi::apr_table_t) -> Vec<(&'a [u8], &'a [u8])> {
+    unsafe extern "C" fn push(rec: *mut c_void, k: *const c_char, v: *const c_char) -> c_int {
+        // SAFETY: `rec` is the Vec passed below; k/v are table strings.
+        let out = unsafe { &mut *rec.cast::<Vec<(&[u8], &[u8])>>() };
+        out.push((cstr_bytes(k), cstr_bytes(v)));
+        1
+    }
+    let mut out: Vec<(&[u8], &[u8])> = Vec::with_capacity(48);
+    if t.is_null() {
+        return out;
+    }
+    // SAFETY: apr_table_do walks a live table and calls `push` synchronously.
+    unsafe {
+        ffi::apr_table_do(Some(push), (&mut out as *mut Vec<_>).cast(), t, std::ptr::null::<c_char>())
+    };
+    out
+}
+
+/// Looks up `key` in an APR table.
+pub fn table_get<'a>(t: *const ffi::apr_table_t, key: &CStr) -> Option<&'a [u8]> {
+    // SAFETY: live table, NUL-terminated key.
+    let v = unsafe { ffi::apr_table_get(t, key.as_ptr()) };
+    (!v.is_null()).then(|| cstr_bytes(v))
+}
+
+/// Copies `s` into the request pool as a C string.
+pub fn pool_str(pool: *mut ffi::apr_pool_t, s: &[u8]) -> *mut c_char {
+    // SAFETY: apr_pstrmemdup copies `len` bytes and adds a NUL.
+    unsafe { ffi::apr_pstrmemdup(pool, s.as_ptr().cast(), s.len()) }
+}
+
+/// Adds a header (or env entry) to a table, copying both into `pool`.
+pub fn table_add(pool: *mut ffi::apr_pool_t, t: *mut ffi::apr_table_t, key: &[u8], value: &[u8]) {
+    // SAFETY: both strings are copied into the pool that owns the table.
+    unsafe { ffi::apr_table_addn(t, pool_str(pool, key), pool_str(pool, value)) };
+}
+
+/// Sets a table entry, copying both into `pool`.
+pub fn table_set(pool: *mut ffi::apr_pool_t, t: *mut ffi::apr_table_t, key: &[u8], value: &[u8]) {
+    // SAFETY: as in table_add.
+    unsafe { ffi::apr_table_setn(t, pool_str(pool, key), pool_str(pool, value)) };
+}
+
+/// Reads up to `buf.len()` bytes of the request body; 0 at the end,
+/// negative on error. Blocks: call with the GIL released.
+pub fn read_body(r: *mut ffi::request_rec, buf: &mut [u8]) -> isize {
+    // SAFETY: `buf` is writable for its length; the body was set up with
+    // ap_setup_client_block before the application ran.
+    (unsafe { ffi::ap_get_client_block(r, buf.as_mut_ptr().cast(), buf.len() as _) }) as isize
+}
+
+/// Tells Apache the body will be read now (sends `100 Continue` if the
+/// client asked for it). Returns whether there is a body at all.
+pub fn start_body(r: *mut ffi::request_rec) -> bool {
+    // SAFETY: live request with client block set up.
+    unsafe { ffi::ap_should_client_block(r) != 0 }
+}
+
+/// Writes bytes to the client and flushes; false when the client is gone.
+/// Blocks: call with the GIL released.
+pub fn write_and_flush(r: *mut ffi::request_rec, data: &[u8]) -> bool {
+    // SAFETY: `data` is valid for its length; ap_rwrite copies it into the
+    // output brigade before returning.
+    unsafe {
+        if !data.is_empty() && ffi::ap_rwrite(data.as_ptr().cast(), data.len() as c_int, r) < 0 {
+            return false;
+        }
+        ffi::ap_rflush(r) >= 0 && (*(*r).connection).aborted == 0
+    }
+}
+
+/// Sets the response status and headers before the first body byte.
+pub fn set_response_head(
+    r: *mut ffi::request_rec,
+    status: u16,
+    status_line: &CString,
+    headers: &[(CString, CString)],
+) {
+    // SAFETY: `r` is live; every string is copied into r->pool.
+    unsafe {
+        let pool = (*r).pool;
+        (*r).status = status as c_int;
+        (*r).status_line = pool_str(pool, status_line.as_bytes());
+        for (k, v) in headers {
+            let (kb, vb) = (k.as_bytes(), v.as_bytes());
+            if kb.eq_ignore_ascii_case(b"content-type") {
+                ffi::ap_set_content_type(r, pool_str(pool, vb));
+            } else if kb.eq_ignore_ascii_case(b"content-length") {
+                table_set(pool, (*r).headers_out, kb, vb);
+            } else {
+                table_add(pool, (*r).headers_out, kb, vb);
+            }
+        }
+    }
+}
+
+/// Sends `len` bytes of the open file `fd` from `offset` through Apache's
+/// output filters as a file bucket (sendfile where EnableSendfile allows).
+/// The fd is duplicated so the application may close its file at once.
+pub fn send_file(r: *mut ffi::request_rec, fd: c_int, offset: u64, len: u64) -> bool {
+    // SAFETY: dup gives us our own descriptor, closed by the request pool's
+    // cleanup after every bucket that refers to it is gone.
+    unsafe {
+        let own = libc::dup(fd);
+        if own < 0 {
+            return false;
+        }
+        let pool = (*r).pool;
+        let mut file: *mut ffi::apr_file_t = std::ptr::null_mut();
+        let mut os_fd = own;
+        let flags = (ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED) as i32;
+        if ffi::apr_os_file_put(&mut file, &mut os_fd, flags, pool) != 0 {
+            libc::close(own);
+            return false;
+        }
+        crate::apache::pool::on_cleanup(
+            pool,
+            Box::new(move || {
+                libc::close(own);
+            }),
+        );
+        let mut sent: ffi::apr_size_t = 0;
+        let rv = ffi::ap_send_fd(file, r, offset as _, len as _, &mut sent);
+        rv == 0 && ffi::ap_rflush(r) >= 0 && (*(*r).connection).aborted == 0
+    }
+}

@@ -1,0 +1,317 @@
+//! The Apache hooks: configuration checks, Python start-up in each child,
+//! URL mapping for `WSGIScriptAlias`, and the `wsgi-script` handler.
+
+use crate::apache::guard::catch;
+use crate::apache::pool::pool_owned;
+use crate::apache::request::{cstr_bytes, pool_str, table_get};
+use crate::apache::{ffi, log};
+use crate::config::{self, AliasEntry, DirConfig, ServerConfig};
+use crate::python::{runtime, wsgi_call};
+use std::ffi::{c_char, c_int, CStr};
+use std::sync::Arc;
+use wsgi_core::app_group::{application_group_name, RequestIdentity};
+use wsgi_core::directives::{ApplicationGroup, MapHeadToGet, ProcessGroup};
+
+/// Registers every hook (called by httpd when the module is loaded).
+pub unsafe extern "C" fn register_hooks(_p: *mut ffi::apr_pool_t) {
+    catch("register_hooks", (), || {
+        crate::apache::guard::install_panic_hook();
+        let middle = ffi::APR_HOOK_MIDDLE as c_int;
+        // WSGIScriptAlias maps after mod_alias, so `Alias /static ...` inside a
+        // WSGIScriptAlias / keeps working, as with mod_wsgi.
+        let after_alias = leak_names(&[c"mod_alias.c"]);
+        let before = leak_names(&[c"mod_userdir.c", c"mod_vhost_alias.c"]);
+        // SAFETY: registering hook functions with httpd during module load;
+        // the name lists are leaked, so they live as long as the process.
+        unsafe {
+            ffi::ap_hook_pre_config(Some(pre_config), std::ptr::null(), std::ptr::null(), middle);
+            ffi::ap_hook_check_config(Some(check_config), std::ptr::null(), std::ptr::null(), middle);
+            ffi::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
+            ffi::ap_hook_translate_name(Some(translate_name), after_alias, before, middle);
+            ffi::ap_hook_handler(Some(handler), std::ptr::null(), std::ptr::null(), middle);
+        }
+    })
+}
+
+fn leak_names(names: &[&'static CStr]) -> *const *const c_char {
+    let mut v: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+    v.push(std::ptr::null());
+    Box::leak(v.into_boxed_slice()).as_ptr()
+}
+
+unsafe extern "C" fn pre_config(
+    _pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+) -> c_int {
+    catch("pre_config", ffi::OK, || {
+        config::reset_global();
+        ffi::OK
+    })
+}
+
+/// Runs after the whole configuration is read (also for `apachectl
+/// configtest`): every process group a directive names must be defined.
+unsafe extern "C" fn check_config(
+    _pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+    s: *mut ffi::server_rec,
+) -> c_int {
+    catch("check_config", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
+        let g = config::global_snapshot();
+        let mut status = ffi::OK;
+        for r in &g.group_references {
+            if !g.daemons.iter().any(|d| d.name == r.group) {
+                log::server(
+                    ffi::APLOG_EMERG,
+                    s,
+                    &format!(
+                        "Syntax error on line {} of {}: {}: the process group '{}' is not defined by any WSGIDaemonProcess",
+                        r.line, r.file, r.directive, r.group
+                    ),
+                );
+                status = ffi::HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        if status == ffi::OK && !g.daemons.is_empty() {
+            let names: Vec<&str> = g.daemons.iter().map(|d| d.name.as_str()).collect();
+            log::server(
+                ffi::APLOG_WARNING,
+                s,
+                &format!(
+                    "daemon mode is not available yet in this build: requests for process group(s) {} will get 503",
+                    names.join(", ")
+                ),
+            );
+        }
+        status
+    })
+}
+
+fn mpm_query(what: u32) -> i64 {
+    let mut v: c_int = 0;
+    // SAFETY: ap_mpm_query writes one int for these query codes.
+    let rc = unsafe { ffi::ap_mpm_query(what as c_int, &mut v) };
+    if rc == 0 {
+        v as i64
+    } else {
+        0
+    }
+}
+
+/// Starts Python in each Apache child (never in the parent: DESIGN.md §1).
+unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
+    catch("child_init", (), || {
+        let settings = config::global_snapshot();
+        if settings.restrict_embedded {
+            return;
+        }
+        let info = runtime::ProcessInfo {
+            process_group: String::new(),
+            maximum_processes: mpm_query(ffi::AP_MPMQ_MAX_DAEMONS as u32).max(1),
+            threads_per_process: mpm_query(ffi::AP_MPMQ_MAX_THREADS as u32).max(1),
+            settings,
+        };
+        if let Err(e) = runtime::initialize(info) {
+            log::server(ffi::APLOG_CRIT, s, &format!("{}; WSGI applications cannot run in this process", e));
+        }
+    })
+}
+
+/// What translate_name found, kept for the handler in the request config.
+struct AliasMatch {
+    alias: Arc<AliasEntry>,
+}
+
+/// Maps URLs under a `WSGIScriptAlias` to the script, as mod_alias maps
+/// `ScriptAlias`: r->filename is the target plus the rest of the URL, and
+/// Apache's directory walk then splits off PATH_INFO.
+unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
+    catch("translate_name", ffi::DECLINED, || {
+        // SAFETY: live request; our server config for its virtual host.
+        let (uri_ptr, sc) = unsafe { ((*r).uri, &*config::module_config::<ServerConfig>((*(*r).server).module_config)) };
+        if sc.aliases.is_empty() || uri_ptr.is_null() {
+            return ffi::DECLINED;
+        }
+        let uri = cstr_bytes(uri_ptr);
+        if uri.first() != Some(&b'/') {
+            return ffi::DECLINED;
+        }
+        for alias in &sc.aliases {
+            if let Some(filename) = map_alias(r, alias, uri) {
+                // SAFETY: live request; strings copied into its pool.
+                unsafe {
+                    (*r).filename = pool_str((*r).pool, &filename);
+                    (*r).handler = c"wsgi-script".as_ptr();
+                    let m = pool_owned((*r).pool, AliasMatch { alias: alias.clone() });
+                    ffi::ap_set_module_config((*r).request_config, std::ptr::addr_of!(crate::wsgi_module), m.cast());
+                }
+                return ffi::OK;
+            }
+        }
+        ffi::DECLINED
+    })
+}
+
+fn map_alias(r: *mut ffi::request_rec, alias: &AliasEntry, uri: &[u8]) -> Option<Vec<u8>> {
+    if !alias.spec.is_regex {
+        let uri_s = std::str::from_utf8(uri).ok()?;
+        let n = alias.spec.match_prefix(uri_s)?;
+        let mut f = alias.spec.target.as_bytes().to_vec();
+        f.extend_from_slice(&uri[n..]);
+        return Some(f);
+    }
+    const N: usize = 10;
+    let mut m = [ffi::ap_regmatch_t { rm_so: -1, rm_eo: -1 }; N];
+    let uri_c = std::ffi::CString::new(uri).ok()?;
+    let target = std::ffi::CString::new(alias.spec.target.as_str()).ok()?;
+    // SAFETY: compiled regex from config; buffers sized N; pool strings.
+    unsafe {
+        if ffi::ap_regexec(alias.regex, uri_c.as_ptr(), N, m.as_mut_ptr(), 0) != 0 {
+            return None;
+        }
+        let sub = ffi::ap_pregsub((*r).pool, target.as_ptr(), uri_c.as_ptr(), N, m.as_mut_ptr());
+        if sub.is_null() {
+            return None;
+        }
+        let mut f = cstr_bytes(sub).to_vec();
+        f.extend_from_slice(&uri[m[0].rm_eo as usize..]);
+        Some(f)
+    }
+}
+
+/// The `wsgi-script` handler: resolves which application runs where, then
+/// runs it in this process (embedded mode).
+unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
+    catch("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
+        // SAFETY: live request.
+        let h = cstr_bytes(unsafe { (*r).handler });
+        if h != b"wsgi-script" && h != b"application/x-httpd-wsgi" {
+            return ffi::DECLINED;
+        }
+        handle_wsgi(r)
+    })
+}
+
+fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
+    // SAFETY: live request; the module config slots hold our records (the
+    // request one only when translate_name matched an alias).
+    let (alias, dir, filename, filetype, method_number) = unsafe {
+        let m = ffi::ap_get_module_config((*r).request_config, std::ptr::addr_of!(crate::wsgi_module))
+            .cast::<AliasMatch>();
+        let alias = (!m.is_null()).then(|| (*m).alias.clone());
+        let dir = (*config::module_config::<DirConfig>((*r).per_dir_config)).clone();
+        (alias, dir, String::from_utf8_lossy(cstr_bytes((*r).filename)).into_owned(), (*r).finfo.filetype, (*r).method_number)
+    };
+    if filetype == ffi::apr_filetype_e_APR_NOFILE {
+        log::request(ffi::APLOG_ERR, r, &format!("target WSGI script not found or unable to stat: {}", filename));
+        return ffi::HTTP_NOT_FOUND;
+    }
+    if filetype == ffi::apr_filetype_e_APR_DIR {
+        log::request(ffi::APLOG_ERR, r, &format!("attempt to invoke a directory as a WSGI application: {}", filename));
+        return ffi::HTTP_FORBIDDEN;
+    }
+    // SAFETY: live request.
+    if alias.is_none() && unsafe { ffi::ap_allow_options(r) } & ffi::OPT_EXECCGI as c_int == 0 {
+        log::request(ffi::APLOG_ERR, r, &format!("Options ExecCGI is off in this directory: {}", filename));
+        return ffi::HTTP_FORBIDDEN;
+    }
+    let spec = alias.as_ref().map(|a| &a.spec);
+    let process_group = spec.and_then(|s| s.process_group.clone()).or(dir.process_group.clone()).unwrap_or(ProcessGroup::Global);
+    let process_group = match process_group {
+        ProcessGroup::Global => String::new(),
+        ProcessGroup::Named(n) => n,
+        ProcessGroup::Env(k) => env_value(r, &k).unwrap_or_default(),
+    };
+    if !process_group.is_empty() {
+        log::request(
+            ffi::APLOG_ERR,
+            r,
+            &format!("daemon process group '{}' is not available: daemon mode is not implemented yet in this build", process_group),
+        );
+        return ffi::HTTP_SERVICE_UNAVAILABLE;
+    }
+    let g = config::global_snapshot();
+    if g.restrict_embedded || !runtime::is_initialized() {
+        log::request(ffi::APLOG_ERR, r, "embedded mode is disabled (WSGIRestrictEmbedded On) or Python failed to start in this process");
+        return ffi::HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    let chunked = dir.chunked_request.unwrap_or(false);
+    let policy = if chunked { ffi::REQUEST_CHUNKED_DECHUNK } else { ffi::REQUEST_CHUNKED_ERROR };
+    // SAFETY: live request; prepares body reading (the body itself is read
+    // only when the application asks, so 100-continue waits for that).
+    let rc = unsafe { ffi::ap_setup_client_block(r, policy as c_int) };
+    if rc != ffi::OK {
+        return rc;
+    }
+
+    let head_as_get = method_number == ffi::M_GET as c_int && is_head(r) && match dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto) {
+        MapHeadToGet::On => true,
+        MapHeadToGet::Off => false,
+        MapHeadToGet::Auto => has_content_filters(r),
+    };
+    let pass_auth = spec.and_then(|s| s.pass_authorization).or(dir.pass_authorization).unwrap_or(false);
+    let cgi = wsgi_call::cgi_environ(r, pass_auth, head_as_get);
+    let script_name = cgi.iter().find(|(k, _)| k == b"SCRIPT_NAME").map(|e| String::from_utf8_lossy(&e.1).into_owned()).unwrap_or_default();
+
+    let app_group_spec = spec.and_then(|s| s.application_group.clone()).or(dir.application_group.clone()).unwrap_or(ApplicationGroup::Resource);
+    // SAFETY: live request and server.
+    let (hostname, port, default_port, https) = unsafe {
+        let port = ffi::ap_get_server_port(r);
+        let scheme = cstr_bytes(ffi::ap_run_http_scheme(r));
+        (
+            String::from_utf8_lossy(cstr_bytes((*(*r).server).server_hostname)).into_owned(),
+            port,
+            port as u32 == ffi::ap_run_default_port(r) as u32,
+            scheme == b"https",
+        )
+    };
+    let env_lookup = |k: &str| env_value(r, k);
+    let application_group = application_group_name(
+        &app_group_spec,
+        &RequestIdentity { server_hostname: &hostname, port, default_port, script_name: &script_name, env: &env_lookup },
+    );
+    let target = wsgi_call::AppTarget {
+        script: filename,
+        callable: spec.and_then(|s| s.callable_object.clone()).or(dir.callable_object.clone()).unwrap_or_else(|| "application".into()),
+        application_group,
+        process_group,
+        reload: dir.script_reloading.unwrap_or(true),
+        sendfile: dir.enable_sendfile.unwrap_or(true),
+        multithread: mpm_query(ffi::AP_MPMQ_MAX_THREADS as u32) > 1,
+        multiprocess: mpm_query(ffi::AP_MPMQ_MAX_DAEMONS as u32) > 1,
+        https,
+    };
+    wsgi_call::run(r, &target, &cgi)
+}
+
+fn is_head(r: *mut ffi::request_rec) -> bool {
+    // SAFETY: live request.
+    unsafe { (*r).header_only != 0 }
+}
+
+/// True when a content-level output filter (e.g. mod_deflate) is in the
+/// chain: it may need the body even for HEAD, so HEAD runs as GET.
+fn has_content_filters(r: *mut ffi::request_rec) -> bool {
+    // SAFETY: walking the request's live output filter list.
+    unsafe {
+        let mut f = (*r).output_filters;
+        while !f.is_null() {
+            let frec = (*f).frec;
+            if !frec.is_null() && (*frec).ftype < ffi::ap_filter_type_AP_FTYPE_PROTOCOL {
+                return true;
+            }
+            f = (*f).next;
+        }
+    }
+    false
+}
+
+fn env_value(r: *mut ffi::request_rec, key: &str) -> Option<String> {
+    let k = std::ffi::CString::new(key).ok()?;
+    // SAFETY: live request.
+    let env = unsafe { (*r).subprocess_env };
+    table_get(env, &k).map(|v| String::from_utf8_lossy(v).into_owned())
+}

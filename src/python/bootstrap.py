@@ -1,0 +1,328 @@
+# The `mod_wsgi` module of one interpreter, executed once when mod_wsgi-rs
+# creates the interpreter. The parts of the WSGI protocol that are plain
+# Python bookkeeping live here; everything that touches Apache is a call into
+# the native `_mod_wsgi_rs` module, which checks its arguments itself.
+
+import hashlib
+import os
+import stat
+import sys
+import threading
+import traceback
+import types
+
+import _mod_wsgi_rs as _host
+
+# The mod_wsgi API level this module provides (code written for mod_wsgi
+# compares against this); `server_version` names the real server.
+version = (4, 9, 4)
+server_version = _host.server_version
+
+# Filled in by the host right after this module runs.
+process_group = ''
+application_group = ''
+maximum_processes = 1
+threads_per_process = 1
+
+_ERR = 3
+_INFO = 6
+
+
+class _Log:
+    """A text stream whose complete lines go to Apache's error log.
+    Used for wsgi.errors (with the request's id) and for sys.stdout/stderr."""
+
+    encoding = 'utf-8'
+    errors = 'backslashreplace'
+    closed = False
+
+    def __init__(self, handle=None, level=_ERR, name='wsgi.errors'):
+        self._handle = handle
+        self._level = level
+        self._pending = ''
+        self.name = name
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError('write() argument must be str, not %s' % type(text).__name__)
+        lines = (self._pending + text).split('\n')
+        self._pending = lines.pop()
+        for line in lines:
+            _host.log(self._handle, self._level, line)
+        return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        if self._pending:
+            pending, self._pending = self._pending, ''
+            _host.log(self._handle, self._level, pending)
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def readable(self):
+        return False
+
+    def close(self):
+        self.flush()
+
+
+class _Restricted:
+    """Stands in for sys.stdin / sys.stdout under WSGIRestrictStdin/Stdout."""
+
+    def __init__(self, name, directive):
+        self.name = name
+        self._why = ('%s access restricted by mod_wsgi-rs (%s On); '
+                     'use wsgi.input / wsgi.errors instead' % (name, directive))
+
+    def __getattr__(self, attr):
+        raise OSError(self._why)
+
+
+class Input:
+    """wsgi.input: the request body, read on demand from Apache. Ends at the
+    end of the body (wsgi.input_terminated), chunked bodies included."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._buffer = bytearray()
+        self._eof = False
+
+    def _fill(self, want):
+        if self._eof:
+            return False
+        chunk = _host.read(self._handle, max(want, 8192))
+        if not chunk:
+            self._eof = True
+            return False
+        self._buffer += chunk
+        return True
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            if not self._buffer:
+                data = b'' if self._eof else _host.read(self._handle, -1)
+                self._eof = True
+                return data
+            while self._fill(1 << 16):
+                pass
+            size = len(self._buffer)
+        elif not self._buffer and not self._eof:
+            data = _host.read(self._handle, size) if size else b''
+            if size and not data:
+                self._eof = True
+            return data
+        while len(self._buffer) < size and self._fill(size - len(self._buffer)):
+            pass
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def readline(self, size=-1):
+        limited = size is not None and size >= 0
+        start = 0
+        while True:
+            newline = self._buffer.find(b'\n', start)
+            if newline >= 0:
+                end = newline + 1
+                break
+            if limited and len(self._buffer) >= size:
+                end = size
+                break
+            start = len(self._buffer)
+            if not self._fill(8192):
+                end = len(self._buffer)
+                break
+        if limited:
+            end = min(end, size)
+        data = bytes(self._buffer[:end])
+        del self._buffer[:end]
+        return data
+
+    def readlines(self, hint=-1):
+        lines, total = [], 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self):
+        pass
+
+
+class FileWrapper:
+    """wsgi.file_wrapper. When the wrapped object is a real file, the host
+    hands it to Apache as a file (sendfile) instead of iterating it."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, 'close'):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+_scripts = {}
+_scripts_lock = threading.Lock()
+
+
+def _load_script(path, reload):
+    """Imports a WSGI script file as a module named after its path, as
+    mod_wsgi does; with script reloading on, a changed file is loaded anew."""
+    with _scripts_lock:
+        mtime = os.stat(path).st_mtime_ns
+        cached = _scripts.get(path)
+        if cached is not None and (not reload or cached[0] == mtime):
+            return cached[1]
+        name = '_mod_wsgi_' + hashlib.md5(path.encode('utf-8')).hexdigest()
+        module = types.ModuleType(name)
+        module.__file__ = path
+        with open(path, 'rb') as f:
+            code = compile(f.read(), path, 'exec', dont_inherit=True)
+        sys.modules[name] = module
+        try:
+            exec(code, module.__dict__)
+        except BaseException:
+            sys.modules.pop(name, None)
+            _scripts.pop(path, None)
+            raise
+        _scripts[path] = (mtime, module)
+        return module
+
+
+class _Response:
+    """start_response and write() for one request (PEP 3333 rules)."""
+
+    __slots__ = ('handle', 'started', 'sent')
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.started = False
+        self.sent = False
+
+    def start_response(self, status, response_headers, exc_info=None):
+        if exc_info is not None:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.started:
+            raise RuntimeError('start_response() was already called; a second call '
+                               'must pass exc_info (PEP 3333)')
+        if type(status) is not str:
+            raise TypeError('status must be str, not %s' % type(status).__name__)
+        if type(response_headers) is not list:
+            raise TypeError('response headers must be a list, not %s'
+                            % type(response_headers).__name__)
+        _host.start_response(self.handle, status, response_headers)
+        self.started = True
+        return self.write
+
+    def write(self, data):
+        if not self.started:
+            raise RuntimeError('write() called before start_response()')
+        if type(data) is not bytes:
+            if not isinstance(data, bytes):
+                raise TypeError('response body items must be bytes, not %s'
+                                % type(data).__name__)
+            data = bytes(data)
+        if data:
+            self.sent = True
+            _host.write(self.handle, data)
+
+
+def _send_file(wrapper, handle):
+    """Sends a FileWrapper around a regular file as a file; False if it is
+    not one (then the caller iterates it)."""
+    filelike = wrapper.filelike
+    try:
+        fd = filelike.fileno()
+        info = os.fstat(fd)
+        position = filelike.tell()
+    except Exception:
+        return False
+    if not stat.S_ISREG(info.st_mode):
+        return False
+    if hasattr(filelike, 'flush'):
+        filelike.flush()
+    _host.sendfile(handle, fd, position, max(info.st_size - position, 0))
+    return True
+
+
+def _run(script, callable_name, reload, sendfile, environ, handle):
+    """Runs the WSGI application for one request."""
+    module = _load_script(script, reload)
+    application = getattr(module, callable_name, None)
+    if application is None:
+        raise LookupError("target WSGI script '%s' does not contain WSGI application '%s'"
+                          % (script, callable_name))
+    response = _Response(handle)
+    result = application(environ, response.start_response)
+    try:
+        if not (sendfile and type(result) is FileWrapper and response.started
+                and _send_file(result, handle)):
+            write = response.write
+            for data in result:
+                write(data)
+        if not response.started:
+            raise RuntimeError('the application returned without calling start_response()')
+        _host.finish(handle)
+    finally:
+        close = getattr(result, 'close', None)
+        if close is not None:
+            close()
+        environ['wsgi.errors'].flush()
+
+
+def _format_exception(exc_type, exc_value, exc_tb):
+    return ''.join(traceback.format_exception(exc_type, exc_value, exc_tb))
+
+
+def _setup(python_path, restrict_stdin, restrict_stdout, restrict_signal):
+    """Per-interpreter set-up: module search path, stdio, signals."""
+    import site
+    for directory in python_path:
+        site.addsitedir(directory)
+    sys.stdin = _Restricted('sys.stdin', 'WSGIRestrictStdin') if restrict_stdin else open(os.devnull)
+    if restrict_stdout:
+        sys.stdout = _Restricted('sys.stdout', 'WSGIRestrictStdout')
+    else:
+        sys.stdout = _Log(None, _ERR, '<stdout>')
+    sys.stderr = _Log(None, _ERR, '<stderr>')
+    if restrict_signal:
+        import signal
+
+        def _ignored_signal(signum, handler):
+            _host.log(None, 4, 'callback registration for signal %d ignored (WSGIRestrictSignal On); '
+                      'use mod_wsgi.subscribe_shutdown() for clean-up' % signum)
+            return signal.getsignal(signum)
+
+        signal.signal = _ignored_signal

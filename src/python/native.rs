@@ -1,0 +1,484 @@
+//! `_mod_wsgi_rs`: the native functions the bootstrap module calls, and the
+//! per-request state they act on. The state lives in a capsule owned by
+//! Python, so a stray reference kept by an application can never point at
+//! freed memory; once the request is over its `request_rec` pointer is
+//! cleared and every call raises instead of touching Apache.
+
+use super::object::{self, PyErrSet, PyObj, PyResult};
+use crate::apache::{ffi, log, request};
+use pyo3_ffi as py;
+use std::ffi::{c_char, CStr, CString};
+use wsgi_core::response::{check_header_name, check_header_value, is_hop_by_hop, parse_status};
+
+const CAPSULE_NAME: &CStr = c"mod_wsgi_rs.request";
+
+struct Head {
+    status: u16,
+    status_line: CString,
+    headers: Vec<(CString, CString)>,
+}
+
+/// What one request has done so far on the Apache side.
+pub struct RequestState {
+    r: *mut ffi::request_rec,
+    head: Option<Head>,
+    headers_sent: bool,
+    content_length: Option<u64>,
+    written: u64,
+    truncated: bool,
+    body_started: bool,
+    body_done: bool,
+    client_gone: bool,
+}
+
+impl RequestState {
+    /// Whether the status line and headers have gone to the client.
+    pub fn headers_sent(&self) -> bool {
+        self.headers_sent
+    }
+
+    /// Whether a write to the client failed (it went away).
+    pub fn client_gone(&self) -> bool {
+        self.client_gone
+    }
+
+    /// Ends the state's use of Apache: later calls from Python raise.
+    pub fn detach(&mut self) {
+        self.r = std::ptr::null_mut();
+    }
+
+    fn live(&self) -> PyResult<*mut ffi::request_rec> {
+        if self.r.is_null() {
+            raise_runtime("this request is over; its WSGI objects can no longer be used");
+            return Err(PyErrSet);
+        }
+        Ok(self.r)
+    }
+
+    fn send_head(&mut self) -> PyResult<*mut ffi::request_rec> {
+        let r = self.live()?;
+        if !self.headers_sent {
+            let Some(head) = &self.head else {
+                raise_runtime("response data before start_response() was called");
+                return Err(PyErrSet);
+            };
+            request::set_response_head(r, head.status, &head.status_line, &head.headers);
+            self.headers_sent = true;
+        }
+        Ok(r)
+    }
+
+    /// The part of `len` bytes that still fits the declared Content-Length.
+    fn allowed(&mut self, len: u64) -> u64 {
+        match self.content_length {
+            Some(cl) if self.written + len > cl => {
+                if !self.truncated {
+                    self.truncated = true;
+                    log::request(
+                        ffi::APLOG_WARNING,
+                        self.r,
+                        &format!(
+                            "the application sent more than its Content-Length of {} bytes; the response was truncated",
+                            cl
+                        ),
+                    );
+                }
+                cl.saturating_sub(self.written)
+            }
+            _ => len,
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> PyResult<()> {
+        let r = self.send_head()?;
+        let n = self.allowed(data.len() as u64) as usize;
+        if n == 0 {
+            return Ok(());
+        }
+        let chunk = &data[..n];
+        let ok = object::allow_threads(|| request::write_and_flush(r, chunk));
+        self.written += n as u64;
+        self.check_sent(ok)
+    }
+
+    fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> PyResult<()> {
+        let r = self.send_head()?;
+        let n = self.allowed(len);
+        if n == 0 {
+            return Ok(());
+        }
+        let ok = object::allow_threads(|| request::send_file(r, fd, offset, n));
+        self.written += n;
+        self.check_sent(ok)
+    }
+
+    fn check_sent(&mut self, ok: bool) -> PyResult<()> {
+        if ok {
+            return Ok(());
+        }
+        self.client_gone = true;
+        object::raise(
+            // SAFETY: reading an exception type object exported by Python.
+            unsafe { py::PyExc_OSError },
+            "failed to write response data: the client connection was closed",
+        );
+        Err(PyErrSet)
+    }
+
+    fn finish(&mut self) -> PyResult<()> {
+        let r = self.send_head()?;
+        if let Some(cl) = self.content_length {
+            if self.written < cl && !self.client_gone {
+                log::request(
+                    ffi::APLOG_WARNING,
+                    r,
+                    &format!(
+                        "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
+                        self.written, cl
+                    ),
+                );
+                // SAFETY: live request; the connection must not be reused
+                // because the client is still waiting for the missing bytes.
+                unsafe { (*(*r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
+            }
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, size: i64) -> PyResult<Vec<u8>> {
+        let r = self.live()?;
+        if !self.body_started {
+            self.body_started = true;
+            // Sends "100 Continue" only now that the application reads.
+            self.body_done = !object::allow_threads(|| request::start_body(r));
+        }
+        if self.body_done || size == 0 {
+            return Ok(Vec::new());
+        }
+        let (out, failed, eof) = object::allow_threads(|| read_body(r, size));
+        self.body_done = eof || failed;
+        if failed {
+            object::raise(
+                // SAFETY: reading an exception type object exported by Python.
+                unsafe { py::PyExc_OSError },
+                "failed to read the request body (client gone, timeout or bad chunked encoding)",
+            );
+            return Err(PyErrSet);
+        }
+        Ok(out)
+    }
+}
+
+/// Reads up to `size` bytes (all of the body when negative).
+fn read_body(r: *mut ffi::request_rec, size: i64) -> (Vec<u8>, bool, bool) {
+    let want = if size < 0 { usize::MAX } else { size as usize };
+    let mut out = Vec::with_capacity(want.min(1 << 16));
+    let mut buf = vec![0u8; want.min(1 << 16)];
+    while out.len() < want {
+        let room = (want - out.len()).min(buf.len());
+        let n = request::read_body(r, &mut buf[..room]);
+        if n < 0 {
+            return (out, true, true);
+        }
+        if n == 0 {
+            return (out, false, true);
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    (out, false, false)
+}
+
+unsafe extern "C" fn free_state(capsule: *mut py::PyObject) {
+    // SAFETY: the capsule was made by new_handle with a Box<RequestState>.
+    let p = unsafe { py::PyCapsule_GetPointer(capsule, CAPSULE_NAME.as_ptr()) };
+    if !p.is_null() {
+        // SAFETY: see above; Python calls the destructor once.
+        drop(unsafe { Box::from_raw(p.cast::<RequestState>()) });
+    }
+}
+
+/// A new request handle (capsule) for `r`.
+pub fn new_handle(r: *mut ffi::request_rec) -> PyResult<PyObj> {
+    let state = Box::new(RequestState {
+        r,
+        head: None,
+        headers_sent: false,
+        content_length: None,
+        written: 0,
+        truncated: false,
+        body_started: false,
+        body_done: false,
+        client_gone: false,
+    });
+    let p = Box::into_raw(state);
+    // SAFETY: GIL held; on failure we take the box back.
+    let cap = unsafe { py::PyCapsule_New(p.cast(), CAPSULE_NAME.as_ptr(), Some(free_state)) };
+    if cap.is_null() {
+        // SAFETY: ownership was not transferred.
+        drop(unsafe { Box::from_raw(p) });
+    }
+    PyObj::owned(cap)
+}
+
+/// The state inside a handle (GIL held; valid while `handle` lives).
+pub fn state_of(handle: *mut py::PyObject) -> PyResult<&'static mut RequestState> {
+    // SAFETY: PyCapsule_GetPointer checks the capsule's type and name and
+    // raises if they are wrong; the GIL serialises access to the state.
+    let p = unsafe { py::PyCapsule_GetPointer(handle, CAPSULE_NAME.as_ptr()) };
+    if p.is_null() {
+        return Err(PyErrSet);
+    }
+    // SAFETY: see above.
+    Ok(unsafe { &mut *p.cast::<RequestState>() })
+}
+
+// ---- Argument helpers ------------------------------------------------------
+
+fn raise_runtime(msg: &str) {
+    // SAFETY: reading an exception type object exported by Python.
+    object::raise(unsafe { py::PyExc_RuntimeError }, msg)
+}
+
+fn raise_type(msg: &str) {
+    // SAFETY: as above.
+    object::raise(unsafe { py::PyExc_TypeError }, msg)
+}
+
+fn raise_value(msg: &str) {
+    // SAFETY: as above.
+    object::raise(unsafe { py::PyExc_ValueError }, msg)
+}
+
+fn args<'a>(ptr: *mut *mut py::PyObject, n: py::Py_ssize_t, want: usize, name: &str) -> PyResult<&'a [*mut py::PyObject]> {
+    if n as usize != want {
+        raise_type(&format!("{}() takes {} arguments ({} given)", name, want, n));
+        return Err(PyErrSet);
+    }
+    // SAFETY: CPython passes `n` valid borrowed references at `ptr`.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, want) })
+}
+
+fn as_i64(o: *mut py::PyObject) -> PyResult<i64> {
+    // SAFETY: GIL held; raises TypeError/OverflowError on bad input.
+    let v = unsafe { py::PyLong_AsLongLong(o) };
+    // SAFETY: GIL held.
+    if v == -1 && !unsafe { py::PyErr_Occurred() }.is_null() {
+        return Err(PyErrSet);
+    }
+    Ok(v)
+}
+
+fn as_bytes<'a>(o: *mut py::PyObject) -> PyResult<&'a [u8]> {
+    let mut p: *mut c_char = std::ptr::null_mut();
+    let mut len: py::Py_ssize_t = 0;
+    // SAFETY: GIL held; raises TypeError if `o` is not bytes. The buffer
+    // belongs to the immutable bytes object, which the caller keeps alive.
+    if unsafe { py::PyBytes_AsStringAndSize(o, &mut p, &mut len) } < 0 {
+        return Err(PyErrSet);
+    }
+    // SAFETY: see above.
+    Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) })
+}
+
+/// A header name or value: a `str` whose characters all fit in latin-1.
+fn latin1(o: *mut py::PyObject, what: &str) -> PyResult<Vec<u8>> {
+    let obj = PyObj::borrowed(o)?;
+    let Some(text) = object::str_value(&obj) else {
+        raise_type(&format!("{} must be str, not {}", what, type_name(o)));
+        return Err(PyErrSet);
+    };
+    text.chars()
+        .map(|c| u8::try_from(c as u32).ok())
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| {
+            raise_value(&format!("{} {:?} is not latin-1 (ISO-8859-1) text", what, text));
+            PyErrSet
+        })
+}
+
+fn type_name(o: *mut py::PyObject) -> String {
+    // SAFETY: GIL held; every object has a type with a tp_name.
+    unsafe { String::from_utf8_lossy(CStr::from_ptr((*py::Py_TYPE(o)).tp_name).to_bytes()).into_owned() }
+}
+
+fn parse_head(status: *mut py::PyObject, headers: *mut py::PyObject) -> PyResult<(Head, Option<u64>)> {
+    let status_text = String::from_utf8(latin1(status, "the status")?).unwrap_or_default();
+    let code = parse_status(&status_text).map_err(|e| {
+        raise_value(&e);
+        PyErrSet
+    })?;
+    // SAFETY: GIL held; PySequence_Fast returns a new list/tuple reference.
+    let seq = PyObj::owned(unsafe { py::PySequence_Fast(headers, c"response headers must be a list".as_ptr()) })?;
+    // SAFETY: GIL held; `seq` is a list or tuple.
+    let n = unsafe { py::PySequence_Size(seq.as_ptr()) };
+    let mut out = Vec::with_capacity(n.max(0) as usize);
+    let mut content_length = None;
+    for i in 0..n {
+        // SAFETY: GIL held; index in range; new reference.
+        let item = PyObj::owned(unsafe { py::PySequence_GetItem(seq.as_ptr(), i) })?;
+        // SAFETY: GIL held.
+        let is_pair = unsafe { py::PyTuple_Check(item.as_ptr()) != 0 && py::PyTuple_Size(item.as_ptr()) == 2 };
+        if !is_pair {
+            raise_type(&format!("each response header must be a (name, value) tuple, not {}", type_name(item.as_ptr())));
+            return Err(PyErrSet);
+        }
+        // SAFETY: GIL held; borrowed items of a 2-tuple.
+        let (k, v) = unsafe { (py::PyTuple_GetItem(item.as_ptr(), 0), py::PyTuple_GetItem(item.as_ptr(), 1)) };
+        let name = latin1(k, "a header name")?;
+        let value = latin1(v, "a header value")?;
+        let name_s: String = name.iter().map(|&b| b as char).collect();
+        let value_s: String = value.iter().map(|&b| b as char).collect();
+        let checked = check_header_name(&name_s).and_then(|_| check_header_value(&name_s, &value_s)).and_then(|_| {
+            if is_hop_by_hop(&name_s) {
+                Err(format!("hop-by-hop header '{}' is not allowed from a WSGI application (PEP 3333)", name_s))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = checked {
+            raise_value(&e);
+            return Err(PyErrSet);
+        }
+        if name_s.eq_ignore_ascii_case("content-length") {
+            match value_s.trim().parse::<u64>() {
+                Ok(n) => content_length = Some(n),
+                Err(_) => {
+                    raise_value(&format!("invalid Content-Length '{}'", value_s));
+                    return Err(PyErrSet);
+                }
+            }
+        }
+        out.push((CString::new(name).expect("checked"), CString::new(value).expect("checked")));
+    }
+    let status_line = CString::new(status_text).expect("checked: no control characters");
+    Ok((Head { status: code, status_line, headers: out }, content_length))
+}
+
+// ---- The functions ----------------------------------------------------------
+
+/// Runs a native function body: panics become RuntimeError, errors null.
+fn entry(name: &str, body: impl FnOnce() -> PyResult<PyObj>) -> *mut py::PyObject {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    match result {
+        Ok(Ok(v)) => v.into_ptr(),
+        Ok(Err(PyErrSet)) => std::ptr::null_mut(),
+        Err(_) => {
+            log::server_error(&format!("internal error: panic in _mod_wsgi_rs.{}", name));
+            raise_runtime("internal error in mod_wsgi-rs (see the error log)");
+            std::ptr::null_mut()
+        }
+    }
+}
+
+unsafe extern "C" fn start_response(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+    entry("start_response", || {
+        let a = args(a, n, 3, "start_response")?;
+        let state = state_of(a[0])?;
+        state.live()?;
+        let (head, content_length) = parse_head(a[1], a[2])?;
+        state.head = Some(head);
+        state.content_length = content_length;
+        Ok(object::none())
+    })
+}
+
+unsafe extern "C" fn write(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+    entry("write", || {
+        let a = args(a, n, 2, "write")?;
+        let state = state_of(a[0])?;
+        state.write(as_bytes(a[1])?)?;
+        Ok(object::none())
+    })
+}
+
+unsafe extern "C" fn finish(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+    entry("finish", || {
+        let a = args(a, n, 1, "finish")?;
+        state_of(a[0])?.finish()?;
+        Ok(object::none())
+    })
+}
+
+unsafe extern "C" fn read(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+    entry("read", || {
+        let a = args(a, n, 2, "read")?;
+        let state = state_of(a[0])?;
+        let size = as_i64(a[1])?;
+        object::bytes(&state.read(size)?)
+    })
+}
+
+unsafe extern "C" fn sendfile(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+    entry("sendfile", || {
+        let a = args(a, n, 4, "sendfile")?;
+        let state = state_of(a[0])?;
+        let (fd, offset, len) = (as_i64(a[1])?, as_i64(a[2])?, as_i64(a[3])?);
+        if fd < 0 || offset < 0 || len < 0 {
+            raise_value("sendfile() needs a file descriptor, offset and length that are not negative");
+            return Err(PyErrSet);
+        }
+        state.send_file(fd as i32, offset as u64, len as u64)?;
+        Ok(object::none())
+    })
+}
+
+unsafe extern "C" fn log_line(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+    entry("log", || {
+        let a = args(a, n, 3, "log")?;
+        let level = as_i64(a[1])?.clamp(0, 7) as i32;
+        let text = object::str_value(&PyObj::borrowed(a[2])?).unwrap_or_else(|| "<non-str log text>".into());
+        // SAFETY: GIL held; comparing against the None singleton.
+        let r = if a[0] == unsafe { py::Py_None() } {
+            std::ptr::null_mut()
+        } else {
+            state_of(a[0])?.r
+        };
+        if r.is_null() {
+            log::server(level, std::ptr::null(), &text);
+        } else {
+            log::request(level, r, &text);
+        }
+        Ok(object::none())
+    })
+}
+
+#[repr(transparent)]
+struct MethodTable([py::PyMethodDef; 7]);
+// SAFETY: the table is only read by Python after installation.
+unsafe impl Sync for MethodTable {}
+
+const fn method(name: &'static CStr, f: py::PyCFunctionFast) -> py::PyMethodDef {
+    py::PyMethodDef {
+        ml_name: name.as_ptr(),
+        ml_meth: py::PyMethodDefPointer { PyCFunctionFast: f },
+        ml_flags: py::METH_FASTCALL,
+        ml_doc: std::ptr::null(),
+    }
+}
+
+static METHODS: MethodTable = MethodTable([
+    method(c"start_response", start_response),
+    method(c"write", write),
+    method(c"finish", finish),
+    method(c"read", read),
+    method(c"sendfile", sendfile),
+    method(c"log", log_line),
+    py::PyMethodDef::zeroed(),
+]);
+
+/// Creates `_mod_wsgi_rs` in the current interpreter and registers it in
+/// `sys.modules` (GIL held).
+pub fn install() -> PyResult<()> {
+    // SAFETY: GIL held; PyModule_AddFunctions only reads the static table
+    // (the *mut is an artefact of the C signature).
+    unsafe {
+        let m = PyObj::owned(py::PyModule_New(c"_mod_wsgi_rs".as_ptr()))?;
+        if py::PyModule_AddFunctions(m.as_ptr(), METHODS.0.as_ptr() as *mut py::PyMethodDef) < 0 {
+            return Err(PyErrSet);
+        }
+        let version = object::str_utf8(concat!("mod_wsgi-rs/", env!("CARGO_PKG_VERSION")))?;
+        m.setattr(c"server_version", &version)?;
+        let modules = PyObj::borrowed(py::PyImport_GetModuleDict())?;
+        modules.dict_set_str(c"_mod_wsgi_rs", &m)
+    }
+}

@@ -1,0 +1,214 @@
+//! An owned Python reference and the handful of object operations the host
+//! needs. Every `PyObj` is created and dropped with the GIL held, on the
+//! thread that holds it (the type is neither Send nor Sync).
+
+use pyo3_ffi as py;
+use std::ffi::{c_char, CStr};
+use std::ptr::NonNull;
+
+/// A Python exception is set in the current thread state.
+#[derive(Debug)]
+pub struct PyErrSet;
+
+pub type PyResult<T> = Result<T, PyErrSet>;
+
+/// A strong reference, released on drop.
+pub struct PyObj(NonNull<py::PyObject>);
+
+impl PyObj {
+    /// Takes ownership of a new reference; null means an exception is set.
+    pub fn owned(p: *mut py::PyObject) -> PyResult<PyObj> {
+        NonNull::new(p).map(PyObj).ok_or(PyErrSet)
+    }
+
+    /// Takes a new reference to a borrowed object.
+    pub fn borrowed(p: *mut py::PyObject) -> PyResult<PyObj> {
+        let p = NonNull::new(p).ok_or(PyErrSet)?;
+        // SAFETY: GIL held (type invariant); `p` is a live object.
+        unsafe { py::Py_INCREF(p.as_ptr()) };
+        Ok(PyObj(p))
+    }
+
+    pub fn as_ptr(&self) -> *mut py::PyObject {
+        self.0.as_ptr()
+    }
+
+    /// Gives the reference to the caller (e.g. to return it to Python).
+    pub fn into_ptr(self) -> *mut py::PyObject {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    pub fn getattr(&self, name: &CStr) -> PyResult<PyObj> {
+        // SAFETY: GIL held; live object and NUL-terminated name.
+        PyObj::owned(unsafe { py::PyObject_GetAttrString(self.as_ptr(), name.as_ptr()) })
+    }
+
+    pub fn setattr(&self, name: &CStr, value: &PyObj) -> PyResult<()> {
+        // SAFETY: GIL held; live objects.
+        check(unsafe { py::PyObject_SetAttrString(self.as_ptr(), name.as_ptr(), value.as_ptr()) })
+    }
+
+    /// Calls the object with positional arguments.
+    pub fn call(&self, args: &[&PyObj]) -> PyResult<PyObj> {
+        let ptrs: Vec<*mut py::PyObject> = args.iter().map(|a| a.as_ptr()).collect();
+        // SAFETY: GIL held; `ptrs` holds borrowed live references for the call.
+        PyObj::owned(unsafe {
+            py::PyObject_Vectorcall(self.as_ptr(), ptrs.as_ptr(), ptrs.len(), std::ptr::null_mut())
+        })
+    }
+
+    /// Sets `dict[key] = value` where `self` is a dict.
+    pub fn dict_set(&self, key: &PyObj, value: &PyObj) -> PyResult<()> {
+        // SAFETY: GIL held; `self` is a dict (callers only use it on dicts).
+        check(unsafe { py::PyDict_SetItem(self.as_ptr(), key.as_ptr(), value.as_ptr()) })
+    }
+
+    pub fn dict_set_str(&self, key: &CStr, value: &PyObj) -> PyResult<()> {
+        // SAFETY: as in dict_set.
+        check(unsafe { py::PyDict_SetItemString(self.as_ptr(), key.as_ptr(), value.as_ptr()) })
+    }
+
+    /// `str(self)` as Rust text (lossy).
+    pub fn to_text(&self) -> String {
+        // SAFETY: GIL held; PyObject_Str returns a new reference or null.
+        let s = match PyObj::owned(unsafe { py::PyObject_Str(self.as_ptr()) }) {
+            Ok(s) => s,
+            Err(_) => {
+                clear_error();
+                return "<unprintable>".into();
+            }
+        };
+        str_value(&s).unwrap_or_else(|| "<unprintable>".into())
+    }
+}
+
+impl Drop for PyObj {
+    fn drop(&mut self) {
+        // SAFETY: GIL held (type invariant); we own one reference.
+        unsafe { py::Py_DECREF(self.0.as_ptr()) }
+    }
+}
+
+fn check(rc: i32) -> PyResult<()> {
+    if rc < 0 {
+        Err(PyErrSet)
+    } else {
+        Ok(())
+    }
+}
+
+/// A Python `str` from UTF-8 text.
+pub fn str_utf8(s: &str) -> PyResult<PyObj> {
+    // SAFETY: GIL held; pointer and length describe valid UTF-8.
+    PyObj::owned(unsafe { py::PyUnicode_FromStringAndSize(s.as_ptr().cast(), s.len() as isize) })
+}
+
+/// A Python `str` from bytes taken as ISO-8859-1, as PEP 3333 wants for
+/// CGI variables ("native strings").
+pub fn str_latin1(b: &[u8]) -> PyResult<PyObj> {
+    // SAFETY: GIL held; every byte is valid latin-1.
+    PyObj::owned(unsafe {
+        py::PyUnicode_DecodeLatin1(b.as_ptr().cast::<c_char>(), b.len() as isize, std::ptr::null())
+    })
+}
+
+pub fn bytes(b: &[u8]) -> PyResult<PyObj> {
+    // SAFETY: GIL held; pointer and length describe `b`.
+    PyObj::owned(unsafe { py::PyBytes_FromStringAndSize(b.as_ptr().cast(), b.len() as isize) })
+}
+
+pub fn int(n: i64) -> PyResult<PyObj> {
+    // SAFETY: GIL held.
+    PyObj::owned(unsafe { py::PyLong_FromLongLong(n) })
+}
+
+pub fn boolean(v: bool) -> PyObj {
+    // SAFETY: GIL held; True/False are immortal-enough singletons we incref.
+    PyObj::borrowed(unsafe { if v { py::Py_True() } else { py::Py_False() } }).expect("bool singleton")
+}
+
+pub fn none() -> PyObj {
+    // SAFETY: GIL held; None is a singleton we incref.
+    PyObj::borrowed(unsafe { py::Py_None() }).expect("None singleton")
+}
+
+pub fn new_dict() -> PyResult<PyObj> {
+    // SAFETY: GIL held.
+    PyObj::owned(unsafe { py::PyDict_New() })
+}
+
+/// Builds a tuple from the given items.
+pub fn tuple(items: Vec<PyObj>) -> PyResult<PyObj> {
+    // SAFETY: GIL held; PyTuple_SetItem steals each reference we hand over.
+    unsafe {
+        let t = PyObj::owned(py::PyTuple_New(items.len() as isize))?;
+        for (i, item) in items.into_iter().enumerate() {
+            py::PyTuple_SetItem(t.as_ptr(), i as isize, item.into_ptr());
+        }
+        Ok(t)
+    }
+}
+
+/// The UTF-8 text of a `str` object, or None if it is not a str.
+pub fn str_value(o: &PyObj) -> Option<String> {
+    // SAFETY: GIL held; the returned buffer belongs to the str object and is
+    // copied before `o` can go away.
+    unsafe {
+        if py::PyUnicode_Check(o.as_ptr()) == 0 {
+            return None;
+        }
+        let mut len: isize = 0;
+        let p = py::PyUnicode_AsUTF8AndSize(o.as_ptr(), &mut len);
+        if p.is_null() {
+            clear_error();
+            return None;
+        }
+        Some(String::from_utf8_lossy(std::slice::from_raw_parts(p.cast::<u8>(), len as usize)).into_owned())
+    }
+}
+
+/// Clears the current exception, if any.
+pub fn clear_error() {
+    // SAFETY: GIL held.
+    unsafe { py::PyErr_Clear() }
+}
+
+/// Raises `exc(message)` in the current thread.
+pub fn raise(exc: *mut py::PyObject, message: &str) {
+    let msg = std::ffi::CString::new(message.replace('\0', " ")).expect("no NULs");
+    // SAFETY: GIL held; `exc` is one of Python's exception type objects.
+    unsafe { py::PyErr_SetString(exc, msg.as_ptr()) }
+}
+
+/// Takes the current exception: (type, value, traceback), normalized.
+pub fn fetch_error() -> Option<(PyObj, PyObj, Option<PyObj>)> {
+    let (mut t, mut v, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: GIL held; PyErr_Fetch hands us the three references (any may be null).
+    unsafe {
+        py::PyErr_Fetch(&mut t, &mut v, &mut tb);
+        if t.is_null() {
+            return None;
+        }
+        py::PyErr_NormalizeException(&mut t, &mut v, &mut tb);
+    }
+    let t = PyObj::owned(t).ok()?;
+    let v = PyObj::owned(v).unwrap_or_else(|_| none());
+    Some((t, v, PyObj::owned(tb).ok()))
+}
+
+/// Runs `f` with the GIL released (for blocking I/O).
+pub fn allow_threads<T>(f: impl FnOnce() -> T) -> T {
+    struct Reacquire(*mut py::PyThreadState);
+    impl Drop for Reacquire {
+        fn drop(&mut self) {
+            // SAFETY: restores the thread state saved below, on this thread.
+            unsafe { py::PyEval_RestoreThread(self.0) }
+        }
+    }
+    // SAFETY: GIL held by this thread; it is given back when `_guard` drops,
+    // even if `f` panics.
+    let _guard = Reacquire(unsafe { py::PyEval_SaveThread() });
+    f()
+}

@@ -1,0 +1,307 @@
+//! Python in one process: initialisation, the registry of interpreters (one
+//! per application group), and one cached thread state per (OS thread,
+//! interpreter).
+//!
+//! Why raw FFI: pyo3's GIL entry knows only the main interpreter, so every
+//! call into a sub-interpreter must switch to that thread's own state for it
+//! (DESIGN.md §3). The rule that keeps this deadlock-free: the registry lock
+//! is never taken while the GIL is held, except while creating an
+//! interpreter, when the lock is taken first.
+
+use super::native;
+use super::object::{self, PyErrSet, PyObj, PyResult};
+use crate::config::GlobalConfig;
+use pyo3_ffi as py;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::sync::{Mutex, OnceLock};
+
+/// What the host keeps of one interpreter: its state and the bootstrap
+/// objects it calls per request (strong references, kept for its lifetime).
+pub struct Interpreter {
+    state: *mut py::PyInterpreterState,
+    pub run: *mut py::PyObject,
+    pub input_type: *mut py::PyObject,
+    pub log_type: *mut py::PyObject,
+    pub file_wrapper: *mut py::PyObject,
+    pub format_exception: *mut py::PyObject,
+}
+
+// SAFETY: the pointers are only dereferenced with this interpreter's GIL
+// held, through `with_interpreter`; the record itself is immutable.
+unsafe impl Send for Interpreter {}
+// SAFETY: see above.
+unsafe impl Sync for Interpreter {}
+
+/// Facts every interpreter's `mod_wsgi` module reports.
+#[derive(Clone)]
+pub struct ProcessInfo {
+    pub process_group: String,
+    pub maximum_processes: i64,
+    pub threads_per_process: i64,
+    pub settings: GlobalConfig,
+}
+
+static PROCESS: OnceLock<ProcessInfo> = OnceLock::new();
+static REGISTRY: Mutex<Option<HashMap<String, &'static Interpreter>>> = Mutex::new(None);
+
+thread_local! {
+    /// This OS thread's state in each interpreter it has entered.
+    static THREAD_STATES: RefCell<Vec<(*mut py::PyInterpreterState, *mut py::PyThreadState)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// Whether Python was initialised in this process.
+pub fn is_initialized() -> bool {
+    PROCESS.get().is_some()
+}
+
+/// Initialises Python on the calling (main) thread of a process that will
+/// run applications, and sets up the main interpreter. Leaves the GIL
+/// released. Errors are described for the error log.
+pub fn initialize(info: ProcessInfo) -> Result<(), String> {
+    if PROCESS.get().is_some() {
+        return Ok(());
+    }
+    configure_and_start(&info.settings)?;
+    let _ = PROCESS.set(info);
+    // SAFETY: Py_InitializeFromConfig left this thread holding the GIL with
+    // the main interpreter's first thread state current.
+    let tstate = unsafe { py::PyThreadState_Get() };
+    // SAFETY: as above.
+    let interp = unsafe { py::PyThreadState_GetInterpreter(tstate) };
+    // Import threading on the process's main thread, so threading.main_thread()
+    // is this thread and not whichever worker happens to import it first.
+    let result = import_threading().and_then(|_| bootstrap(""));
+    let main = match result {
+        Ok(main) => main,
+        Err(PyErrSet) => {
+            let msg = describe_error(None);
+            // SAFETY: GIL held; give it back before reporting.
+            unsafe { py::PyEval_SaveThread() };
+            return Err(format!("setting up the main interpreter failed: {}", msg));
+        }
+    };
+    THREAD_STATES.with(|t| t.borrow_mut().push((interp, tstate)));
+    let main: &'static Interpreter = Box::leak(Box::new(Interpreter { state: interp, ..main }));
+    registry().insert(String::new(), main);
+    // SAFETY: GIL held by this thread; release it for the worker threads.
+    unsafe { py::PyEval_SaveThread() };
+    Ok(())
+}
+
+fn registry() -> std::sync::MutexGuard<'static, Option<HashMap<String, &'static Interpreter>>> {
+    let mut g = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    g.get_or_insert_with(HashMap::new);
+    g
+}
+
+trait RegistryExt {
+    fn insert(&mut self, name: String, interp: &'static Interpreter);
+    fn get_interp(&self, name: &str) -> Option<&'static Interpreter>;
+}
+
+impl RegistryExt for std::sync::MutexGuard<'static, Option<HashMap<String, &'static Interpreter>>> {
+    fn insert(&mut self, name: String, interp: &'static Interpreter) {
+        self.as_mut().expect("registry initialised").insert(name, interp);
+    }
+    fn get_interp(&self, name: &str) -> Option<&'static Interpreter> {
+        self.as_ref().and_then(|m| m.get(name).copied())
+    }
+}
+
+fn configure_and_start(settings: &GlobalConfig) -> Result<(), String> {
+    // SAFETY: PyConfig is plain data that PyConfig_InitPythonConfig fills
+    // in; the strings we set are copied by Python; PyConfig_Clear frees them.
+    unsafe {
+        let mut config: py::PyConfig = std::mem::zeroed();
+        py::PyConfig_InitPythonConfig(&mut config);
+        config.install_signal_handlers = 0;
+        config.parse_argv = 0;
+        config.optimization_level = settings.python_optimize as i32;
+        config.write_bytecode = i32::from(!settings.dont_write_bytecode);
+        if let Some(seed) = &settings.python_hash_seed {
+            if let Ok(n) = seed.parse::<u64>() {
+                config.use_hash_seed = 1;
+                config.hash_seed = n as _;
+            }
+        }
+        let mut status_err = None;
+        if let Some(home) = &settings.python_home {
+            // A venv (pyvenv.cfg) is entered through its interpreter, which lets
+            // Python find the base install's stdlib; a plain prefix is the home.
+            let venv = std::path::Path::new(home).join("pyvenv.cfg").exists();
+            let (field, value) = if venv {
+                (&raw mut config.executable, format!("{}/bin/python3", home.trim_end_matches('/')))
+            } else {
+                (&raw mut config.home, home.clone())
+            };
+            let c = CString::new(value).map_err(|_| "NUL in WSGIPythonHome".to_string())?;
+            let st = py::PyConfig_SetBytesString(&mut config, field, c.as_ptr());
+            if py::PyStatus_Exception(st) != 0 {
+                status_err = Some(status_text(&st));
+            }
+        }
+        for w in &settings.python_warnings {
+            let c = CString::new(w.as_str()).map_err(|_| "NUL in WSGIPythonWarnings".to_string())?;
+            let wide = py::Py_DecodeLocale(c.as_ptr(), std::ptr::null_mut());
+            if !wide.is_null() {
+                py::PyWideStringList_Append(&mut config.warnoptions, wide);
+                py::PyMem_RawFree(wide.cast());
+            }
+        }
+        if let Some(e) = status_err {
+            py::PyConfig_Clear(&mut config);
+            return Err(e);
+        }
+        let st = py::Py_InitializeFromConfig(&config);
+        py::PyConfig_Clear(&mut config);
+        if py::PyStatus_Exception(st) != 0 {
+            return Err(format!("Python initialisation failed: {}", status_text(&st)));
+        }
+    }
+    Ok(())
+}
+
+fn status_text(st: &py::PyStatus) -> String {
+    let part = |p: *const std::ffi::c_char| String::from_utf8_lossy(crate::apache::request::cstr_bytes(p)).into_owned();
+    format!("{} {}", part(st.func), part(st.err_msg))
+}
+
+fn import_threading() -> PyResult<()> {
+    // SAFETY: GIL held.
+    PyObj::owned(unsafe { py::PyImport_ImportModule(c"threading".as_ptr()) }).map(drop)
+}
+
+/// Creates the `_mod_wsgi_rs` and `mod_wsgi` modules in the current
+/// interpreter (GIL held) and returns the objects the host calls.
+fn bootstrap(name: &str) -> PyResult<Interpreter> {
+    let info = PROCESS.get().expect("initialised");
+    native::install()?;
+    // SAFETY: GIL held; both C strings are static.
+    // (PyImport_AddModule returns a borrowed reference; we take our own.)
+    let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })?;
+    // SAFETY: GIL held; the source is compiled under a name that shows in tracebacks.
+    let code = PyObj::owned(unsafe {
+        py::Py_CompileString(BOOTSTRAP.as_ptr(), c"<mod_wsgi-rs bootstrap>".as_ptr(), py::Py_file_input)
+    })?;
+    // SAFETY: GIL held; PyModule_GetDict returns a borrowed reference.
+    let globals = PyObj::borrowed(unsafe { py::PyModule_GetDict(module.as_ptr()) })?;
+    // SAFETY: GIL held; module globals serve as both globals and locals.
+    PyObj::owned(unsafe { py::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), globals.as_ptr()) })?;
+
+    module.setattr(c"process_group", &object::str_utf8(&info.process_group)?)?;
+    module.setattr(c"application_group", &object::str_utf8(name)?)?;
+    module.setattr(c"maximum_processes", &object::int(info.maximum_processes)?)?;
+    module.setattr(c"threads_per_process", &object::int(info.threads_per_process)?)?;
+
+    let s = &info.settings;
+    let paths = s.python_path.iter().map(|p| object::str_utf8(p)).collect::<PyResult<Vec<_>>>()?;
+    module.getattr(c"_setup")?.call(&[
+        &object::tuple(paths)?,
+        &object::boolean(s.restrict_stdin),
+        &object::boolean(s.restrict_stdout),
+        &object::boolean(s.restrict_signal),
+    ])?;
+
+    let keep = |attr: &std::ffi::CStr| module.getattr(attr).map(PyObj::into_ptr);
+    Ok(Interpreter {
+        state: std::ptr::null_mut(),
+        run: keep(c"_run")?,
+        input_type: keep(c"Input")?,
+        log_type: keep(c"_Log")?,
+        file_wrapper: keep(c"FileWrapper")?,
+        format_exception: keep(c"_format_exception")?,
+    })
+}
+
+static BOOTSTRAP: std::sync::LazyLock<CString> =
+    std::sync::LazyLock::new(|| CString::new(include_str!("bootstrap.py")).expect("no NUL in bootstrap"));
+
+/// This thread's state for `interp`, created on first use.
+fn thread_state_for(interp: *mut py::PyInterpreterState) -> *mut py::PyThreadState {
+    THREAD_STATES.with(|t| {
+        let mut t = t.borrow_mut();
+        if let Some((_, ts)) = t.iter().find(|(i, _)| *i == interp) {
+            return *ts;
+        }
+        // SAFETY: `interp` is a live interpreter (interpreters are never
+        // destroyed while requests run); a new thread state needs no GIL.
+        let ts = unsafe { py::PyThreadState_New(interp) };
+        t.push((interp, ts));
+        ts
+    })
+}
+
+/// Runs `f` inside the named interpreter (created on first use) with its
+/// GIL held by this thread, then releases the GIL.
+pub fn with_interpreter<T>(name: &str, f: impl FnOnce(&Interpreter) -> T) -> Result<T, String> {
+    // (Bound first: a guard in the match scrutinee would live through the arms.)
+    let found = registry().get_interp(name);
+    let interp = match found {
+        Some(i) => i,
+        None => create_interpreter(name)?,
+    };
+    let ts = thread_state_for(interp.state);
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            // SAFETY: this thread holds the GIL (acquired below).
+            unsafe { py::PyEval_SaveThread() };
+        }
+    }
+    // SAFETY: `ts` belongs to this thread and is not current anywhere else.
+    unsafe { py::PyEval_RestoreThread(ts) };
+    let _release = Release;
+    Ok(f(interp))
+}
+
+fn create_interpreter(name: &str) -> Result<&'static Interpreter, String> {
+    let mut reg = registry();
+    if let Some(i) = reg.get_interp(name) {
+        return Ok(i);
+    }
+    let main = reg.get_interp("").ok_or("Python is not initialised in this process")?;
+    let main_ts = thread_state_for(main.state);
+    // SAFETY: take the GIL through this thread's main-interpreter state, then
+    // Py_NewInterpreter makes a fresh interpreter with a thread state for
+    // this thread and makes it current; we keep that state as this thread's.
+    let result = unsafe {
+        py::PyEval_RestoreThread(main_ts);
+        let ts = py::Py_NewInterpreter();
+        if ts.is_null() {
+            py::PyEval_SaveThread();
+            return Err(format!("creating the interpreter '{}' failed", name));
+        }
+        let state = py::PyThreadState_GetInterpreter(ts);
+        let made = import_threading().and_then(|_| bootstrap(name));
+        let made = made.map_err(|_| describe_error(None));
+        THREAD_STATES.with(|t| t.borrow_mut().push((state, ts)));
+        py::PyEval_SaveThread();
+        made.map(|i| Interpreter { state, ..i })
+    };
+    let interp: &'static Interpreter = Box::leak(Box::new(
+        result.map_err(|e| format!("setting up the interpreter '{}' failed: {}", name, e))?,
+    ));
+    reg.insert(name.to_string(), interp);
+    Ok(interp)
+}
+
+/// Takes the current Python exception and formats it with its traceback
+/// (GIL held). Uses the interpreter's formatter when there is one.
+pub fn describe_error(interp: Option<&Interpreter>) -> String {
+    let Some((t, v, tb)) = object::fetch_error() else {
+        return "unknown error (no Python exception set)".into();
+    };
+    if let Some(i) = interp {
+        if let Ok(f) = PyObj::borrowed(i.format_exception) {
+            let tb = tb.unwrap_or_else(object::none);
+            if let Ok(text) = f.call(&[&t, &v, &tb]) {
+                return text.to_text();
+            }
+            object::clear_error();
+        }
+    }
+    format!("{}: {}", t.to_text(), v.to_text())
+}

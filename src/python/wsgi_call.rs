@@ -1,0 +1,165 @@
+//! Running one request through a WSGI application in this process
+//! (embedded mode): the environ, the call, and what to tell Apache after.
+
+use super::native;
+use super::object::{self, PyObj, PyResult};
+use super::runtime::{self, Interpreter};
+use crate::apache::{ffi, log, request};
+use std::ffi::c_int;
+
+/// Everything the handler resolved about which application to run.
+pub struct AppTarget {
+    pub script: String,
+    pub callable: String,
+    pub application_group: String,
+    pub process_group: String,
+    pub reload: bool,
+    pub sendfile: bool,
+    pub multithread: bool,
+    pub multiprocess: bool,
+    pub https: bool,
+}
+
+/// Runs the application and returns the handler's status for Apache.
+/// `cgi` is the CGI environment the handler built (latin-1 bytes).
+pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)]) -> c_int {
+    let outcome = runtime::with_interpreter(&target.application_group, |interp| {
+        let handle = match native::new_handle(r) {
+            Ok(h) => h,
+            Err(_) => return Err(runtime::describe_error(Some(interp))),
+        };
+        let result = call_app(interp, target, cgi, &handle);
+        let state = native::state_of(handle.as_ptr()).expect("our own capsule");
+        let status = match result {
+            Ok(_) => ffi::OK,
+            Err(_) if state.client_gone() => {
+                object::clear_error();
+                log::request(ffi::APLOG_INFO, r, "the client closed the connection before the response was complete");
+                ffi::OK
+            }
+            Err(_) => {
+                let text = runtime::describe_error(Some(interp));
+                log_exception(r, target, &text);
+                if state.headers_sent() {
+                    // Too late for a 500: make sure the client sees a cut response.
+                    // SAFETY: live request owned by this handler.
+                    unsafe { (*(*r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
+                    ffi::OK
+                } else {
+                    ffi::HTTP_INTERNAL_SERVER_ERROR
+                }
+            }
+        };
+        state.detach();
+        Ok(status)
+    });
+    match outcome {
+        Ok(Ok(status)) => status,
+        Ok(Err(e)) | Err(e) => {
+            log::request(ffi::APLOG_ERR, r, &e);
+            ffi::HTTP_INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+fn log_exception(r: *mut ffi::request_rec, target: &AppTarget, text: &str) {
+    log::request(
+        ffi::APLOG_ERR,
+        r,
+        &format!(
+            "exception while running WSGI script '{}' (application group '{}'):",
+            target.script, target.application_group
+        ),
+    );
+    for line in text.trim_end().lines() {
+        log::request(ffi::APLOG_ERR, r, line);
+    }
+}
+
+fn call_app(interp: &Interpreter, t: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)], handle: &PyObj) -> PyResult<PyObj> {
+    let environ = build_environ(interp, t, cgi, handle)?;
+    let run = PyObj::borrowed(interp.run)?;
+    run.call(&[
+        &object::str_utf8(&t.script)?,
+        &object::str_utf8(&t.callable)?,
+        &object::boolean(t.reload),
+        &object::boolean(t.sendfile),
+        &environ,
+        handle,
+    ])
+}
+
+fn build_environ(interp: &Interpreter, t: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)], handle: &PyObj) -> PyResult<PyObj> {
+    let env = object::new_dict()?;
+    for (k, v) in cgi {
+        env.dict_set(&object::str_latin1(k)?, &object::str_latin1(v)?)?;
+    }
+    let set = |k: &std::ffi::CStr, v: PyObj| env.dict_set_str(k, &v);
+    set(c"wsgi.version", object::tuple(vec![object::int(1)?, object::int(0)?])?)?;
+    set(c"wsgi.url_scheme", object::str_utf8(if t.https { "https" } else { "http" })?)?;
+    set(c"wsgi.input", PyObj::borrowed(interp.input_type)?.call(&[handle])?)?;
+    set(c"wsgi.input_terminated", object::boolean(true))?;
+    let errors_level = object::int(ffi::APLOG_ERR as i64)?;
+    let errors_name = object::str_utf8("wsgi.errors")?;
+    set(c"wsgi.errors", PyObj::borrowed(interp.log_type)?.call(&[handle, &errors_level, &errors_name])?)?;
+    set(c"wsgi.multithread", object::boolean(t.multithread))?;
+    set(c"wsgi.multiprocess", object::boolean(t.multiprocess))?;
+    set(c"wsgi.run_once", object::boolean(false))?;
+    set(c"wsgi.file_wrapper", PyObj::borrowed(interp.file_wrapper)?)?;
+    set(c"mod_wsgi.process_group", object::str_utf8(&t.process_group)?)?;
+    set(c"mod_wsgi.application_group", object::str_utf8(&t.application_group)?)?;
+    set(c"mod_wsgi.callable_object", object::str_utf8(&t.callable)?)?;
+    set(c"mod_wsgi.script_reloading", object::str_utf8(if t.reload { "1" } else { "0" })?)?;
+    set(c"mod_wsgi.enable_sendfile", object::str_utf8(if t.sendfile { "1" } else { "0" })?)?;
+    set(c"mod_wsgi.version", object::tuple(vec![object::int(4)?, object::int(9)?, object::int(4)?])?)?;
+    Ok(env)
+}
+
+/// The CGI variables for `r` (Apache's own `ap_add_common_vars` and
+/// `ap_add_cgi_vars`, as mod_wsgi uses), plus mod_wsgi's string keys.
+pub fn cgi_environ(
+    r: *mut ffi::request_rec,
+    pass_authorization: bool,
+    head_as_get: bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    // SAFETY: live request; these add entries to r->subprocess_env.
+    unsafe {
+        ffi::ap_add_common_vars(r);
+        ffi::ap_add_cgi_vars(r);
+    }
+    // SAFETY: live request.
+    let (env, headers_in) = unsafe { ((*r).subprocess_env, (*r).headers_in) };
+    let mut out: Vec<(Vec<u8>, Vec<u8>)> = request::table_entries(env)
+        .into_iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    let mut set = |k: &[u8], v: Vec<u8>| match out.iter_mut().find(|(ek, _)| ek == k) {
+        Some(e) => e.1 = v,
+        None => out.push((k.to_vec(), v)),
+    };
+    if pass_authorization {
+        if let Some(auth) = request::table_get(headers_in, c"Authorization") {
+            set(b"HTTP_AUTHORIZATION", auth.to_vec());
+        }
+    }
+    if head_as_get {
+        set(b"REQUEST_METHOD", b"GET".to_vec());
+    }
+    let script_name = out.iter().find(|(k, _)| k == b"SCRIPT_NAME").map(|e| e.1.clone()).unwrap_or_default();
+    let path_info = out.iter().find(|(k, _)| k == b"PATH_INFO").map(|e| e.1.clone()).unwrap_or_default();
+    out.push((b"mod_wsgi.script_name".to_vec(), script_name));
+    out.push((b"mod_wsgi.path_info".to_vec(), path_info));
+    out.push((b"mod_wsgi.request_handler".to_vec(), b"wsgi-script".to_vec()));
+    out.push((b"mod_wsgi.handler_script".to_vec(), Vec::new()));
+    out.push((b"mod_wsgi.request_id".to_vec(), request::log_id(r).into_bytes()));
+    // SAFETY: live request and connection.
+    let (start, local_ip, local_port) = unsafe {
+        let c = (*r).connection;
+        let port = if (*c).local_addr.is_null() { 0 } else { (*(*c).local_addr).port };
+        ((*r).request_time, request::cstr_bytes((*c).local_ip).to_vec(), port)
+    };
+    out.push((b"mod_wsgi.request_start".to_vec(), start.to_string().into_bytes()));
+    out.push((b"mod_wsgi.listener_host".to_vec(), local_ip));
+    out.push((b"mod_wsgi.listener_port".to_vec(), local_port.to_string().into_bytes()));
+    out
+}
