@@ -248,7 +248,7 @@ class _Response:
 
     def write(self, data):
         if not self.started:
-            raise RuntimeError('write() called before start_response()')
+            raise RuntimeError('the application sent response data without calling start_response()')
         if type(data) is not bytes:
             if not isinstance(data, bytes):
                 raise TypeError('response body items must be bytes, not %s'

@@ -1,0 +1,212 @@
+# One WSGI application with many behaviours, chosen by PATH_INFO, used by
+# the integration tests. Each branch exercises one rule of PEP 3333 or one
+# mod_wsgi feature and reports what it saw as JSON or plain bytes.
+import io
+import json
+import os
+import sys
+import threading
+
+import mod_wsgi
+
+CALLS = {'count': 0}
+# Written by the app (as Apache's child user), read by the tests.
+MARKER_DIR = os.path.join(os.path.dirname(__file__), 'markers')
+
+
+def _json(start_response, data, status='200 OK'):
+    body = json.dumps(data, sort_keys=True).encode()
+    start_response(status, [('Content-Type', 'application/json'),
+                            ('Content-Length', str(len(body)))])
+    return [body]
+
+
+class ClosingIterable:
+    """Records that close() ran, in a file named by the query string."""
+
+    def __init__(self, items, marker, fail_at=None):
+        self.items = items
+        self.marker = marker
+        self.fail_at = fail_at
+
+    def __iter__(self):
+        for i, item in enumerate(self.items):
+            if i == self.fail_at:
+                raise ValueError('failing mid-iteration on purpose')
+            yield item
+
+    def close(self):
+        with open(self.marker, 'w') as f:
+            f.write('closed')
+
+
+def application(environ, start_response):
+    path = environ.get('PATH_INFO', '')
+    query = environ.get('QUERY_STRING', '')
+    CALLS['count'] += 1
+
+    if path == '/environ':
+        keys = ['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING',
+                'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR',
+                'CONTENT_TYPE', 'CONTENT_LENGTH', 'HTTP_HOST', 'HTTP_X_PROBE',
+                'HTTP_AUTHORIZATION', 'REQUEST_URI', 'SCRIPT_FILENAME',
+                'wsgi.url_scheme', 'wsgi.multithread', 'wsgi.multiprocess',
+                'wsgi.run_once', 'wsgi.input_terminated',
+                'mod_wsgi.process_group', 'mod_wsgi.application_group',
+                'mod_wsgi.script_name', 'mod_wsgi.path_info',
+                'mod_wsgi.callable_object', 'mod_wsgi.request_id']
+        seen = {k: environ.get(k) for k in keys}
+        seen['wsgi.version'] = list(environ['wsgi.version'])
+        seen['types_are_str'] = all(type(k) is str and (type(v) is str or k.startswith(('wsgi.', 'mod_wsgi.version')))
+                                    for k, v in environ.items())
+        seen['has_file_wrapper'] = callable(environ.get('wsgi.file_wrapper'))
+        return _json(start_response, seen)
+
+    if path == '/module':
+        return _json(start_response, {
+            'version': list(mod_wsgi.version),
+            'process_group': mod_wsgi.process_group,
+            'application_group': mod_wsgi.application_group,
+            'maximum_processes': mod_wsgi.maximum_processes,
+            'threads_per_process': mod_wsgi.threads_per_process,
+            'interpreter_id': id(sys.modules),
+            'main_thread_is_this': threading.main_thread() is threading.current_thread(),
+            'calls': CALLS['count'],
+        })
+
+    if path == '/echo':
+        data = environ['wsgi.input'].read()
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return [data]
+
+    if path == '/read-modes':
+        inp = environ['wsgi.input']
+        first = inp.read(5)
+        line = inp.readline()
+        limited = inp.readline(3)
+        lines = inp.readlines()
+        rest = inp.read()
+        return _json(start_response, {'first': first.decode(), 'line': line.decode(),
+                                      'limited': limited.decode(),
+                                      'lines': [l.decode() for l in lines], 'rest': rest.decode()})
+
+    if path == '/iterate-input':
+        count = sum(1 for _ in environ['wsgi.input'])
+        return _json(start_response, {'lines': count})
+
+    if path == '/errors':
+        print('probe stdout line', query)
+        environ['wsgi.errors'].write('probe wsgi.errors line %s\n' % query)
+        return _json(start_response, {'ok': True})
+
+    if path == '/write-callable':
+        write = start_response('200 OK', [('Content-Type', 'text/plain')])
+        write(b'written-')
+        return [b'returned']
+
+    if path == '/second-start-response':
+        start_response('200 OK', [])
+        try:
+            start_response('500 Oops', [])
+        except RuntimeError as e:
+            return [('refused: %s' % e).encode()]
+        return [b'accepted a second call']
+
+    if path == '/exc-info':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        try:
+            raise KeyError('boom')
+        except KeyError:
+            start_response('503 Replaced', [('Content-Type', 'text/plain')], sys.exc_info())
+        return [b'replaced']
+
+    if path == '/exc-info-after-send':
+        write = start_response('200 OK', [('Content-Type', 'text/plain')])
+        write(b'partial')
+        try:
+            raise KeyError('late')
+        except KeyError:
+            start_response('500 Error', [], sys.exc_info())
+        return [b'never']
+
+    if path == '/raise':
+        raise RuntimeError('probe raised on purpose %s' % query)
+
+    if path == '/raise-after-headers':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        def gen():
+            yield b'first-part'
+            raise RuntimeError('failing after the headers went out')
+        return gen()
+
+    if path == '/not-bytes':
+        start_response('200 OK', [])
+        return ['a str, not bytes']
+
+    if path == '/no-start-response':
+        return [b'body without start_response']
+
+    if path == '/bad-header':
+        start_response('200 OK', [('X-Bad', 'a\r\nInjected: yes')])
+        return [b'x']
+
+    if path == '/latin1-header':
+        start_response('200 OK', [('X-Name', 'caf\u00e9')])
+        return [b'ok']
+
+    if path == '/non-latin1-header':
+        start_response('200 OK', [('X-Name', 'snow \u2603')])
+        return [b'x']
+
+    if path == '/bad-status':
+        start_response('OK', [])
+        return [b'x']
+
+    if path == '/hop-by-hop':
+        start_response('200 OK', [('Connection', 'close')])
+        return [b'x']
+
+    if path == '/too-long':
+        start_response('200 OK', [('Content-Length', '5'), ('Content-Type', 'text/plain')])
+        return [b'12345', b'67890']
+
+    if path == '/close':
+        marker = os.path.join(MARKER_DIR, query)
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return ClosingIterable([b'a', b'b'], marker)
+
+    if path == '/close-on-error':
+        marker = os.path.join(MARKER_DIR, query)
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return ClosingIterable([b'a', b'b', b'c'], marker, fail_at=1)
+
+    if path == '/file':
+        name = os.path.join(MARKER_DIR, query)
+        f = open(name, 'rb')
+        start_response('200 OK', [('Content-Type', 'application/octet-stream'),
+                                  ('Content-Length', str(os.path.getsize(name)))])
+        return environ['wsgi.file_wrapper'](f, 65536)
+
+    if path == '/file-wrapper-bytesio':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return environ['wsgi.file_wrapper'](io.BytesIO(b'from-bytesio' * 100), 7)
+
+    if path == '/stream':
+        n = int(query or '4')
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return (bytes([65 + i % 26]) * 16384 for i in range(n))
+
+    if path == '/head':
+        start_response('200 OK', [('Content-Type', 'text/plain'), ('X-Method', environ['REQUEST_METHOD'])])
+        return [b'body of a GET']
+
+    if path == '/stdin':
+        try:
+            sys.stdin.read()
+            result = 'read'
+        except OSError as e:
+            result = 'refused: %s' % e
+        return _json(start_response, {'stdin': result})
+
+    start_response('404 Not Found', [('Content-Type', 'text/plain')])
+    return [('probe: no such path %r' % path).encode()]

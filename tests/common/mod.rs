@@ -1,0 +1,261 @@
+//! Integration-test harness: a real httpd per test, started from a
+//! generated config on a free loopback port, in the foreground and in its
+//! own process group so it is always stopped by PID, even when a test fails.
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::fs;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to come up or go down.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+const STOP_DEADLINE: Duration = Duration::from_secs(15);
+
+/// The module under test: $MOD_WSGI_RS_SO, else the release build.
+pub fn module_path() -> PathBuf {
+    if let Ok(p) = std::env::var("MOD_WSGI_RS_SO") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/libmod_wsgi_rs.so");
+    assert!(p.exists(), "{} is missing: run `cargo build --release` (scripts/test does)", p.display());
+    p
+}
+
+fn apxs(var: &str) -> String {
+    let out = Command::new(std::env::var("APXS").unwrap_or_else(|_| "apxs".into()))
+        .args(["-q", var])
+        .output()
+        .expect("apxs (apache2-dev) is needed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The httpd binary ($APACHE_BIN, else what apxs reports).
+pub fn httpd_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("APACHE_BIN") {
+        return PathBuf::from(p);
+    }
+    let sbin = apxs("SBINDIR");
+    let name = apxs("TARGET");
+    PathBuf::from(sbin).join(if name.is_empty() { "apache2".into() } else { name })
+}
+
+/// The MPM under test: $WSGI_TEST_MPM (event, worker or prefork).
+pub fn mpm() -> String {
+    std::env::var("WSGI_TEST_MPM").unwrap_or_else(|_| "event".into())
+}
+
+/// A fresh directory, readable by Apache's child user.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("mod_wsgi_rs-test-{}-{}-{}", tag, std::process::id(), n));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Writes a file (mode 0644) and returns its path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent).unwrap();
+        fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::write(&p, text).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+    p
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The common head of every generated httpd config.
+pub fn base_config(root: &Path, port: u16, mpm: &str) -> String {
+    let modules = apxs("LIBEXECDIR");
+    let user = if unsafe_is_root() { "User nobody\nGroup nogroup\n" } else { "" };
+    format!(
+        "ServerRoot {root}\n\
+         Listen 127.0.0.1:{port}\n\
+         ServerName 127.0.0.1\n\
+         PidFile {root}/httpd.pid\n\
+         ErrorLog {root}/error.log\n\
+         LogLevel info\n\
+         Mutex file:{root}\n\
+         DefaultRuntimeDir {root}\n\
+         {user}\
+         LoadModule mpm_{mpm}_module {modules}/mod_mpm_{mpm}.so\n\
+         LoadModule authz_core_module {modules}/mod_authz_core.so\n\
+         LoadModule alias_module {modules}/mod_alias.so\n\
+         LoadModule mime_module {modules}/mod_mime.so\n\
+         LoadModule env_module {modules}/mod_env.so\n\
+         LoadModule wsgi_module {module}\n\
+         TypesConfig /etc/mime.types\n\
+         StartServers 1\n\
+         GracefulShutdownTimeout 5\n\
+         <Directory />\n  Require all granted\n</Directory>\n",
+        root = root.display(),
+        module = module_path().display(),
+    )
+}
+
+fn unsafe_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+
+/// A running httpd.
+pub struct Server {
+    pub root: PathBuf,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts httpd with `base_config` plus `extra` on the MPM under test.
+    pub fn start(tag: &str, extra: &str) -> Server {
+        Self::start_with_mpm(tag, extra, &mpm())
+    }
+
+    pub fn start_with_mpm(tag: &str, extra: &str, mpm: &str) -> Server {
+        let root = temp_dir(tag);
+        let port = free_port();
+        let conf = format!("{}\n{}\n", base_config(&root, port, mpm), extra.replace("@ROOT@", &root.display().to_string()));
+        let conf_path = write_file(&root, "httpd.conf", &conf);
+        let child = Command::new(httpd_bin())
+            .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(root.join("stderr.log")).unwrap())
+            .process_group(0)
+            .spawn()
+            .expect("starting httpd");
+        let mut server = Server { root, port, child: Some(child) };
+        server.wait_ready();
+        server
+    }
+
+    /// Like `start`, but `root` is chosen by the caller and `extra` may use @ROOT@.
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("httpd exited during start-up ({status})\n{}", self.logs());
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && self.error_log().contains("resuming normal operations")
+            {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("httpd not ready within {:?}\n{}", START_DEADLINE, self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    pub fn error_log(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = fs::File::open(self.root.join("error.log")) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    pub fn logs(&self) -> String {
+        let stderr = fs::read_to_string(self.root.join("stderr.log")).unwrap_or_default();
+        format!("--- error.log ({}) ---\n{}\n--- stderr ---\n{}", self.root.display(), self.error_log(), stderr)
+    }
+
+    /// Waits (bounded) until the error log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.error_log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub fn get(&self, path: &str) -> http::Response {
+        self.request(&format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", self.port))
+    }
+
+    pub fn request(&self, raw: &str) -> http::Response {
+        self.request_bytes(raw.as_bytes())
+    }
+
+    pub fn request_bytes(&self, raw: &[u8]) -> http::Response {
+        http::send(self.port, raw).unwrap_or_else(|e| panic!("request failed: {e}\n{}", self.logs()))
+    }
+
+    /// Stops httpd by PID: SIGTERM, a bounded wait, then SIGKILL to its
+    /// whole process group. Returns how long the stop took.
+    pub fn stop(&mut self) -> Duration {
+        let t0 = Instant::now();
+        let Some(mut child) = self.child.take() else { return Duration::ZERO };
+        let pid = child.id() as i32;
+        signal(pid, 15);
+        let deadline = t0 + STOP_DEADLINE;
+        while Instant::now() < deadline {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if child.try_wait().ok().flatten().is_none() {
+            eprintln!("httpd (pid {pid}) did not stop within {:?}; killing its process group", STOP_DEADLINE);
+        }
+        // Whatever is left in the group (children, stragglers) goes too.
+        signal(-pid, 9);
+        let _ = child.wait();
+        t0.elapsed()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let failing = std::thread::panicking();
+        self.stop();
+        if failing {
+            eprintln!("{}", self.logs());
+        } else {
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// Sends a signal to a pid (negative: a process group).
+pub fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// Runs `httpd -t` on `extra` and returns (success, stderr).
+pub fn configtest(extra: &str) -> (bool, String, PathBuf) {
+    let root = temp_dir("configtest");
+    let conf = format!("{}\n{}\n", base_config(&root, free_port(), "event"), extra.replace("@ROOT@", &root.display().to_string()));
+    let conf_path = write_file(&root, "httpd.conf", &conf);
+    let out = Command::new(httpd_bin())
+        .args(["-t", "-f", conf_path.to_str().unwrap()])
+        .output()
+        .expect("running httpd -t");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    (out.status.success(), text, conf_path)
+}
