@@ -12,9 +12,14 @@ fn apxs_query(apxs: &str, var: &str) -> String {
     let out = Command::new(apxs)
         .args(["-q", var])
         .output()
-        .unwrap_or_else(|e| panic!("running `{apxs} -q {var}` failed: {e}; install apache2-dev or set APXS"));
+        .unwrap_or_else(|e| {
+            panic!("running `{apxs} -q {var}` failed: {e}; install apache2-dev or set APXS")
+        });
     assert!(out.status.success(), "`{apxs} -q {var}` failed");
-    String::from_utf8(out.stdout).expect("apxs output is UTF-8").trim().to_string()
+    String::from_utf8(out.stdout)
+        .expect("apxs output is UTF-8")
+        .trim()
+        .to_string()
 }
 
 fn main() {
@@ -53,7 +58,9 @@ fn main() {
         }
     }
 
-    let bindings = builder.generate().expect("bindgen could not read the httpd headers");
+    let bindings = builder
+        .generate()
+        .expect("bindgen could not read the httpd headers");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("apache_bindings.rs");
     bindings.write_to_file(out).expect("writing bindings");
 }

@@ -48,7 +48,10 @@ pub struct DirConfig {
 impl DirConfig {
     fn merged(base: &DirConfig, add: &DirConfig) -> DirConfig {
         DirConfig {
-            application_group: add.application_group.clone().or(base.application_group.clone()),
+            application_group: add
+                .application_group
+                .clone()
+                .or(base.application_group.clone()),
             process_group: add.process_group.clone().or(base.process_group.clone()),
             callable_object: add.callable_object.clone().or(base.callable_object.clone()),
             pass_authorization: add.pass_authorization.or(base.pass_authorization),
@@ -126,7 +129,10 @@ fn with_global<T>(f: impl FnOnce(&mut GlobalConfig) -> T) -> T {
 
 // ---- Apache's config callbacks ------------------------------------------
 
-pub unsafe extern "C" fn create_dir_config(p: *mut ffi::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
+pub unsafe extern "C" fn create_dir_config(
+    p: *mut ffi::apr_pool_t,
+    _dir: *mut c_char,
+) -> *mut c_void {
     crate::apache::guard::catch("create_dir_config", std::ptr::null_mut(), || {
         pool_owned(p, DirConfig::default()).cast()
     })
@@ -144,7 +150,10 @@ pub unsafe extern "C" fn merge_dir_config(
     })
 }
 
-pub unsafe extern "C" fn create_server_config(p: *mut ffi::apr_pool_t, _s: *mut ffi::server_rec) -> *mut c_void {
+pub unsafe extern "C" fn create_server_config(
+    p: *mut ffi::apr_pool_t,
+    _s: *mut ffi::server_rec,
+) -> *mut c_void {
     crate::apache::guard::catch("create_server_config", std::ptr::null_mut(), || {
         pool_owned(p, ServerConfig::default()).cast()
     })
@@ -209,7 +218,9 @@ fn global_only(cmd: *mut ffi::cmd_parms) -> Result<(), String> {
     if err.is_null() {
         Ok(())
     } else {
-        Err(String::from_utf8_lossy(cstr_bytes(err)).trim_start_matches(' ').to_string())
+        Err(String::from_utf8_lossy(cstr_bytes(err))
+            .trim_start_matches(' ')
+            .to_string())
     }
 }
 
@@ -220,7 +231,10 @@ fn location(cmd: *mut ffi::cmd_parms) -> (String, u32) {
         if d.is_null() {
             return ("?".into(), 0);
         }
-        (String::from_utf8_lossy(cstr_bytes((*d).filename)).into_owned(), (*d).line_num as u32)
+        (
+            String::from_utf8_lossy(cstr_bytes((*d).filename)).into_owned(),
+            (*d).line_num as u32,
+        )
     }
 }
 
@@ -238,7 +252,12 @@ fn note_group_reference(cmd: *mut ffi::cmd_parms, directive: &str, pg: &ProcessG
     }
 }
 
-fn apply(cmd: *mut ffi::cmd_parms, mconfig: *mut c_void, name: &str, args: &str) -> Result<(), String> {
+fn apply(
+    cmd: *mut ffi::cmd_parms,
+    mconfig: *mut c_void,
+    name: &str,
+    args: &str,
+) -> Result<(), String> {
     let dir = || {
         // SAFETY: for directory-context directives Apache passes our DirConfig.
         unsafe { &mut *mconfig.cast::<DirConfig>() }
@@ -306,12 +325,17 @@ fn apply_global(cmd: *mut ffi::cmd_parms, name: &str, args: &str) -> Result<(), 
     with_global(|g| {
         match name {
             "WSGIPythonHome" => g.python_home = Some(one_word(args)?),
-            "WSGIPythonPath" => g.python_path = wsgi_core::daemon::split_path_list(&one_word(args)?),
+            "WSGIPythonPath" => {
+                g.python_path = wsgi_core::daemon::split_path_list(&one_word(args)?)
+            }
             "WSGIPythonOptimize" => g.python_optimize = parse_optimize(&one_word(args)?)?,
             "WSGIPythonHashSeed" => {
                 let v = one_word(args)?;
                 if v != "random" && v.parse::<u32>().is_err() {
-                    return Err(format!("'{}' is not 'random' or a number from 0 to 4294967295", v));
+                    return Err(format!(
+                        "'{}' is not 'random' or a number from 0 to 4294967295",
+                        v
+                    ));
                 }
                 g.python_hash_seed = Some(v);
             }
@@ -352,7 +376,7 @@ fn add_script_alias(cmd: *mut ffi::cmd_parms, name: &str, args: &str) -> Result<
     if is_regex {
         let pat = CString::new(spec.url.clone()).map_err(|_| "NUL in pattern".to_string())?;
         // SAFETY: compiles into the config pool, which owns the result.
-        regex = unsafe { ffi::ap_pregcomp((*cmd).pool, pat.as_ptr(), ffi::AP_REG_EXTENDED as i32) };
+        regex = unsafe { ffi::ap_pregcomp((*cmd).pool, pat.as_ptr(), ffi::AP_REG_EXTENDED) };
         if regex.is_null() {
             return Err(format!("'{}' is not a valid regular expression", spec.url));
         }
@@ -360,6 +384,10 @@ fn add_script_alias(cmd: *mut ffi::cmd_parms, name: &str, args: &str) -> Result<
     // SAFETY: cmd->server is the (virtual) server being configured.
     let sc = module_config::<ServerConfig>(unsafe { (*(*cmd).server).module_config });
     // SAFETY: our ServerConfig for this server, only touched while reading config.
-    unsafe { (*sc).aliases.push(std::sync::Arc::new(AliasEntry { spec, regex })) };
+    unsafe {
+        (*sc)
+            .aliases
+            .push(std::sync::Arc::new(AliasEntry { spec, regex }))
+    };
     Ok(())
 }

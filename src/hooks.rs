@@ -25,7 +25,12 @@ pub unsafe extern "C" fn register_hooks(_p: *mut ffi::apr_pool_t) {
         // the name lists are leaked, so they live as long as the process.
         unsafe {
             ffi::ap_hook_pre_config(Some(pre_config), std::ptr::null(), std::ptr::null(), middle);
-            ffi::ap_hook_check_config(Some(check_config), std::ptr::null(), std::ptr::null(), middle);
+            ffi::ap_hook_check_config(
+                Some(check_config),
+                std::ptr::null(),
+                std::ptr::null(),
+                middle,
+            );
             ffi::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
             ffi::ap_hook_translate_name(Some(translate_name), after_alias, before, middle);
             ffi::ap_hook_handler(Some(handler), std::ptr::null(), std::ptr::null(), middle);
@@ -114,9 +119,59 @@ unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_re
             settings,
         };
         if let Err(e) = runtime::initialize(info) {
-            log::server(ffi::APLOG_CRIT, s, &format!("{}; WSGI applications cannot run in this process", e));
+            log::server(
+                ffi::APLOG_CRIT,
+                s,
+                &format!("{}; WSGI applications cannot run in this process", e),
+            );
+            return;
         }
+        preload_import_scripts(s);
     })
+}
+
+/// `WSGIImportScript ... process-group=%{GLOBAL}`: load the script into its
+/// interpreter as the child starts, so the first request does not pay for it.
+fn preload_import_scripts(s: *mut ffi::server_rec) {
+    let scripts = config::global_snapshot().import_scripts;
+    for script in scripts
+        .iter()
+        .filter(|i| i.process_group == ProcessGroup::Global)
+    {
+        // SAFETY: the main server record lives for the whole process.
+        let (host, port) = unsafe {
+            (
+                String::from_utf8_lossy(cstr_bytes((*s).server_hostname)).into_owned(),
+                (*s).port,
+            )
+        };
+        let no_env = |_: &str| None;
+        let group = application_group_name(
+            &script.application_group,
+            &RequestIdentity {
+                server_hostname: &host,
+                port,
+                default_port: port == 0 || port == 80,
+                script_name: "",
+                env: &no_env,
+            },
+        );
+        match runtime::preload_script(&group, &script.path) {
+            Ok(()) => log::server(
+                ffi::APLOG_INFO,
+                s,
+                &format!(
+                    "imported '{}' into application group '{}'",
+                    script.path, group
+                ),
+            ),
+            Err(e) => log::server(
+                ffi::APLOG_ERR,
+                s,
+                &format!("WSGIImportScript '{}' failed: {}", script.path, e),
+            ),
+        }
+    }
 }
 
 /// What translate_name found, kept for the handler in the request config.
@@ -130,7 +185,12 @@ struct AliasMatch {
 unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
     catch("translate_name", ffi::DECLINED, || {
         // SAFETY: live request; our server config for its virtual host.
-        let (uri_ptr, sc) = unsafe { ((*r).uri, &*config::module_config::<ServerConfig>((*(*r).server).module_config)) };
+        let (uri_ptr, sc) = unsafe {
+            (
+                (*r).uri,
+                &*config::module_config::<ServerConfig>((*(*r).server).module_config),
+            )
+        };
         if sc.aliases.is_empty() || uri_ptr.is_null() {
             return ffi::DECLINED;
         }
@@ -144,8 +204,17 @@ unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
                 unsafe {
                     (*r).filename = pool_str((*r).pool, &filename);
                     (*r).handler = c"wsgi-script".as_ptr();
-                    let m = pool_owned((*r).pool, AliasMatch { alias: alias.clone() });
-                    ffi::ap_set_module_config((*r).request_config, std::ptr::addr_of!(crate::wsgi_module), m.cast());
+                    let m = pool_owned(
+                        (*r).pool,
+                        AliasMatch {
+                            alias: alias.clone(),
+                        },
+                    );
+                    ffi::ap_set_module_config(
+                        (*r).request_config,
+                        std::ptr::addr_of!(crate::wsgi_module),
+                        m.cast(),
+                    );
                 }
                 return ffi::OK;
             }
@@ -163,7 +232,10 @@ fn map_alias(r: *mut ffi::request_rec, alias: &AliasEntry, uri: &[u8]) -> Option
         return Some(f);
     }
     const N: usize = 10;
-    let mut m = [ffi::ap_regmatch_t { rm_so: -1, rm_eo: -1 }; N];
+    let mut m = [ffi::ap_regmatch_t {
+        rm_so: -1,
+        rm_eo: -1,
+    }; N];
     let uri_c = std::ffi::CString::new(uri).ok()?;
     let target = std::ffi::CString::new(alias.spec.target.as_str()).ok()?;
     // SAFETY: compiled regex from config; buffers sized N; pool strings.
@@ -171,7 +243,13 @@ fn map_alias(r: *mut ffi::request_rec, alias: &AliasEntry, uri: &[u8]) -> Option
         if ffi::ap_regexec(alias.regex, uri_c.as_ptr(), N, m.as_mut_ptr(), 0) != 0 {
             return None;
         }
-        let sub = ffi::ap_pregsub((*r).pool, target.as_ptr(), uri_c.as_ptr(), N, m.as_mut_ptr());
+        let sub = ffi::ap_pregsub(
+            (*r).pool,
+            target.as_ptr(),
+            uri_c.as_ptr(),
+            N,
+            m.as_mut_ptr(),
+        );
         if sub.is_null() {
             return None;
         }
@@ -198,27 +276,55 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
     // SAFETY: live request; the module config slots hold our records (the
     // request one only when translate_name matched an alias).
     let (alias, dir, filename, filetype, method_number) = unsafe {
-        let m = ffi::ap_get_module_config((*r).request_config, std::ptr::addr_of!(crate::wsgi_module))
-            .cast::<AliasMatch>();
+        let m =
+            ffi::ap_get_module_config((*r).request_config, std::ptr::addr_of!(crate::wsgi_module))
+                .cast::<AliasMatch>();
         let alias = (!m.is_null()).then(|| (*m).alias.clone());
         let dir = (*config::module_config::<DirConfig>((*r).per_dir_config)).clone();
-        (alias, dir, String::from_utf8_lossy(cstr_bytes((*r).filename)).into_owned(), (*r).finfo.filetype, (*r).method_number)
+        (
+            alias,
+            dir,
+            String::from_utf8_lossy(cstr_bytes((*r).filename)).into_owned(),
+            (*r).finfo.filetype,
+            (*r).method_number,
+        )
     };
     if filetype == ffi::apr_filetype_e_APR_NOFILE {
-        log::request(ffi::APLOG_ERR, r, &format!("target WSGI script not found or unable to stat: {}", filename));
+        log::request(
+            ffi::APLOG_ERR,
+            r,
+            &format!(
+                "target WSGI script not found or unable to stat: {}",
+                filename
+            ),
+        );
         return ffi::HTTP_NOT_FOUND;
     }
     if filetype == ffi::apr_filetype_e_APR_DIR {
-        log::request(ffi::APLOG_ERR, r, &format!("attempt to invoke a directory as a WSGI application: {}", filename));
+        log::request(
+            ffi::APLOG_ERR,
+            r,
+            &format!(
+                "attempt to invoke a directory as a WSGI application: {}",
+                filename
+            ),
+        );
         return ffi::HTTP_FORBIDDEN;
     }
     // SAFETY: live request.
     if alias.is_none() && unsafe { ffi::ap_allow_options(r) } & ffi::OPT_EXECCGI as c_int == 0 {
-        log::request(ffi::APLOG_ERR, r, &format!("Options ExecCGI is off in this directory: {}", filename));
+        log::request(
+            ffi::APLOG_ERR,
+            r,
+            &format!("Options ExecCGI is off in this directory: {}", filename),
+        );
         return ffi::HTTP_FORBIDDEN;
     }
     let spec = alias.as_ref().map(|a| &a.spec);
-    let process_group = spec.and_then(|s| s.process_group.clone()).or(dir.process_group.clone()).unwrap_or(ProcessGroup::Global);
+    let process_group = spec
+        .and_then(|s| s.process_group.clone())
+        .or(dir.process_group.clone())
+        .unwrap_or(ProcessGroup::Global);
     let process_group = match process_group {
         ProcessGroup::Global => String::new(),
         ProcessGroup::Named(n) => n,
@@ -232,14 +338,17 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
         );
         return ffi::HTTP_SERVICE_UNAVAILABLE;
     }
-    let g = config::global_snapshot();
-    if g.restrict_embedded || !runtime::is_initialized() {
+    let Some(process) = runtime::process_info() else {
         log::request(ffi::APLOG_ERR, r, "embedded mode is disabled (WSGIRestrictEmbedded On) or Python failed to start in this process");
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
-    }
+    };
 
     let chunked = dir.chunked_request.unwrap_or(false);
-    let policy = if chunked { ffi::REQUEST_CHUNKED_DECHUNK } else { ffi::REQUEST_CHUNKED_ERROR };
+    let policy = if chunked {
+        ffi::REQUEST_CHUNKED_DECHUNK
+    } else {
+        ffi::REQUEST_CHUNKED_ERROR
+    };
     // SAFETY: live request; prepares body reading (the body itself is read
     // only when the application asks, so 100-continue waits for that).
     let rc = unsafe { ffi::ap_setup_client_block(r, policy as c_int) };
@@ -247,16 +356,28 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
         return rc;
     }
 
-    let head_as_get = method_number == ffi::M_GET as c_int && is_head(r) && match dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto) {
-        MapHeadToGet::On => true,
-        MapHeadToGet::Off => false,
-        MapHeadToGet::Auto => has_content_filters(r),
-    };
-    let pass_auth = spec.and_then(|s| s.pass_authorization).or(dir.pass_authorization).unwrap_or(false);
+    let head_as_get = method_number == ffi::M_GET as c_int
+        && is_head(r)
+        && match dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto) {
+            MapHeadToGet::On => true,
+            MapHeadToGet::Off => false,
+            MapHeadToGet::Auto => has_content_filters(r),
+        };
+    let pass_auth = spec
+        .and_then(|s| s.pass_authorization)
+        .or(dir.pass_authorization)
+        .unwrap_or(false);
     let cgi = wsgi_call::cgi_environ(r, pass_auth, head_as_get);
-    let script_name = cgi.iter().find(|(k, _)| k == b"SCRIPT_NAME").map(|e| String::from_utf8_lossy(&e.1).into_owned()).unwrap_or_default();
+    let script_name = cgi
+        .iter()
+        .find(|(k, _)| k == b"SCRIPT_NAME")
+        .map(|e| String::from_utf8_lossy(&e.1).into_owned())
+        .unwrap_or_default();
 
-    let app_group_spec = spec.and_then(|s| s.application_group.clone()).or(dir.application_group.clone()).unwrap_or(ApplicationGroup::Resource);
+    let app_group_spec = spec
+        .and_then(|s| s.application_group.clone())
+        .or(dir.application_group.clone())
+        .unwrap_or(ApplicationGroup::Resource);
     // SAFETY: live request and server.
     let (hostname, port, default_port, https) = unsafe {
         let port = ffi::ap_get_server_port(r);
@@ -271,17 +392,26 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
     let env_lookup = |k: &str| env_value(r, k);
     let application_group = application_group_name(
         &app_group_spec,
-        &RequestIdentity { server_hostname: &hostname, port, default_port, script_name: &script_name, env: &env_lookup },
+        &RequestIdentity {
+            server_hostname: &hostname,
+            port,
+            default_port,
+            script_name: &script_name,
+            env: &env_lookup,
+        },
     );
     let target = wsgi_call::AppTarget {
         script: filename,
-        callable: spec.and_then(|s| s.callable_object.clone()).or(dir.callable_object.clone()).unwrap_or_else(|| "application".into()),
+        callable: spec
+            .and_then(|s| s.callable_object.clone())
+            .or(dir.callable_object.clone())
+            .unwrap_or_else(|| "application".into()),
         application_group,
         process_group,
         reload: dir.script_reloading.unwrap_or(true),
         sendfile: dir.enable_sendfile.unwrap_or(true),
-        multithread: mpm_query(ffi::AP_MPMQ_MAX_THREADS as u32) > 1,
-        multiprocess: mpm_query(ffi::AP_MPMQ_MAX_DAEMONS as u32) > 1,
+        multithread: process.threads_per_process > 1,
+        multiprocess: process.maximum_processes > 1,
         https,
     };
     wsgi_call::run(r, &target, &cgi)

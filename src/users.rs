@@ -30,15 +30,26 @@ pub fn group_id(name: &str) -> Option<u32> {
 
 /// Checks that every account named by the daemon group exists.
 pub fn check_daemon_accounts(spec: &DaemonProcessSpec) -> Result<(), String> {
-    for (option, name) in [("user", &spec.user), ("socket-user", &spec.socket_user), ("script-user", &spec.script_user)] {
+    for (option, name) in [
+        ("user", &spec.user),
+        ("socket-user", &spec.socket_user),
+        ("script-user", &spec.script_user),
+    ] {
         if let Some(n) = name {
-            let uid = user_id(n).ok_or_else(|| format!("option '{}={}': no such user", option, n))?;
+            let uid =
+                user_id(n).ok_or_else(|| format!("option '{}={}': no such user", option, n))?;
             if option == "user" && uid == 0 {
-                return Err(format!("option 'user={}': daemon processes may not run as root", n));
+                return Err(format!(
+                    "option 'user={}': daemon processes may not run as root",
+                    n
+                ));
             }
         }
     }
-    let groups = spec.supplementary_groups.iter().map(|g| ("supplementary-groups", g));
+    let groups = spec
+        .supplementary_groups
+        .iter()
+        .map(|g| ("supplementary-groups", g));
     for (option, name) in [("group", &spec.group), ("script-group", &spec.script_group)]
         .into_iter()
         .filter_map(|(o, n)| n.as_ref().map(|n| (o, n)))

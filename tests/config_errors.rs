@@ -8,7 +8,11 @@ fn rejects(conf: &str, needles: &[&str]) {
     let (ok, out, path) = common::configtest(conf);
     assert!(!ok, "configtest passed but should fail for:\n{conf}\n{out}");
     for n in needles {
-        assert!(out.contains(n), "expected '{n}' in configtest output:\n{out}\n(config {})", path.display());
+        assert!(
+            out.contains(n),
+            "expected '{n}' in configtest output:\n{out}\n(config {})",
+            path.display()
+        );
     }
 }
 
@@ -16,25 +20,50 @@ fn rejects(conf: &str, needles: &[&str]) {
 fn unknown_daemon_option_names_the_option_and_line() {
     rejects(
         "# line one of the extra part\nWSGIDaemonProcess site processes=2 thread=5",
-        &["WSGIDaemonProcess", "option 'thread=5': unknown option", "Syntax error on line"],
+        &[
+            "WSGIDaemonProcess",
+            "option 'thread=5': unknown option",
+            "Syntax error on line",
+        ],
     );
 }
 
 #[test]
 fn bad_daemon_values() {
-    rejects("WSGIDaemonProcess site processes=0", &["option 'processes=0'"]);
-    rejects("WSGIDaemonProcess site threads=many", &["option 'threads=many'", "whole number"]);
-    rejects("WSGIDaemonProcess site graceful-timeout=-1", &["graceful-timeout=-1"]);
-    rejects("WSGIDaemonProcess site user=no-such-user-here", &["user=no-such-user-here", "no such user"]);
-    rejects("WSGIDaemonProcess site home=relative/dir", &["home=relative/dir", "absolute path"]);
-    rejects("WSGIDaemonProcess site threads", &["'threads' needs a value"]);
+    rejects(
+        "WSGIDaemonProcess site processes=0",
+        &["option 'processes=0'"],
+    );
+    rejects(
+        "WSGIDaemonProcess site threads=many",
+        &["option 'threads=many'", "whole number"],
+    );
+    rejects(
+        "WSGIDaemonProcess site graceful-timeout=-1",
+        &["graceful-timeout=-1"],
+    );
+    rejects(
+        "WSGIDaemonProcess site user=no-such-user-here",
+        &["user=no-such-user-here", "no such user"],
+    );
+    rejects(
+        "WSGIDaemonProcess site home=relative/dir",
+        &["home=relative/dir", "absolute path"],
+    );
+    rejects(
+        "WSGIDaemonProcess site threads",
+        &["'threads' needs a value"],
+    );
 }
 
 #[test]
 fn duplicate_group_names_are_refused() {
     rejects(
         "WSGIDaemonProcess site\nWSGIDaemonProcess site processes=2",
-        &["WSGIDaemonProcess", "'site' duplicates a previous WSGIDaemonProcess"],
+        &[
+            "WSGIDaemonProcess",
+            "'site' duplicates a previous WSGIDaemonProcess",
+        ],
     );
 }
 
@@ -44,18 +73,42 @@ fn process_groups_must_be_defined() {
         "WSGIDaemonProcess real\n<Location />\n  WSGIProcessGroup imaginary\n</Location>",
         &["WSGIProcessGroup", "'imaginary' is not defined", "line"],
     );
-    rejects("WSGIScriptAlias / /tmp/x.wsgi process-group=ghost", &["WSGIScriptAlias", "'ghost' is not defined"]);
+    rejects(
+        "WSGIScriptAlias / /tmp/x.wsgi process-group=ghost",
+        &["WSGIScriptAlias", "'ghost' is not defined"],
+    );
 }
 
 #[test]
 fn other_directive_errors() {
-    rejects("WSGIScriptAlias /only-one-argument", &["WSGIScriptAlias", "expected a URL path and a script path"]);
-    rejects("WSGIScriptAlias / /tmp/x.wsgi proces-group=g", &["option 'proces-group=g': unknown option"]);
-    rejects("WSGIScriptAliasMatch ^/(unclosed /tmp/x.wsgi", &["not a valid regular expression"]);
-    rejects("WSGIApplicationGroup %{NOPE}", &["WSGIApplicationGroup", "unknown expansion"]);
-    rejects("WSGIPythonOptimize 7", &["WSGIPythonOptimize", "not an optimisation level"]);
-    rejects("WSGIRestrictStdin maybe", &["WSGIRestrictStdin", "not On or Off"]);
-    rejects("WSGIImportScript /tmp/x.wsgi process-group=g", &["application-group= option is required"]);
+    rejects(
+        "WSGIScriptAlias /only-one-argument",
+        &["WSGIScriptAlias", "expected a URL path and a script path"],
+    );
+    rejects(
+        "WSGIScriptAlias / /tmp/x.wsgi proces-group=g",
+        &["option 'proces-group=g': unknown option"],
+    );
+    rejects(
+        "WSGIScriptAliasMatch ^/(unclosed /tmp/x.wsgi",
+        &["not a valid regular expression"],
+    );
+    rejects(
+        "WSGIApplicationGroup %{NOPE}",
+        &["WSGIApplicationGroup", "unknown expansion"],
+    );
+    rejects(
+        "WSGIPythonOptimize 7",
+        &["WSGIPythonOptimize", "not an optimisation level"],
+    );
+    rejects(
+        "WSGIRestrictStdin maybe",
+        &["WSGIRestrictStdin", "not On or Off"],
+    );
+    rejects(
+        "WSGIImportScript /tmp/x.wsgi process-group=g",
+        &["application-group= option is required"],
+    );
     rejects(
         "<VirtualHost 127.0.0.1:80>\n  WSGIPythonHome /usr\n</VirtualHost>",
         &["WSGIPythonHome", "cannot occur within"],
@@ -64,8 +117,14 @@ fn other_directive_errors() {
 
 #[test]
 fn unsupported_directives_are_refused_not_ignored() {
-    rejects("WSGIAccessScript /tmp/a.py", &["WSGIAccessScript", "not supported yet"]);
-    rejects("WSGIDispatchScript /tmp/d.py", &["WSGIDispatchScript", "not supported yet"]);
+    rejects(
+        "WSGIAccessScript /tmp/a.py",
+        &["WSGIAccessScript", "not supported yet"],
+    );
+    rejects(
+        "WSGIDispatchScript /tmp/d.py",
+        &["WSGIDispatchScript", "not supported yet"],
+    );
 }
 
 #[test]

@@ -24,7 +24,11 @@ fn probe_dir(tag: &str) -> PathBuf {
 
 fn probe_server(tag: &str, extra: &str) -> (Server, PathBuf) {
     let dir = probe_dir(tag);
-    let conf = format!("WSGIScriptAlias /app {}/probe.wsgi\n{}", dir.display(), extra);
+    let conf = format!(
+        "WSGIScriptAlias /app {}/probe.wsgi\n{}",
+        dir.display(),
+        extra
+    );
     (Server::start(tag, &conf), dir)
 }
 
@@ -46,7 +50,11 @@ mod serde_like {
     impl Value {
         pub fn get(&self, k: &str) -> &Value {
             match self {
-                Value::Obj(v) => v.iter().find(|(kk, _)| kk == k).map(|(_, v)| v).unwrap_or(&Value::Null),
+                Value::Obj(v) => v
+                    .iter()
+                    .find(|(kk, _)| kk == k)
+                    .map(|(_, v)| v)
+                    .unwrap_or(&Value::Null),
                 _ => &Value::Null,
             }
         }
@@ -64,7 +72,10 @@ mod serde_like {
         }
     }
     pub fn parse(s: &str) -> Result<Value, String> {
-        let mut p = P { b: s.as_bytes(), i: 0 };
+        let mut p = P {
+            b: s.as_bytes(),
+            i: 0,
+        };
         let v = p.value()?;
         Ok(v)
     }
@@ -90,7 +101,9 @@ mod serde_like {
                             self.i += 1;
                             return Ok(Value::Obj(out));
                         }
-                        let Value::Str(k) = self.value()? else { return Err("key".into()) };
+                        let Value::Str(k) = self.value()? else {
+                            return Err("key".into());
+                        };
                         self.ws();
                         self.i += 1; // ':'
                         let v = self.value()?;
@@ -128,8 +141,12 @@ mod serde_like {
                                 b'r' => s.push('\r'),
                                 b't' => s.push('\t'),
                                 b'u' => {
-                                    let h = std::str::from_utf8(&self.b[self.i + 1..self.i + 5]).unwrap();
-                                    s.push(char::from_u32(u32::from_str_radix(h, 16).unwrap()).unwrap_or('?'));
+                                    let h = std::str::from_utf8(&self.b[self.i + 1..self.i + 5])
+                                        .unwrap();
+                                    s.push(
+                                        char::from_u32(u32::from_str_radix(h, 16).unwrap())
+                                            .unwrap_or('?'),
+                                    );
                                     self.i += 4;
                                 }
                                 c => s.push(c as char),
@@ -181,7 +198,10 @@ fn hello_example_is_served() {
     let hello = include_str!("../examples/hello.wsgi");
     let dir = common::temp_dir("hello");
     write_file(&dir, "hello.wsgi", hello);
-    let s = Server::start("hello", &format!("WSGIScriptAlias / {}/hello.wsgi", dir.display()));
+    let s = Server::start(
+        "hello",
+        &format!("WSGIScriptAlias / {}/hello.wsgi", dir.display()),
+    );
     let r = s.get("/");
     assert_eq!(r.status, 200, "{}", s.logs());
     assert_eq!(r.text(), "Hello World!");
@@ -205,18 +225,30 @@ fn environ_follows_pep3333_and_mod_wsgi() {
     assert_eq!(e.get("HTTP_X_PROBE").str(), "yes");
     assert_eq!(e.get("SERVER_PORT").str(), s.port.to_string());
     assert_eq!(e.get("REMOTE_ADDR").str(), "127.0.0.1");
-    assert_eq!(e.get("SCRIPT_FILENAME").str(), format!("{}/probe.wsgi", dir.display()));
+    assert_eq!(
+        e.get("SCRIPT_FILENAME").str(),
+        format!("{}/probe.wsgi", dir.display())
+    );
     // Like mod_wsgi, Authorization is withheld unless WSGIPassAuthorization On.
     assert_eq!(e.get("HTTP_AUTHORIZATION"), &Value::Null);
     assert_eq!(e.get("wsgi.url_scheme").str(), "http");
-    assert_eq!(e.get("wsgi.version"), &Value::List(vec![Value::Num(1.0), Value::Num(0.0)]));
+    assert_eq!(
+        e.get("wsgi.version"),
+        &Value::List(vec![Value::Num(1.0), Value::Num(0.0)])
+    );
     assert_eq!(e.get("wsgi.run_once"), &Value::Bool(false));
     assert_eq!(e.get("wsgi.input_terminated"), &Value::Bool(true));
-    assert_eq!(e.get("wsgi.multithread"), &Value::Bool(common::mpm() != "prefork"));
+    assert_eq!(
+        e.get("wsgi.multithread"),
+        &Value::Bool(common::mpm() != "prefork")
+    );
     assert_eq!(e.get("types_are_str"), &Value::Bool(true));
     assert_eq!(e.get("has_file_wrapper"), &Value::Bool(true));
     assert_eq!(e.get("mod_wsgi.process_group").str(), "");
-    assert_eq!(e.get("mod_wsgi.application_group").str(), format!("127.0.0.1:{}|/app", s.port));
+    assert_eq!(
+        e.get("mod_wsgi.application_group").str(),
+        format!("127.0.0.1:{}|/app", s.port)
+    );
     assert_eq!(e.get("mod_wsgi.script_name").str(), "/app");
     assert_eq!(e.get("mod_wsgi.path_info").str(), "/environ");
     assert_eq!(e.get("mod_wsgi.callable_object").str(), "application");
@@ -228,11 +260,12 @@ fn root_mount_and_pass_authorization() {
     let dir = probe_dir("rootmount");
     let s = Server::start(
         "rootmount",
-        &format!("WSGIScriptAlias / {}/probe.wsgi\nWSGIPassAuthorization On", dir.display()),
+        &format!(
+            "WSGIScriptAlias / {}/probe.wsgi\nWSGIPassAuthorization On",
+            dir.display()
+        ),
     );
-    let r = s.request(&format!(
-        "GET /environ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic Zm9vOmJhcg==\r\nConnection: close\r\n\r\n"
-    ));
+    let r = s.request("GET /environ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic Zm9vOmJhcg==\r\nConnection: close\r\n\r\n");
     assert_eq!(r.status, 200, "{}", s.logs());
     let e = json(&r);
     assert_eq!(e.get("SCRIPT_NAME").str(), "");
@@ -244,9 +277,15 @@ fn root_mount_and_pass_authorization() {
 fn mod_wsgi_module_reports_process_facts() {
     let (s, _d) = probe_server("module", "");
     let m = json(&s.get("/app/module"));
-    assert_eq!(m.get("version").clone(), Value::List(vec![Value::Num(4.0), Value::Num(9.0), Value::Num(4.0)]));
+    assert_eq!(
+        m.get("version").clone(),
+        Value::List(vec![Value::Num(4.0), Value::Num(9.0), Value::Num(4.0)])
+    );
     assert_eq!(m.get("process_group").str(), "");
-    assert_eq!(m.get("application_group").str(), format!("127.0.0.1:{}|/app", s.port));
+    assert_eq!(
+        m.get("application_group").str(),
+        format!("127.0.0.1:{}|/app", s.port)
+    );
     assert!(m.get("maximum_processes").num() >= 1.0);
     let threads = m.get("threads_per_process").num();
     if common::mpm() == "prefork" {
@@ -274,7 +313,10 @@ fn application_groups_get_their_own_interpreters() {
     let b = json(&s.get("/b/module"));
     let g = json(&s.get("/g/module"));
     let g2 = json(&s.get("/g2/module"));
-    assert_eq!(a.get("application_group").str(), format!("127.0.0.1:{}|/a", s.port));
+    assert_eq!(
+        a.get("application_group").str(),
+        format!("127.0.0.1:{}|/a", s.port)
+    );
     assert_eq!(b.get("application_group").str(), "second");
     assert_eq!(g.get("application_group").str(), "");
     assert_eq!(g2.get("application_group").str(), "");
@@ -289,7 +331,10 @@ fn application_groups_get_their_own_interpreters() {
 
 #[test]
 fn request_bodies_are_read_in_every_way() {
-    let (s, _d) = probe_server("bodies", "<Location /app>\n  WSGIChunkedRequest On\n</Location>");
+    let (s, _d) = probe_server(
+        "bodies",
+        "<Location /app>\n  WSGIChunkedRequest On\n</Location>",
+    );
     // read(n), readline(), readline(n), readlines(), read()
     let body = "abcdefgh\nline two\nthree\nfour\n";
     let r = s.request(&format!(
@@ -304,7 +349,11 @@ fn request_bodies_are_read_in_every_way() {
     assert_eq!(v.get("limited").str(), "lin");
     assert_eq!(
         v.get("lines"),
-        &Value::List(vec![Value::Str("e two\n".into()), Value::Str("three\n".into()), Value::Str("four\n".into())])
+        &Value::List(vec![
+            Value::Str("e two\n".into()),
+            Value::Str("three\n".into()),
+            Value::Str("four\n".into())
+        ])
     );
     assert_eq!(v.get("rest").str(), "");
 
@@ -318,14 +367,23 @@ fn request_bodies_are_read_in_every_way() {
     req.extend_from_slice(&big);
     let r = s.request_bytes(&req);
     assert_eq!(r.status, 200);
-    assert!(r.body == big, "echoed {} bytes, sent {}", r.body.len(), big.len());
+    assert!(
+        r.body == big,
+        "echoed {} bytes, sent {}",
+        r.body.len(),
+        big.len()
+    );
 
     // A chunked body (WSGIChunkedRequest On), read to its end.
     let mut req = b"POST /app/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
     req.extend_from_slice(&http::chunked(&big[..200_000], 7000));
     let r = s.request_bytes(&req);
     assert_eq!(r.status, 200, "{}", s.logs());
-    assert!(r.body == big[..200_000], "chunked echo was {} bytes", r.body.len());
+    assert!(
+        r.body == big[..200_000],
+        "chunked echo was {} bytes",
+        r.body.len()
+    );
 
     // Iterating wsgi.input yields lines.
     let r = s.request(&format!(
@@ -347,7 +405,10 @@ fn chunked_requests_are_refused_unless_enabled() {
     let mut req = b"POST /app/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
     req.extend_from_slice(&http::chunked(b"abc", 2));
     let r = s.request_bytes(&req);
-    assert_eq!(r.status, 411, "mod_wsgi answers 411 when WSGIChunkedRequest is Off");
+    assert_eq!(
+        r.status, 411,
+        "mod_wsgi answers 411 when WSGIChunkedRequest is Off"
+    );
 }
 
 #[test]
@@ -355,11 +416,25 @@ fn errors_and_stdout_reach_the_error_log_with_the_request_id() {
     let (s, _d) = probe_server("errors", "");
     let r = s.get("/app/errors?tag123");
     assert_eq!(r.status, 200);
-    assert!(s.wait_for_log("probe wsgi.errors line tag123", Duration::from_secs(5)), "{}", s.logs());
-    assert!(s.wait_for_log("probe stdout line tag123", Duration::from_secs(5)), "{}", s.logs());
+    assert!(
+        s.wait_for_log("probe wsgi.errors line tag123", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+    assert!(
+        s.wait_for_log("probe stdout line tag123", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
     let log = s.error_log();
-    let line = log.lines().find(|l| l.contains("probe wsgi.errors line tag123")).unwrap();
-    assert!(line.contains("mod_wsgi-rs (pid=") && line.contains("request="), "{line}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("probe wsgi.errors line tag123"))
+        .unwrap();
+    assert!(
+        line.contains("mod_wsgi-rs (pid=") && line.contains("request="),
+        "{line}"
+    );
     assert!(line.contains("process='embedded'"), "{line}");
 }
 
@@ -381,7 +456,11 @@ fn start_response_and_write_follow_pep3333() {
     let r = s.get("/app/exc-info-after-send");
     assert_eq!(r.status, 200);
     assert!(!r.text().contains("never"));
-    assert!(s.wait_for_log("KeyError: 'late'", Duration::from_secs(5)), "{}", s.logs());
+    assert!(
+        s.wait_for_log("KeyError: 'late'", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
 }
 
 #[test]
@@ -390,7 +469,14 @@ fn content_length_is_honoured_and_head_has_no_body() {
     let r = s.get("/app/too-long");
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "12345");
-    assert!(s.wait_for_log("more than its Content-Length of 5 bytes", Duration::from_secs(5)), "{}", s.logs());
+    assert!(
+        s.wait_for_log(
+            "more than its Content-Length of 5 bytes",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        s.logs()
+    );
 
     let r = s.request("HEAD /app/head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(r.status, 200);
@@ -412,11 +498,17 @@ fn close_is_always_called() {
     let (s, dir) = probe_server("close", "");
     let r = s.get("/app/close?normal");
     assert_eq!((r.status, r.text().as_str()), (200, "ab"));
-    assert_eq!(fs::read_to_string(dir.join("markers/normal")).unwrap(), "closed");
+    assert_eq!(
+        fs::read_to_string(dir.join("markers/normal")).unwrap(),
+        "closed"
+    );
 
     let r = s.get("/app/close-on-error?failed");
     assert_eq!(r.status, 200);
-    assert_eq!(fs::read_to_string(dir.join("markers/failed")).unwrap(), "closed");
+    assert_eq!(
+        fs::read_to_string(dir.join("markers/failed")).unwrap(),
+        "closed"
+    );
     assert!(s.wait_for_log("failing mid-iteration on purpose", Duration::from_secs(5)));
 }
 
@@ -425,7 +517,11 @@ fn file_wrapper_sends_files_and_iterates_other_objects() {
     let (s, dir) = probe_server("filewrap", "");
     let data: Vec<u8> = (0..1_048_576u32).map(|i| (i * 7 % 256) as u8).collect();
     fs::write(dir.join("markers/big.bin"), &data).unwrap();
-    fs::set_permissions(dir.join("markers/big.bin"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(
+        dir.join("markers/big.bin"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let r = s.get("/app/file?big.bin");
     assert_eq!(r.status, 200, "{}", s.logs());
     assert_eq!(r.header("Content-Length"), Some("1048576"));
@@ -449,7 +545,10 @@ fn bad_responses_are_500_with_a_clear_log_and_the_next_request_works() {
     let (s, _d) = probe_server("failures", "");
     let cases = [
         ("/app/raise?xyz", "probe raised on purpose xyz"),
-        ("/app/not-bytes", "response body items must be bytes, not str"),
+        (
+            "/app/not-bytes",
+            "response body items must be bytes, not str",
+        ),
         ("/app/no-start-response", "without calling start_response()"),
         ("/app/bad-header", "contains a control character"),
         ("/app/non-latin1-header", "is not latin-1"),
@@ -459,26 +558,40 @@ fn bad_responses_are_500_with_a_clear_log_and_the_next_request_works() {
     for (path, message) in cases {
         let r = s.get(path);
         assert_eq!(r.status, 500, "{path}: {}", r.text());
-        assert!(s.wait_for_log(message, Duration::from_secs(5)), "{path}: no '{message}' in\n{}", s.logs());
+        assert!(
+            s.wait_for_log(message, Duration::from_secs(5)),
+            "{path}: no '{message}' in\n{}",
+            s.logs()
+        );
         let ok = s.get("/app/module");
         assert_eq!(ok.status, 200, "request after {path} failed");
     }
     // The traceback is logged line by line with the request id.
     let log = s.error_log();
     assert!(log.contains("Traceback (most recent call last):"), "{log}");
-    let tb = log.lines().find(|l| l.contains("RuntimeError: probe raised on purpose xyz")).unwrap();
+    let tb = log
+        .lines()
+        .find(|l| l.contains("RuntimeError: probe raised on purpose xyz"))
+        .unwrap();
     assert!(tb.contains("request="), "{tb}");
 
     let r = s.get("/app/latin1-header");
     assert_eq!(r.status, 200);
     // Latin-1 text goes out as latin-1 bytes, as PEP 3333 says.
-    assert!(r.raw_head.windows(12).any(|w| w == b"X-Name: caf\xe9"), "{:?}", String::from_utf8_lossy(&r.raw_head));
+    assert!(
+        r.raw_head.windows(12).any(|w| w == b"X-Name: caf\xe9"),
+        "{:?}",
+        String::from_utf8_lossy(&r.raw_head)
+    );
 }
 
 #[test]
 fn failures_after_headers_cut_the_response() {
     let (s, _d) = probe_server("latefail", "");
-    let r = http::send(s.port, format!("GET /app/raise-after-headers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+    let r = http::send(
+        s.port,
+        b"GET /app/raise-after-headers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     // The status already went out as 200; the body must not look complete.
     match r {
         Ok(resp) => assert_eq!(resp.status, 200),
@@ -491,9 +604,17 @@ fn failures_after_headers_cut_the_response() {
 #[test]
 fn broken_scripts_give_500_and_missing_ones_404() {
     let dir = common::temp_dir("broken");
-    write_file(&dir, "syntax.wsgi", "def application(environ, start_response:\n");
+    write_file(
+        &dir,
+        "syntax.wsgi",
+        "def application(environ, start_response:\n",
+    );
     write_file(&dir, "nocallable.wsgi", "x = 1\n");
-    write_file(&dir, "other.wsgi", "def app(e, sr):\n    sr('200 OK', [])\n    return [b'custom callable']\n");
+    write_file(
+        &dir,
+        "other.wsgi",
+        "def app(e, sr):\n    sr('200 OK', [])\n    return [b'custom callable']\n",
+    );
     let d = dir.display();
     let s = Server::start(
         "broken",
@@ -505,9 +626,20 @@ fn broken_scripts_give_500_and_missing_ones_404() {
         ),
     );
     assert_eq!(s.get("/syntax").status, 500);
-    assert!(s.wait_for_log("SyntaxError", Duration::from_secs(5)), "{}", s.logs());
+    assert!(
+        s.wait_for_log("SyntaxError", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
     assert_eq!(s.get("/nocallable").status, 500);
-    assert!(s.wait_for_log("does not contain WSGI application 'application'", Duration::from_secs(5)), "{}", s.logs());
+    assert!(
+        s.wait_for_log(
+            "does not contain WSGI application 'application'",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        s.logs()
+    );
     assert_eq!(s.get("/missing").status, 404);
     assert!(s.wait_for_log("target WSGI script not found", Duration::from_secs(5)));
     let r = s.get("/other");
@@ -517,7 +649,9 @@ fn broken_scripts_give_500_and_missing_ones_404() {
 #[test]
 fn scripts_reload_when_changed() {
     let dir = common::temp_dir("reload");
-    let app = |word: &str| format!("def application(e, sr):\n    sr('200 OK', [])\n    return [b'{word}']\n");
+    let app = |word: &str| {
+        format!("def application(e, sr):\n    sr('200 OK', [])\n    return [b'{word}']\n")
+    };
     let path = write_file(&dir, "app.wsgi", &app("before"));
     let s = Server::start("reload", &format!("WSGIScriptAlias / {}", path.display()));
     assert_eq!(s.get("/").text(), "before");
@@ -525,7 +659,12 @@ fn scripts_reload_when_changed() {
     write_file(&dir, "app.wsgi", &app("after"));
     // Make sure the mtime moves even on coarse-grained file systems.
     let later = std::time::SystemTime::now() + Duration::from_secs(2);
-    fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
     assert_eq!(s.get("/").text(), "after");
 }
 
@@ -533,8 +672,16 @@ fn scripts_reload_when_changed() {
 fn aliases_static_files_regex_and_addhandler() {
     let dir = probe_dir("aliases");
     write_file(&dir, "static/style.css", "body{}");
-    write_file(&dir, "handlers/h.wsgi", "def application(e, sr):\n    sr('200 OK', [])\n    return [e['SCRIPT_NAME'].encode()]\n");
-    write_file(&dir, "noexec/h.wsgi", "def application(e, sr):\n    sr('200 OK', [])\n    return [b'should not run']\n");
+    write_file(
+        &dir,
+        "handlers/h.wsgi",
+        "def application(e, sr):\n    sr('200 OK', [])\n    return [e['SCRIPT_NAME'].encode()]\n",
+    );
+    write_file(
+        &dir,
+        "noexec/h.wsgi",
+        "def application(e, sr):\n    sr('200 OK', [])\n    return [b'should not run']\n",
+    );
     write_file(&dir, "match/one.wsgi", "def application(e, sr):\n    sr('200 OK', [])\n    return [('one ' + e['PATH_INFO']).encode()]\n");
     let d = dir.display();
     let s = Server::start(
@@ -550,13 +697,25 @@ fn aliases_static_files_regex_and_addhandler() {
         ),
     );
     let r = s.get("/static/style.css");
-    assert_eq!((r.status, r.text().as_str()), (200, "body{}"), "mod_alias must win for /static");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "body{}"),
+        "mod_alias must win for /static"
+    );
     let r = s.get("/m/one/extra/path");
-    assert_eq!((r.status, r.text().as_str()), (200, "one /extra/path"), "{}", s.logs());
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "one /extra/path"),
+        "{}",
+        s.logs()
+    );
     let r = s.get("/h/h.wsgi");
     assert_eq!((r.status, r.text().as_str()), (200, "/h/h.wsgi"));
     let r = s.get("/n/h.wsgi");
-    assert_eq!(r.status, 403, "AddHandler without Options ExecCGI must be refused");
+    assert_eq!(
+        r.status, 403,
+        "AddHandler without Options ExecCGI must be refused"
+    );
     assert!(s.wait_for_log("Options ExecCGI is off", Duration::from_secs(5)));
     assert_eq!(s.get("/environ").status, 200);
 }
@@ -571,11 +730,19 @@ fn stdin_is_restricted_by_default() {
 #[test]
 fn python_path_adds_import_directories() {
     let dir = common::temp_dir("pypath");
-    write_file(&dir, "lib/helper_mod_for_test.py", "WORD = b'from-python-path'\n");
+    write_file(
+        &dir,
+        "lib/helper_mod_for_test.py",
+        "WORD = b'from-python-path'\n",
+    );
     write_file(&dir, "app.wsgi", "import helper_mod_for_test\ndef application(e, sr):\n    sr('200 OK', [])\n    return [helper_mod_for_test.WORD]\n");
     let s = Server::start(
         "pypath",
-        &format!("WSGIPythonPath {}/lib\nWSGIScriptAlias / {}/app.wsgi", dir.display(), dir.display()),
+        &format!(
+            "WSGIPythonPath {}/lib\nWSGIScriptAlias / {}/app.wsgi",
+            dir.display(),
+            dir.display()
+        ),
     );
     assert_eq!(s.get("/").text(), "from-python-path");
 }
@@ -585,7 +752,10 @@ fn daemon_groups_are_not_served_yet_and_say_so() {
     let (s, _d) = probe_server("daemonstub", "WSGIDaemonProcess site processes=2 threads=4\n<Location /app>\n  WSGIProcessGroup site\n</Location>");
     let r = s.get("/app/module");
     assert_eq!(r.status, 503);
-    assert!(s.wait_for_log("daemon process group 'site' is not available", Duration::from_secs(5)));
+    assert!(s.wait_for_log(
+        "daemon process group 'site' is not available",
+        Duration::from_secs(5)
+    ));
 }
 
 #[test]
@@ -593,4 +763,120 @@ fn restrict_embedded_refuses_to_run_applications_in_children() {
     let (s, _d) = probe_server("restrict", "WSGIRestrictEmbedded On");
     assert_eq!(s.get("/app/module").status, 500);
     assert!(s.wait_for_log("embedded mode is disabled", Duration::from_secs(5)));
+}
+
+/// A virtualenv with Flask from PyPI, made once and kept under target/.
+fn flask_venv() -> PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv");
+    if venv.join("ok").exists() {
+        return venv;
+    }
+    let _ = fs::remove_dir_all(&venv);
+    let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let run = |cmd: &mut std::process::Command| {
+        let out = cmd.output().expect("running venv/pip");
+        assert!(
+            out.status.success(),
+            "{:?} failed:\n{}",
+            cmd,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(std::process::Command::new(&python).args(["-m", "venv", venv.to_str().unwrap()]));
+    run(std::process::Command::new(venv.join("bin/pip")).args(["install", "--quiet", "flask"]));
+    fs::write(venv.join("ok"), "").unwrap();
+    venv
+}
+
+#[test]
+fn flask_app_from_a_virtualenv_via_python_home() {
+    let venv = flask_venv();
+    let dir = common::temp_dir("flask");
+    write_file(&dir, "flask_app.wsgi", include_str!("apps/flask_app.wsgi"));
+    // The config a mod_wsgi user would write; only LoadModule differs.
+    let s = Server::start(
+        "flask",
+        &format!(
+            "WSGIPythonHome {venv}\n\
+             WSGIScriptAlias /site {d}/flask_app.wsgi\n\
+             <Directory {d}>\n  Require all granted\n</Directory>\n",
+            venv = venv.display(),
+            d = dir.display()
+        ),
+    );
+    let r = s.get("/site/");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "flask says hi"),
+        "{}",
+        s.logs()
+    );
+    let w = json(&s.get("/site/where"));
+    assert_eq!(w.get("prefix").str(), venv.to_str().unwrap());
+    assert!(
+        w.get("flask").str().starts_with(venv.to_str().unwrap()),
+        "{:?}",
+        w
+    );
+    assert_eq!(w.get("root").str(), "/site");
+    assert_eq!(w.get("path").str(), "/where");
+    let body = "a=1&b=two";
+    let r = s.request(&format!(
+        "POST /site/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        body
+    ));
+    let e = json(&r);
+    assert_eq!(e.get("form").get("b").str(), "two", "{}", r.text());
+    // Flask turns its own exceptions into 500s; the traceback reaches the log.
+    assert_eq!(s.get("/site/fail").status, 500);
+    assert!(
+        s.wait_for_log("flask view failed on purpose", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(s.get("/site/").status, 200);
+}
+
+#[test]
+fn import_script_preloads_into_the_named_interpreter() {
+    let dir = probe_dir("import");
+    let d = dir.display();
+    write_file(
+        &dir,
+        "preload.wsgi",
+        "import os, mod_wsgi\n\
+         with open(os.path.join(os.path.dirname(__file__), 'markers', 'imported-%d' % os.getpid()), 'w') as f:\n    f.write(mod_wsgi.application_group)\n\
+         def application(e, sr):\n    sr('200 OK', [])\n    return [b'preloaded app']\n",
+    );
+    let s = Server::start(
+        "import",
+        &format!(
+            "WSGIImportScript {d}/preload.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n\
+             WSGIScriptAlias / {d}/preload.wsgi application-group=%{{GLOBAL}}\n"
+        ),
+    );
+    // No request has been sent: the marker can only come from the preload.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let marker = loop {
+        let found = fs::read_dir(dir.join("markers"))
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with("imported-"));
+        if let Some(f) = found {
+            break f.path();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "script was not preloaded\n{}",
+            s.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        fs::read_to_string(marker).unwrap(),
+        "",
+        "imported into %{{GLOBAL}}"
+    );
+    assert_eq!(s.get("/").text(), "preloaded app");
 }

@@ -1,6 +1,9 @@
 //! Logging to Apache's error log. Every line names the module, the process
 //! group and the pid; request lines add Apache's request log id. Text is
 //! always passed as an argument to a "%s" format, never as the format.
+//! The server/request pointers are those httpd handed to the current hook
+//! (or null), as in `request.rs`.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use super::ffi;
 use std::ffi::{c_int, CString};

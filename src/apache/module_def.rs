@@ -20,7 +20,9 @@ pub const fn raw_args(
 ) -> ffi::command_rec {
     ffi::command_rec {
         name: name.as_ptr(),
-        func: ffi::cmd_func { raw_args: Some(func) },
+        func: ffi::cmd_func {
+            raw_args: Some(func),
+        },
         cmd_data: ptr::null_mut(),
         req_override,
         args_how: ffi::cmd_how_RAW_ARGS,
@@ -45,7 +47,9 @@ pub const fn end_of_commands() -> ffi::command_rec {
 #[allow(clippy::too_many_arguments)]
 pub const fn module(
     name: &'static CStr,
-    create_dir_config: Option<unsafe extern "C" fn(*mut ffi::apr_pool_t, *mut c_char) -> *mut c_void>,
+    create_dir_config: Option<
+        unsafe extern "C" fn(*mut ffi::apr_pool_t, *mut c_char) -> *mut c_void,
+    >,
     merge_dir_config: Option<
         unsafe extern "C" fn(*mut ffi::apr_pool_t, *mut c_void, *mut c_void) -> *mut c_void,
     >,

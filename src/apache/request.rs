@@ -1,6 +1,13 @@
 //! Small safe helpers over `request_rec` and APR tables for the handler.
 //! Callers pass the live request being handled; these functions are only
 //! used on the thread that owns it (or with the owner blocked in Python).
+//!
+//! They take the raw pointers Apache handed to the hook rather than a
+//! wrapper type: every pointer comes straight from httpd and is live for the
+//! hook's duration, which is the invariant the SAFETY comments rely on.
+//! (A `#[repr(transparent)]` request wrapper would state that in the type;
+//! it is the planned next step for this file.)
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use super::ffi;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -46,7 +53,12 @@ pub fn table_entries<'a>(t: *const ffi::apr_table_t) -> Vec<(&'a [u8], &'a [u8])
     }
     // SAFETY: apr_table_do walks a live table and calls `push` synchronously.
     unsafe {
-        ffi::apr_table_do(Some(push), (&mut out as *mut Vec<_>).cast(), t, std::ptr::null::<c_char>())
+        ffi::apr_table_do(
+            Some(push),
+            (&mut out as *mut Vec<_>).cast(),
+            t,
+            std::ptr::null::<c_char>(),
+        )
     };
     out
 }
@@ -143,7 +155,7 @@ pub fn send_file(r: *mut ffi::request_rec, fd: c_int, offset: u64, len: u64) -> 
         let pool = (*r).pool;
         let mut file: *mut ffi::apr_file_t = std::ptr::null_mut();
         let mut os_fd = own;
-        let flags = (ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED) as i32;
+        let flags = ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED;
         if ffi::apr_os_file_put(&mut file, &mut os_fd, flags, pool) != 0 {
             libc::close(own);
             return false;

@@ -249,9 +249,17 @@ fn raise_value(msg: &str) {
     object::raise(unsafe { py::PyExc_ValueError }, msg)
 }
 
-fn args<'a>(ptr: *mut *mut py::PyObject, n: py::Py_ssize_t, want: usize, name: &str) -> PyResult<&'a [*mut py::PyObject]> {
+fn args<'a>(
+    ptr: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+    want: usize,
+    name: &str,
+) -> PyResult<&'a [*mut py::PyObject]> {
     if n as usize != want {
-        raise_type(&format!("{}() takes {} arguments ({} given)", name, want, n));
+        raise_type(&format!(
+            "{}() takes {} arguments ({} given)",
+            name, want, n
+        ));
         return Err(PyErrSet);
     }
     // SAFETY: CPython passes `n` valid borrowed references at `ptr`.
@@ -291,24 +299,34 @@ fn latin1(o: *mut py::PyObject, what: &str) -> PyResult<Vec<u8>> {
         .map(|c| u8::try_from(c as u32).ok())
         .collect::<Option<Vec<u8>>>()
         .ok_or_else(|| {
-            raise_value(&format!("{} {:?} is not latin-1 (ISO-8859-1) text", what, text));
+            raise_value(&format!(
+                "{} {:?} is not latin-1 (ISO-8859-1) text",
+                what, text
+            ));
             PyErrSet
         })
 }
 
 fn type_name(o: *mut py::PyObject) -> String {
     // SAFETY: GIL held; every object has a type with a tp_name.
-    unsafe { String::from_utf8_lossy(CStr::from_ptr((*py::Py_TYPE(o)).tp_name).to_bytes()).into_owned() }
+    unsafe {
+        String::from_utf8_lossy(CStr::from_ptr((*py::Py_TYPE(o)).tp_name).to_bytes()).into_owned()
+    }
 }
 
-fn parse_head(status: *mut py::PyObject, headers: *mut py::PyObject) -> PyResult<(Head, Option<u64>)> {
+fn parse_head(
+    status: *mut py::PyObject,
+    headers: *mut py::PyObject,
+) -> PyResult<(Head, Option<u64>)> {
     let status_text = String::from_utf8(latin1(status, "the status")?).unwrap_or_default();
     let code = parse_status(&status_text).map_err(|e| {
         raise_value(&e);
         PyErrSet
     })?;
     // SAFETY: GIL held; PySequence_Fast returns a new list/tuple reference.
-    let seq = PyObj::owned(unsafe { py::PySequence_Fast(headers, c"response headers must be a list".as_ptr()) })?;
+    let seq = PyObj::owned(unsafe {
+        py::PySequence_Fast(headers, c"response headers must be a list".as_ptr())
+    })?;
     // SAFETY: GIL held; `seq` is a list or tuple.
     let n = unsafe { py::PySequence_Size(seq.as_ptr()) };
     let mut out = Vec::with_capacity(n.max(0) as usize);
@@ -317,24 +335,39 @@ fn parse_head(status: *mut py::PyObject, headers: *mut py::PyObject) -> PyResult
         // SAFETY: GIL held; index in range; new reference.
         let item = PyObj::owned(unsafe { py::PySequence_GetItem(seq.as_ptr(), i) })?;
         // SAFETY: GIL held.
-        let is_pair = unsafe { py::PyTuple_Check(item.as_ptr()) != 0 && py::PyTuple_Size(item.as_ptr()) == 2 };
+        let is_pair = unsafe {
+            py::PyTuple_Check(item.as_ptr()) != 0 && py::PyTuple_Size(item.as_ptr()) == 2
+        };
         if !is_pair {
-            raise_type(&format!("each response header must be a (name, value) tuple, not {}", type_name(item.as_ptr())));
+            raise_type(&format!(
+                "each response header must be a (name, value) tuple, not {}",
+                type_name(item.as_ptr())
+            ));
             return Err(PyErrSet);
         }
         // SAFETY: GIL held; borrowed items of a 2-tuple.
-        let (k, v) = unsafe { (py::PyTuple_GetItem(item.as_ptr(), 0), py::PyTuple_GetItem(item.as_ptr(), 1)) };
+        let (k, v) = unsafe {
+            (
+                py::PyTuple_GetItem(item.as_ptr(), 0),
+                py::PyTuple_GetItem(item.as_ptr(), 1),
+            )
+        };
         let name = latin1(k, "a header name")?;
         let value = latin1(v, "a header value")?;
         let name_s: String = name.iter().map(|&b| b as char).collect();
         let value_s: String = value.iter().map(|&b| b as char).collect();
-        let checked = check_header_name(&name_s).and_then(|_| check_header_value(&name_s, &value_s)).and_then(|_| {
-            if is_hop_by_hop(&name_s) {
-                Err(format!("hop-by-hop header '{}' is not allowed from a WSGI application (PEP 3333)", name_s))
-            } else {
-                Ok(())
-            }
-        });
+        let checked = check_header_name(&name_s)
+            .and_then(|_| check_header_value(&name_s, &value_s))
+            .and_then(|_| {
+                if is_hop_by_hop(&name_s) {
+                    Err(format!(
+                        "hop-by-hop header '{}' is not allowed from a WSGI application (PEP 3333)",
+                        name_s
+                    ))
+                } else {
+                    Ok(())
+                }
+            });
         if let Err(e) = checked {
             raise_value(&e);
             return Err(PyErrSet);
@@ -348,10 +381,20 @@ fn parse_head(status: *mut py::PyObject, headers: *mut py::PyObject) -> PyResult
                 }
             }
         }
-        out.push((CString::new(name).expect("checked"), CString::new(value).expect("checked")));
+        out.push((
+            CString::new(name).expect("checked"),
+            CString::new(value).expect("checked"),
+        ));
     }
     let status_line = CString::new(status_text).expect("checked: no control characters");
-    Ok((Head { status: code, status_line, headers: out }, content_length))
+    Ok((
+        Head {
+            status: code,
+            status_line,
+            headers: out,
+        },
+        content_length,
+    ))
 }
 
 // ---- The functions ----------------------------------------------------------
@@ -370,7 +413,11 @@ fn entry(name: &str, body: impl FnOnce() -> PyResult<PyObj>) -> *mut py::PyObjec
     }
 }
 
-unsafe extern "C" fn start_response(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+unsafe extern "C" fn start_response(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
     entry("start_response", || {
         let a = args(a, n, 3, "start_response")?;
         let state = state_of(a[0])?;
@@ -382,7 +429,11 @@ unsafe extern "C" fn start_response(_m: *mut py::PyObject, a: *mut *mut py::PyOb
     })
 }
 
-unsafe extern "C" fn write(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+unsafe extern "C" fn write(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
     entry("write", || {
         let a = args(a, n, 2, "write")?;
         let state = state_of(a[0])?;
@@ -391,7 +442,11 @@ unsafe extern "C" fn write(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: 
     })
 }
 
-unsafe extern "C" fn finish(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+unsafe extern "C" fn finish(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
     entry("finish", || {
         let a = args(a, n, 1, "finish")?;
         state_of(a[0])?.finish()?;
@@ -399,7 +454,11 @@ unsafe extern "C" fn finish(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n:
     })
 }
 
-unsafe extern "C" fn read(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+unsafe extern "C" fn read(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
     entry("read", || {
         let a = args(a, n, 2, "read")?;
         let state = state_of(a[0])?;
@@ -408,13 +467,19 @@ unsafe extern "C" fn read(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: p
     })
 }
 
-unsafe extern "C" fn sendfile(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+unsafe extern "C" fn sendfile(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
     entry("sendfile", || {
         let a = args(a, n, 4, "sendfile")?;
         let state = state_of(a[0])?;
         let (fd, offset, len) = (as_i64(a[1])?, as_i64(a[2])?, as_i64(a[3])?);
         if fd < 0 || offset < 0 || len < 0 {
-            raise_value("sendfile() needs a file descriptor, offset and length that are not negative");
+            raise_value(
+                "sendfile() needs a file descriptor, offset and length that are not negative",
+            );
             return Err(PyErrSet);
         }
         state.send_file(fd as i32, offset as u64, len as u64)?;
@@ -422,11 +487,16 @@ unsafe extern "C" fn sendfile(_m: *mut py::PyObject, a: *mut *mut py::PyObject, 
     })
 }
 
-unsafe extern "C" fn log_line(_m: *mut py::PyObject, a: *mut *mut py::PyObject, n: py::Py_ssize_t) -> *mut py::PyObject {
+unsafe extern "C" fn log_line(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
     entry("log", || {
         let a = args(a, n, 3, "log")?;
         let level = as_i64(a[1])?.clamp(0, 7) as i32;
-        let text = object::str_value(&PyObj::borrowed(a[2])?).unwrap_or_else(|| "<non-str log text>".into());
+        let text = object::str_value(&PyObj::borrowed(a[2])?)
+            .unwrap_or_else(|| "<non-str log text>".into());
         // SAFETY: GIL held; comparing against the None singleton.
         let r = if a[0] == unsafe { py::Py_None() } {
             std::ptr::null_mut()

@@ -55,7 +55,12 @@ impl PyObj {
         let ptrs: Vec<*mut py::PyObject> = args.iter().map(|a| a.as_ptr()).collect();
         // SAFETY: GIL held; `ptrs` holds borrowed live references for the call.
         PyObj::owned(unsafe {
-            py::PyObject_Vectorcall(self.as_ptr(), ptrs.as_ptr(), ptrs.len(), std::ptr::null_mut())
+            py::PyObject_Vectorcall(
+                self.as_ptr(),
+                ptrs.as_ptr(),
+                ptrs.len(),
+                std::ptr::null_mut(),
+            )
         })
     }
 
@@ -110,7 +115,11 @@ pub fn str_utf8(s: &str) -> PyResult<PyObj> {
 pub fn str_latin1(b: &[u8]) -> PyResult<PyObj> {
     // SAFETY: GIL held; every byte is valid latin-1.
     PyObj::owned(unsafe {
-        py::PyUnicode_DecodeLatin1(b.as_ptr().cast::<c_char>(), b.len() as isize, std::ptr::null())
+        py::PyUnicode_DecodeLatin1(
+            b.as_ptr().cast::<c_char>(),
+            b.len() as isize,
+            std::ptr::null(),
+        )
     })
 }
 
@@ -126,7 +135,14 @@ pub fn int(n: i64) -> PyResult<PyObj> {
 
 pub fn boolean(v: bool) -> PyObj {
     // SAFETY: GIL held; True/False are immortal-enough singletons we incref.
-    PyObj::borrowed(unsafe { if v { py::Py_True() } else { py::Py_False() } }).expect("bool singleton")
+    PyObj::borrowed(unsafe {
+        if v {
+            py::Py_True()
+        } else {
+            py::Py_False()
+        }
+    })
+    .expect("bool singleton")
 }
 
 pub fn none() -> PyObj {
@@ -165,7 +181,10 @@ pub fn str_value(o: &PyObj) -> Option<String> {
             clear_error();
             return None;
         }
-        Some(String::from_utf8_lossy(std::slice::from_raw_parts(p.cast::<u8>(), len as usize)).into_owned())
+        Some(
+            String::from_utf8_lossy(std::slice::from_raw_parts(p.cast::<u8>(), len as usize))
+                .into_owned(),
+        )
     }
 }
 
@@ -184,7 +203,11 @@ pub fn raise(exc: *mut py::PyObject, message: &str) {
 
 /// Takes the current exception: (type, value, traceback), normalized.
 pub fn fetch_error() -> Option<(PyObj, PyObj, Option<PyObj>)> {
-    let (mut t, mut v, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    let (mut t, mut v, mut tb) = (
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
     // SAFETY: GIL held; PyErr_Fetch hands us the three references (any may be null).
     unsafe {
         py::PyErr_Fetch(&mut t, &mut v, &mut tb);

@@ -52,9 +52,20 @@ thread_local! {
         const { RefCell::new(Vec::new()) };
 }
 
-/// Whether Python was initialised in this process.
-pub fn is_initialized() -> bool {
-    PROCESS.get().is_some()
+/// The process facts, once Python is running in this process.
+pub fn process_info() -> Option<&'static ProcessInfo> {
+    PROCESS.get()
+}
+
+/// Loads a script into an interpreter ahead of requests (WSGIImportScript).
+pub fn preload_script(group: &str, path: &str) -> Result<(), String> {
+    with_interpreter(group, |interp| {
+        // SAFETY: GIL held inside with_interpreter.
+        let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })
+            .and_then(|m| m.getattr(c"_load_script"))
+            .and_then(|load| load.call(&[&object::str_utf8(path)?, &object::boolean(true)]));
+        module.map(drop).map_err(|_| describe_error(Some(interp)))
+    })?
 }
 
 /// Initialises Python on the calling (main) thread of a process that will
@@ -84,7 +95,10 @@ pub fn initialize(info: ProcessInfo) -> Result<(), String> {
         }
     };
     THREAD_STATES.with(|t| t.borrow_mut().push((interp, tstate)));
-    let main: &'static Interpreter = Box::leak(Box::new(Interpreter { state: interp, ..main }));
+    let main: &'static Interpreter = Box::leak(Box::new(Interpreter {
+        state: interp,
+        ..main
+    }));
     registry().insert(String::new(), main);
     // SAFETY: GIL held by this thread; release it for the worker threads.
     unsafe { py::PyEval_SaveThread() };
@@ -104,7 +118,9 @@ trait RegistryExt {
 
 impl RegistryExt for std::sync::MutexGuard<'static, Option<HashMap<String, &'static Interpreter>>> {
     fn insert(&mut self, name: String, interp: &'static Interpreter) {
-        self.as_mut().expect("registry initialised").insert(name, interp);
+        self.as_mut()
+            .expect("registry initialised")
+            .insert(name, interp);
     }
     fn get_interp(&self, name: &str) -> Option<&'static Interpreter> {
         self.as_ref().and_then(|m| m.get(name).copied())
@@ -133,7 +149,10 @@ fn configure_and_start(settings: &GlobalConfig) -> Result<(), String> {
             // Python find the base install's stdlib; a plain prefix is the home.
             let venv = std::path::Path::new(home).join("pyvenv.cfg").exists();
             let (field, value) = if venv {
-                (&raw mut config.executable, format!("{}/bin/python3", home.trim_end_matches('/')))
+                (
+                    &raw mut config.executable,
+                    format!("{}/bin/python3", home.trim_end_matches('/')),
+                )
             } else {
                 (&raw mut config.home, home.clone())
             };
@@ -144,7 +163,8 @@ fn configure_and_start(settings: &GlobalConfig) -> Result<(), String> {
             }
         }
         for w in &settings.python_warnings {
-            let c = CString::new(w.as_str()).map_err(|_| "NUL in WSGIPythonWarnings".to_string())?;
+            let c =
+                CString::new(w.as_str()).map_err(|_| "NUL in WSGIPythonWarnings".to_string())?;
             let wide = py::Py_DecodeLocale(c.as_ptr(), std::ptr::null_mut());
             if !wide.is_null() {
                 py::PyWideStringList_Append(&mut config.warnoptions, wide);
@@ -158,14 +178,19 @@ fn configure_and_start(settings: &GlobalConfig) -> Result<(), String> {
         let st = py::Py_InitializeFromConfig(&config);
         py::PyConfig_Clear(&mut config);
         if py::PyStatus_Exception(st) != 0 {
-            return Err(format!("Python initialisation failed: {}", status_text(&st)));
+            return Err(format!(
+                "Python initialisation failed: {}",
+                status_text(&st)
+            ));
         }
     }
     Ok(())
 }
 
 fn status_text(st: &py::PyStatus) -> String {
-    let part = |p: *const std::ffi::c_char| String::from_utf8_lossy(crate::apache::request::cstr_bytes(p)).into_owned();
+    let part = |p: *const std::ffi::c_char| {
+        String::from_utf8_lossy(crate::apache::request::cstr_bytes(p)).into_owned()
+    };
     format!("{} {}", part(st.func), part(st.err_msg))
 }
 
@@ -184,20 +209,33 @@ fn bootstrap(name: &str) -> PyResult<Interpreter> {
     let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })?;
     // SAFETY: GIL held; the source is compiled under a name that shows in tracebacks.
     let code = PyObj::owned(unsafe {
-        py::Py_CompileString(BOOTSTRAP.as_ptr(), c"<mod_wsgi-rs bootstrap>".as_ptr(), py::Py_file_input)
+        py::Py_CompileString(
+            BOOTSTRAP.as_ptr(),
+            c"<mod_wsgi-rs bootstrap>".as_ptr(),
+            py::Py_file_input,
+        )
     })?;
     // SAFETY: GIL held; PyModule_GetDict returns a borrowed reference.
     let globals = PyObj::borrowed(unsafe { py::PyModule_GetDict(module.as_ptr()) })?;
     // SAFETY: GIL held; module globals serve as both globals and locals.
-    PyObj::owned(unsafe { py::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), globals.as_ptr()) })?;
+    PyObj::owned(unsafe {
+        py::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), globals.as_ptr())
+    })?;
 
     module.setattr(c"process_group", &object::str_utf8(&info.process_group)?)?;
     module.setattr(c"application_group", &object::str_utf8(name)?)?;
     module.setattr(c"maximum_processes", &object::int(info.maximum_processes)?)?;
-    module.setattr(c"threads_per_process", &object::int(info.threads_per_process)?)?;
+    module.setattr(
+        c"threads_per_process",
+        &object::int(info.threads_per_process)?,
+    )?;
 
     let s = &info.settings;
-    let paths = s.python_path.iter().map(|p| object::str_utf8(p)).collect::<PyResult<Vec<_>>>()?;
+    let paths = s
+        .python_path
+        .iter()
+        .map(|p| object::str_utf8(p))
+        .collect::<PyResult<Vec<_>>>()?;
     module.getattr(c"_setup")?.call(&[
         &object::tuple(paths)?,
         &object::boolean(s.restrict_stdin),
@@ -216,8 +254,9 @@ fn bootstrap(name: &str) -> PyResult<Interpreter> {
     })
 }
 
-static BOOTSTRAP: std::sync::LazyLock<CString> =
-    std::sync::LazyLock::new(|| CString::new(include_str!("bootstrap.py")).expect("no NUL in bootstrap"));
+static BOOTSTRAP: std::sync::LazyLock<CString> = std::sync::LazyLock::new(|| {
+    CString::new(include_str!("bootstrap.py")).expect("no NUL in bootstrap")
+});
 
 /// This thread's state for `interp`, created on first use.
 fn thread_state_for(interp: *mut py::PyInterpreterState) -> *mut py::PyThreadState {
@@ -262,7 +301,9 @@ fn create_interpreter(name: &str) -> Result<&'static Interpreter, String> {
     if let Some(i) = reg.get_interp(name) {
         return Ok(i);
     }
-    let main = reg.get_interp("").ok_or("Python is not initialised in this process")?;
+    let main = reg
+        .get_interp("")
+        .ok_or("Python is not initialised in this process")?;
     let main_ts = thread_state_for(main.state);
     // SAFETY: take the GIL through this thread's main-interpreter state, then
     // Py_NewInterpreter makes a fresh interpreter with a thread state for
@@ -281,9 +322,10 @@ fn create_interpreter(name: &str) -> Result<&'static Interpreter, String> {
         py::PyEval_SaveThread();
         made.map(|i| Interpreter { state, ..i })
     };
-    let interp: &'static Interpreter = Box::leak(Box::new(
-        result.map_err(|e| format!("setting up the interpreter '{}' failed: {}", name, e))?,
-    ));
+    let interp: &'static Interpreter =
+        Box::leak(Box::new(result.map_err(|e| {
+            format!("setting up the interpreter '{}' failed: {}", name, e)
+        })?));
     reg.insert(name.to_string(), interp);
     Ok(interp)
 }

@@ -34,7 +34,11 @@ pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8
             Ok(_) => ffi::OK,
             Err(_) if state.client_gone() => {
                 object::clear_error();
-                log::request(ffi::APLOG_INFO, r, "the client closed the connection before the response was complete");
+                log::request(
+                    ffi::APLOG_INFO,
+                    r,
+                    "the client closed the connection before the response was complete",
+                );
                 ffi::OK
             }
             Err(_) => {
@@ -43,7 +47,9 @@ pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8
                 if state.headers_sent() {
                     // Too late for a 500: make sure the client sees a cut response.
                     // SAFETY: live request owned by this handler.
-                    unsafe { (*(*r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
+                    unsafe {
+                        (*(*r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE
+                    };
                     ffi::OK
                 } else {
                     ffi::HTTP_INTERNAL_SERVER_ERROR
@@ -76,7 +82,12 @@ fn log_exception(r: *mut ffi::request_rec, target: &AppTarget, text: &str) {
     }
 }
 
-fn call_app(interp: &Interpreter, t: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)], handle: &PyObj) -> PyResult<PyObj> {
+fn call_app(
+    interp: &Interpreter,
+    t: &AppTarget,
+    cgi: &[(Vec<u8>, Vec<u8>)],
+    handle: &PyObj,
+) -> PyResult<PyObj> {
     let environ = build_environ(interp, t, cgi, handle)?;
     let run = PyObj::borrowed(interp.run)?;
     run.call(&[
@@ -89,29 +100,61 @@ fn call_app(interp: &Interpreter, t: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)], han
     ])
 }
 
-fn build_environ(interp: &Interpreter, t: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)], handle: &PyObj) -> PyResult<PyObj> {
+fn build_environ(
+    interp: &Interpreter,
+    t: &AppTarget,
+    cgi: &[(Vec<u8>, Vec<u8>)],
+    handle: &PyObj,
+) -> PyResult<PyObj> {
     let env = object::new_dict()?;
     for (k, v) in cgi {
         env.dict_set(&object::str_latin1(k)?, &object::str_latin1(v)?)?;
     }
     let set = |k: &std::ffi::CStr, v: PyObj| env.dict_set_str(k, &v);
-    set(c"wsgi.version", object::tuple(vec![object::int(1)?, object::int(0)?])?)?;
-    set(c"wsgi.url_scheme", object::str_utf8(if t.https { "https" } else { "http" })?)?;
-    set(c"wsgi.input", PyObj::borrowed(interp.input_type)?.call(&[handle])?)?;
+    set(
+        c"wsgi.version",
+        object::tuple(vec![object::int(1)?, object::int(0)?])?,
+    )?;
+    set(
+        c"wsgi.url_scheme",
+        object::str_utf8(if t.https { "https" } else { "http" })?,
+    )?;
+    set(
+        c"wsgi.input",
+        PyObj::borrowed(interp.input_type)?.call(&[handle])?,
+    )?;
     set(c"wsgi.input_terminated", object::boolean(true))?;
     let errors_level = object::int(ffi::APLOG_ERR as i64)?;
     let errors_name = object::str_utf8("wsgi.errors")?;
-    set(c"wsgi.errors", PyObj::borrowed(interp.log_type)?.call(&[handle, &errors_level, &errors_name])?)?;
+    set(
+        c"wsgi.errors",
+        PyObj::borrowed(interp.log_type)?.call(&[handle, &errors_level, &errors_name])?,
+    )?;
     set(c"wsgi.multithread", object::boolean(t.multithread))?;
     set(c"wsgi.multiprocess", object::boolean(t.multiprocess))?;
     set(c"wsgi.run_once", object::boolean(false))?;
     set(c"wsgi.file_wrapper", PyObj::borrowed(interp.file_wrapper)?)?;
-    set(c"mod_wsgi.process_group", object::str_utf8(&t.process_group)?)?;
-    set(c"mod_wsgi.application_group", object::str_utf8(&t.application_group)?)?;
+    set(
+        c"mod_wsgi.process_group",
+        object::str_utf8(&t.process_group)?,
+    )?;
+    set(
+        c"mod_wsgi.application_group",
+        object::str_utf8(&t.application_group)?,
+    )?;
     set(c"mod_wsgi.callable_object", object::str_utf8(&t.callable)?)?;
-    set(c"mod_wsgi.script_reloading", object::str_utf8(if t.reload { "1" } else { "0" })?)?;
-    set(c"mod_wsgi.enable_sendfile", object::str_utf8(if t.sendfile { "1" } else { "0" })?)?;
-    set(c"mod_wsgi.version", object::tuple(vec![object::int(4)?, object::int(9)?, object::int(4)?])?)?;
+    set(
+        c"mod_wsgi.script_reloading",
+        object::str_utf8(if t.reload { "1" } else { "0" })?,
+    )?;
+    set(
+        c"mod_wsgi.enable_sendfile",
+        object::str_utf8(if t.sendfile { "1" } else { "0" })?,
+    )?;
+    set(
+        c"mod_wsgi.version",
+        object::tuple(vec![object::int(4)?, object::int(9)?, object::int(4)?])?,
+    )?;
     Ok(env)
 }
 
@@ -145,21 +188,49 @@ pub fn cgi_environ(
     if head_as_get {
         set(b"REQUEST_METHOD", b"GET".to_vec());
     }
-    let script_name = out.iter().find(|(k, _)| k == b"SCRIPT_NAME").map(|e| e.1.clone()).unwrap_or_default();
-    let path_info = out.iter().find(|(k, _)| k == b"PATH_INFO").map(|e| e.1.clone()).unwrap_or_default();
+    let script_name = out
+        .iter()
+        .find(|(k, _)| k == b"SCRIPT_NAME")
+        .map(|e| e.1.clone())
+        .unwrap_or_default();
+    let path_info = out
+        .iter()
+        .find(|(k, _)| k == b"PATH_INFO")
+        .map(|e| e.1.clone())
+        .unwrap_or_default();
     out.push((b"mod_wsgi.script_name".to_vec(), script_name));
     out.push((b"mod_wsgi.path_info".to_vec(), path_info));
-    out.push((b"mod_wsgi.request_handler".to_vec(), b"wsgi-script".to_vec()));
+    out.push((
+        b"mod_wsgi.request_handler".to_vec(),
+        b"wsgi-script".to_vec(),
+    ));
     out.push((b"mod_wsgi.handler_script".to_vec(), Vec::new()));
-    out.push((b"mod_wsgi.request_id".to_vec(), request::log_id(r).into_bytes()));
+    out.push((
+        b"mod_wsgi.request_id".to_vec(),
+        request::log_id(r).into_bytes(),
+    ));
     // SAFETY: live request and connection.
     let (start, local_ip, local_port) = unsafe {
         let c = (*r).connection;
-        let port = if (*c).local_addr.is_null() { 0 } else { (*(*c).local_addr).port };
-        ((*r).request_time, request::cstr_bytes((*c).local_ip).to_vec(), port)
+        let port = if (*c).local_addr.is_null() {
+            0
+        } else {
+            (*(*c).local_addr).port
+        };
+        (
+            (*r).request_time,
+            request::cstr_bytes((*c).local_ip).to_vec(),
+            port,
+        )
     };
-    out.push((b"mod_wsgi.request_start".to_vec(), start.to_string().into_bytes()));
+    out.push((
+        b"mod_wsgi.request_start".to_vec(),
+        start.to_string().into_bytes(),
+    ));
     out.push((b"mod_wsgi.listener_host".to_vec(), local_ip));
-    out.push((b"mod_wsgi.listener_port".to_vec(), local_port.to_string().into_bytes()));
+    out.push((
+        b"mod_wsgi.listener_port".to_vec(),
+        local_port.to_string().into_bytes(),
+    ));
     out
 }

@@ -18,7 +18,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -34,7 +37,8 @@ pub fn send(port: u16, raw: &[u8]) -> Result<Response, String> {
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     s.write_all(raw).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).map_err(|e| format!("reading response: {e}"))?;
+    s.read_to_end(&mut buf)
+        .map_err(|e| format!("reading response: {e}"))?;
     parse(&buf)
 }
 
@@ -47,9 +51,10 @@ pub fn parse(mut buf: &[u8]) -> Result<Response, String> {
             None => break,
         }
     }
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| {
-        format!("no end of headers in {:?}", String::from_utf8_lossy(buf))
-    })?;
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("no end of headers in {:?}", String::from_utf8_lossy(buf)))?;
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -59,20 +64,33 @@ pub fn parse(mut buf: &[u8]) -> Result<Response, String> {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("bad status line {status_line:?}"))?;
     let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
     let mut body = buf[end + 4..].to_vec();
-    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     if chunked {
         body = dechunk(&body)?;
     }
-    Ok(Response { status, headers, body, raw_head: buf[..end].to_vec() })
+    Ok(Response {
+        status,
+        headers,
+        body,
+        raw_head: buf[..end].to_vec(),
+    })
 }
 
 fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
-        let nl = b.windows(2).position(|w| w == b"\r\n").ok_or("truncated chunk size")?;
+        let nl = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("truncated chunk size")?;
         let size_text = String::from_utf8_lossy(&b[..nl]);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
             .map_err(|_| format!("bad chunk size {size_text:?}"))?;

@@ -24,7 +24,11 @@ pub fn module_path() -> PathBuf {
         return PathBuf::from(p);
     }
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/libmod_wsgi_rs.so");
-    assert!(p.exists(), "{} is missing: run `cargo build --release` (scripts/test does)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --release` (scripts/test does)",
+        p.display()
+    );
     p
 }
 
@@ -43,7 +47,11 @@ pub fn httpd_bin() -> PathBuf {
     }
     let sbin = apxs("SBINDIR");
     let name = apxs("TARGET");
-    PathBuf::from(sbin).join(if name.is_empty() { "apache2".into() } else { name })
+    PathBuf::from(sbin).join(if name.is_empty() {
+        "apache2".into()
+    } else {
+        name
+    })
 }
 
 /// The MPM under test: $WSGI_TEST_MPM (event, worker or prefork).
@@ -55,7 +63,12 @@ pub fn mpm() -> String {
 pub fn temp_dir(tag: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("mod_wsgi_rs-test-{}-{}-{}", tag, std::process::id(), n));
+    let dir = std::env::temp_dir().join(format!(
+        "mod_wsgi_rs-test-{}-{}-{}",
+        tag,
+        std::process::id(),
+        n
+    ));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
@@ -76,13 +89,21 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The common head of every generated httpd config.
 pub fn base_config(root: &Path, port: u16, mpm: &str) -> String {
     let modules = apxs("LIBEXECDIR");
-    let user = if unsafe_is_root() { "User nobody\nGroup nogroup\n" } else { "" };
+    let user = if unsafe_is_root() {
+        "User nobody\nGroup nogroup\n"
+    } else {
+        ""
+    };
     format!(
         "ServerRoot {root}\n\
          Listen 127.0.0.1:{port}\n\
@@ -113,7 +134,6 @@ fn unsafe_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-
 /// A running httpd.
 pub struct Server {
     pub root: PathBuf,
@@ -130,7 +150,11 @@ impl Server {
     pub fn start_with_mpm(tag: &str, extra: &str, mpm: &str) -> Server {
         let root = temp_dir(tag);
         let port = free_port();
-        let conf = format!("{}\n{}\n", base_config(&root, port, mpm), extra.replace("@ROOT@", &root.display().to_string()));
+        let conf = format!(
+            "{}\n{}\n",
+            base_config(&root, port, mpm),
+            extra.replace("@ROOT@", &root.display().to_string())
+        );
         let conf_path = write_file(&root, "httpd.conf", &conf);
         let child = Command::new(httpd_bin())
             .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
@@ -140,7 +164,11 @@ impl Server {
             .process_group(0)
             .spawn()
             .expect("starting httpd");
-        let mut server = Server { root, port, child: Some(child) };
+        let mut server = Server {
+            root,
+            port,
+            child: Some(child),
+        };
         server.wait_ready();
         server
     }
@@ -158,7 +186,11 @@ impl Server {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("httpd not ready within {:?}\n{}", START_DEADLINE, self.logs());
+                panic!(
+                    "httpd not ready within {:?}\n{}",
+                    START_DEADLINE,
+                    self.logs()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -178,7 +210,12 @@ impl Server {
 
     pub fn logs(&self) -> String {
         let stderr = fs::read_to_string(self.root.join("stderr.log")).unwrap_or_default();
-        format!("--- error.log ({}) ---\n{}\n--- stderr ---\n{}", self.root.display(), self.error_log(), stderr)
+        format!(
+            "--- error.log ({}) ---\n{}\n--- stderr ---\n{}",
+            self.root.display(),
+            self.error_log(),
+            stderr
+        )
     }
 
     /// Waits (bounded) until the error log contains `needle`.
@@ -194,7 +231,10 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> http::Response {
-        self.request(&format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", self.port))
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            self.port
+        ))
     }
 
     pub fn request(&self, raw: &str) -> http::Response {
@@ -202,14 +242,17 @@ impl Server {
     }
 
     pub fn request_bytes(&self, raw: &[u8]) -> http::Response {
-        http::send(self.port, raw).unwrap_or_else(|e| panic!("request failed: {e}\n{}", self.logs()))
+        http::send(self.port, raw)
+            .unwrap_or_else(|e| panic!("request failed: {e}\n{}", self.logs()))
     }
 
     /// Stops httpd by PID: SIGTERM, a bounded wait, then SIGKILL to its
     /// whole process group. Returns how long the stop took.
     pub fn stop(&mut self) -> Duration {
         let t0 = Instant::now();
-        let Some(mut child) = self.child.take() else { return Duration::ZERO };
+        let Some(mut child) = self.child.take() else {
+            return Duration::ZERO;
+        };
         let pid = child.id() as i32;
         signal(pid, 15);
         let deadline = t0 + STOP_DEADLINE;
@@ -220,7 +263,10 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         if child.try_wait().ok().flatten().is_none() {
-            eprintln!("httpd (pid {pid}) did not stop within {:?}; killing its process group", STOP_DEADLINE);
+            eprintln!(
+                "httpd (pid {pid}) did not stop within {:?}; killing its process group",
+                STOP_DEADLINE
+            );
         }
         // Whatever is left in the group (children, stragglers) goes too.
         signal(-pid, 9);
@@ -250,12 +296,20 @@ pub fn signal(pid: i32, sig: i32) {
 /// Runs `httpd -t` on `extra` and returns (success, stderr).
 pub fn configtest(extra: &str) -> (bool, String, PathBuf) {
     let root = temp_dir("configtest");
-    let conf = format!("{}\n{}\n", base_config(&root, free_port(), "event"), extra.replace("@ROOT@", &root.display().to_string()));
+    let conf = format!(
+        "{}\n{}\n",
+        base_config(&root, free_port(), "event"),
+        extra.replace("@ROOT@", &root.display().to_string())
+    );
     let conf_path = write_file(&root, "httpd.conf", &conf);
     let out = Command::new(httpd_bin())
         .args(["-t", "-f", conf_path.to_str().unwrap()])
         .output()
         .expect("running httpd -t");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     (out.status.success(), text, conf_path)
 }

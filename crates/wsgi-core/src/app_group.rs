@@ -52,18 +52,30 @@ mod tests {
         let env = |k: &str| (k == "APP").then(|| "from-env".to_string());
         let r = ident(&env, 8000);
         assert_eq!(application_group_name(&ApplicationGroup::Global, &r), "");
-        assert_eq!(application_group_name(&ApplicationGroup::Resource, &r), "example.com:8000|/app");
-        assert_eq!(application_group_name(&ApplicationGroup::Server, &r), "example.com:8000");
+        assert_eq!(
+            application_group_name(&ApplicationGroup::Resource, &r),
+            "example.com:8000|/app"
+        );
+        assert_eq!(
+            application_group_name(&ApplicationGroup::Server, &r),
+            "example.com:8000"
+        );
         assert_eq!(
             application_group_name(&ApplicationGroup::Env("APP".into()), &r),
             "from-env"
         );
-        assert_eq!(application_group_name(&ApplicationGroup::Env("NONE".into()), &r), "");
+        assert_eq!(
+            application_group_name(&ApplicationGroup::Env("NONE".into()), &r),
+            ""
+        );
         assert_eq!(
             application_group_name(&ApplicationGroup::Named("x".into()), &r),
             "x"
         );
         let r80 = ident(&env, 80);
-        assert_eq!(application_group_name(&ApplicationGroup::Resource, &r80), "example.com|/app");
+        assert_eq!(
+            application_group_name(&ApplicationGroup::Resource, &r80),
+            "example.com|/app"
+        );
     }
 }

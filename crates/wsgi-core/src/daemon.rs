@@ -122,7 +122,10 @@ impl DaemonProcessSpec {
         let mut spec = Self::with_defaults(&name);
         for opt in split_options(&args[name_end..])? {
             let value = opt.value.ok_or_else(|| {
-                format!("option '{}' needs a value (write {}=VALUE)", opt.name, opt.name)
+                format!(
+                    "option '{}' needs a value (write {}=VALUE)",
+                    opt.name, opt.name
+                )
             })?;
             spec.apply(&opt.name, &value)
                 .map_err(|e| format!("option '{}={}': {}", opt.name, value, e))?;
@@ -141,8 +144,11 @@ impl DaemonProcessSpec {
             "user" => self.user = Some(non_empty(v)?),
             "group" => self.group = Some(non_empty(v)?),
             "supplementary-groups" => {
-                self.supplementary_groups =
-                    v.split(',').filter(|g| !g.is_empty()).map(String::from).collect()
+                self.supplementary_groups = v
+                    .split(',')
+                    .filter(|g| !g.is_empty())
+                    .map(String::from)
+                    .collect()
             }
             "processes" => {
                 self.processes = count(v, 1, u32::MAX)?;
@@ -214,7 +220,10 @@ impl DaemonProcessSpec {
 
 /// Splits a `python-path`-style list: `:` separated, empty items dropped.
 pub fn split_path_list(v: &str) -> Vec<String> {
-    v.split(':').filter(|p| !p.is_empty()).map(String::from).collect()
+    v.split(':')
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn secs(n: u64) -> Duration {
@@ -257,7 +266,10 @@ fn seconds(v: &str) -> Result<Duration, String> {
 fn buffer_size(v: &str, min: u32) -> Result<u32, String> {
     let n = count::<u32>(v, 0, u32::MAX)?;
     if n != 0 && n < min {
-        return Err(format!("must be at least {} bytes, or 0 for the default", min));
+        return Err(format!(
+            "must be at least {} bytes, or 0 for the default",
+            min
+        ));
     }
     Ok(n)
 }
@@ -307,7 +319,10 @@ mod tests {
         let e = DaemonProcessSpec::parse("g processes=0").unwrap_err();
         assert!(e.contains("processes=0"), "{e}");
         let e = DaemonProcessSpec::parse("g bogus=1").unwrap_err();
-        assert!(e.contains("'bogus=1'") && e.contains("unknown option"), "{e}");
+        assert!(
+            e.contains("'bogus=1'") && e.contains("unknown option"),
+            "{e}"
+        );
         let e = DaemonProcessSpec::parse("g threads").unwrap_err();
         assert!(e.contains("'threads' needs a value"), "{e}");
         assert!(DaemonProcessSpec::parse("g umask=9").is_err());

@@ -113,7 +113,9 @@ impl ScriptAlias {
         for (name, value) in options {
             let bad = |e: String| format!("option '{}={}': {}", name, value, e);
             match name.as_str() {
-                "process-group" => alias.process_group = Some(ProcessGroup::parse(&value).map_err(bad)?),
+                "process-group" => {
+                    alias.process_group = Some(ProcessGroup::parse(&value).map_err(bad)?)
+                }
                 "application-group" => {
                     alias.application_group = Some(ApplicationGroup::parse(&value).map_err(bad)?)
                 }
@@ -155,8 +157,9 @@ pub struct ImportScript {
 impl ImportScript {
     pub fn parse(args: &str) -> Result<Self, String> {
         let (positional, options) = split_positional(args, 1)?;
-        let [path]: [String; 1] =
-            positional.try_into().map_err(|_| "expected the script's path".to_string())?;
+        let [path]: [String; 1] = positional
+            .try_into()
+            .map_err(|_| "expected the script's path".to_string())?;
         let (mut pg, mut ag) = (None, None);
         for (name, value) in options {
             let bad = |e: String| format!("option '{}={}': {}", name, value, e);
@@ -171,10 +174,17 @@ impl ImportScript {
         if matches!(process_group, ProcessGroup::Env(_)) {
             return Err("process-group= cannot use %{ENV:...} here".into());
         }
-        if matches!(application_group, ApplicationGroup::Env(_) | ApplicationGroup::Resource) {
+        if matches!(
+            application_group,
+            ApplicationGroup::Env(_) | ApplicationGroup::Resource
+        ) {
             return Err("application-group= must be %{GLOBAL}, %{SERVER} or a name here".into());
         }
-        Ok(ImportScript { path, process_group, application_group })
+        Ok(ImportScript {
+            path,
+            process_group,
+            application_group,
+        })
     }
 }
 
@@ -226,7 +236,10 @@ pub fn identifier(v: &str) -> Result<String, String> {
 }
 
 /// Splits `args` into `n` leading words and the `name=value` options after them.
-fn split_positional(args: &str, n: usize) -> Result<(Vec<String>, Vec<(String, String)>), String> {
+/// Positional words, then `(name, value)` options.
+type Positional = (Vec<String>, Vec<(String, String)>);
+
+fn split_positional(args: &str, n: usize) -> Result<Positional, String> {
     let mut rest = args.trim_start();
     let mut positional = Vec::new();
     for _ in 0..n {
@@ -242,7 +255,10 @@ fn split_positional(args: &str, n: usize) -> Result<(Vec<String>, Vec<(String, S
         .into_iter()
         .map(|o| match o.value {
             Some(v) => Ok((o.name, v)),
-            None => Err(format!("unexpected argument '{}' (options are written name=value)", o.name)),
+            None => Err(format!(
+                "unexpected argument '{}' (options are written name=value)",
+                o.name
+            )),
         })
         .collect::<Result<_, _>>()?;
     Ok((positional, options))
@@ -330,14 +346,26 @@ mod tests {
 
     #[test]
     fn application_group_forms() {
-        assert_eq!(ApplicationGroup::parse("%{GLOBAL}").unwrap(), ApplicationGroup::Global);
-        assert_eq!(ApplicationGroup::parse("%{RESOURCE}").unwrap(), ApplicationGroup::Resource);
-        assert_eq!(ApplicationGroup::parse("%{SERVER}").unwrap(), ApplicationGroup::Server);
+        assert_eq!(
+            ApplicationGroup::parse("%{GLOBAL}").unwrap(),
+            ApplicationGroup::Global
+        );
+        assert_eq!(
+            ApplicationGroup::parse("%{RESOURCE}").unwrap(),
+            ApplicationGroup::Resource
+        );
+        assert_eq!(
+            ApplicationGroup::parse("%{SERVER}").unwrap(),
+            ApplicationGroup::Server
+        );
         assert_eq!(
             ApplicationGroup::parse("%{ENV:APP}").unwrap(),
             ApplicationGroup::Env("APP".into())
         );
-        assert_eq!(ApplicationGroup::parse("site").unwrap(), ApplicationGroup::Named("site".into()));
+        assert_eq!(
+            ApplicationGroup::parse("site").unwrap(),
+            ApplicationGroup::Named("site".into())
+        );
         assert!(ApplicationGroup::parse("%{BOGUS}").is_err());
         assert!(ApplicationGroup::parse("%{ENV:}").is_err());
     }
@@ -359,13 +387,22 @@ mod tests {
 
     #[test]
     fn script_alias_errors() {
-        assert!(ScriptAlias::parse("/app", false).unwrap_err().contains("URL path and a script"));
-        assert!(ScriptAlias::parse("app /x.wsgi", false).unwrap_err().contains("must start"));
+        assert!(ScriptAlias::parse("/app", false)
+            .unwrap_err()
+            .contains("URL path and a script"));
+        assert!(ScriptAlias::parse("app /x.wsgi", false)
+            .unwrap_err()
+            .contains("must start"));
         let e = ScriptAlias::parse("/ /x.wsgi proces-group=g", false).unwrap_err();
-        assert!(e.contains("proces-group=g") && e.contains("unknown option"), "{e}");
+        assert!(
+            e.contains("proces-group=g") && e.contains("unknown option"),
+            "{e}"
+        );
         let e = ScriptAlias::parse("/ /x.wsgi callable-object=1x", false).unwrap_err();
         assert!(e.contains("not a Python identifier"), "{e}");
-        assert!(ScriptAlias::parse("/ /x.wsgi stray", false).unwrap_err().contains("stray"));
+        assert!(ScriptAlias::parse("/ /x.wsgi stray", false)
+            .unwrap_err()
+            .contains("stray"));
         assert!(ScriptAlias::parse("^/(.*)$ /x/$1.wsgi", true).is_ok());
     }
 
@@ -385,8 +422,12 @@ mod tests {
     fn import_script() {
         let s = ImportScript::parse("/x.wsgi process-group=g application-group=%{GLOBAL}").unwrap();
         assert_eq!(s.process_group, ProcessGroup::Named("g".into()));
-        assert!(ImportScript::parse("/x.wsgi process-group=g").unwrap_err().contains("application-group"));
-        assert!(ImportScript::parse("/x.wsgi application-group=a").unwrap_err().contains("process-group"));
+        assert!(ImportScript::parse("/x.wsgi process-group=g")
+            .unwrap_err()
+            .contains("application-group"));
+        assert!(ImportScript::parse("/x.wsgi application-group=a")
+            .unwrap_err()
+            .contains("process-group"));
     }
 
     #[test]

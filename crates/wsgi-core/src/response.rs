@@ -15,9 +15,14 @@ pub fn parse_status(status: &str) -> Result<u16, String> {
         ));
     }
     if status.chars().any(|c| c.is_control()) {
-        return Err(format!("invalid status '{}': control characters", status.escape_debug()));
+        return Err(format!(
+            "invalid status '{}': control characters",
+            status.escape_debug()
+        ));
     }
-    let code: u16 = status[..3].parse().map_err(|_| "invalid status code".to_string())?;
+    let code: u16 = status[..3]
+        .parse()
+        .map_err(|_| "invalid status code".to_string())?;
     if !(100..=999).contains(&code) {
         return Err(format!("invalid status code {}", code));
     }
@@ -28,7 +33,9 @@ pub fn parse_status(status: &str) -> Result<u16, String> {
 pub fn check_header_name(name: &str) -> Result<(), String> {
     const EXTRA: &[u8] = b"!#$%&'*+-.^_`|~";
     if !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || EXTRA.contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || EXTRA.contains(&b))
     {
         Ok(())
     } else {
@@ -39,7 +46,10 @@ pub fn check_header_name(name: &str) -> Result<(), String> {
 /// A header value may not contain CR, LF or other control characters
 /// (horizontal tab excepted). Latin-1 is checked where the value is encoded.
 pub fn check_header_value(name: &str, value: &str) -> Result<(), String> {
-    if value.chars().any(|c| (c.is_control() && c != '\t') || c == '\u{7f}') {
+    if value
+        .chars()
+        .any(|c| (c.is_control() && c != '\t') || c == '\u{7f}')
+    {
         Err(format!(
             "invalid value for header '{}': '{}' contains a control character (CR/LF are not allowed)",
             name,

@@ -110,7 +110,10 @@ mod tests {
             split_words(r#"  /app  "/srv/my app/a.wsgi" 'x y'  "#).unwrap(),
             vec!["/app", "/srv/my app/a.wsgi", "x y"]
         );
-        assert_eq!(split_words(r#""say \"hi\"" b"#).unwrap(), vec![r#"say "hi""#, "b"]);
+        assert_eq!(
+            split_words(r#""say \"hi\"" b"#).unwrap(),
+            vec![r#"say "hi""#, "b"]
+        );
         assert_eq!(split_words(r"a\b").unwrap(), vec![r"a\b"]);
         assert!(split_words(r#""open"#).is_err());
         assert!(split_words("").unwrap().is_empty());
@@ -118,14 +121,29 @@ mod tests {
 
     #[test]
     fn options_with_quoted_values() {
-        let opts = split_options(r#"processes=2 python-path="/a b:/c" display-name=%{GROUP} x"#)
-            .unwrap();
+        let opts =
+            split_options(r#"processes=2 python-path="/a b:/c" display-name=%{GROUP} x"#).unwrap();
         assert_eq!(opts.len(), 4);
-        assert_eq!(opts[0], OptionWord { name: "processes".into(), value: Some("2".into()) });
+        assert_eq!(
+            opts[0],
+            OptionWord {
+                name: "processes".into(),
+                value: Some("2".into())
+            }
+        );
         assert_eq!(opts[1].value.as_deref(), Some("/a b:/c"));
         assert_eq!(opts[2].value.as_deref(), Some("%{GROUP}"));
-        assert_eq!(opts[3], OptionWord { name: "x".into(), value: None });
-        assert_eq!(split_options("home= user=a").unwrap()[0].value.as_deref(), Some(""));
+        assert_eq!(
+            opts[3],
+            OptionWord {
+                name: "x".into(),
+                value: None
+            }
+        );
+        assert_eq!(
+            split_options("home= user=a").unwrap()[0].value.as_deref(),
+            Some("")
+        );
     }
 
     #[test]
