@@ -275,7 +275,7 @@ unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
 fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
     // SAFETY: live request; the module config slots hold our records (the
     // request one only when translate_name matched an alias).
-    let (alias, dir, filename, filetype, method_number) = unsafe {
+    let (alias, dir, filename, filetype, mtime_us, method_number) = unsafe {
         let m =
             ffi::ap_get_module_config((*r).request_config, std::ptr::addr_of!(crate::wsgi_module))
                 .cast::<AliasMatch>();
@@ -286,6 +286,7 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
             dir,
             String::from_utf8_lossy(cstr_bytes((*r).filename)).into_owned(),
             (*r).finfo.filetype,
+            (*r).finfo.mtime,
             (*r).method_number,
         )
     };
@@ -402,6 +403,8 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
     );
     let target = wsgi_call::AppTarget {
         script: filename,
+        // APR times are microseconds; Python compares against st_mtime_ns.
+        script_mtime_ns: mtime_us * 1000,
         callable: spec
             .and_then(|s| s.callable_object.clone())
             .or(dir.callable_object.clone())

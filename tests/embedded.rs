@@ -846,7 +846,7 @@ fn import_script_preloads_into_the_named_interpreter() {
         &dir,
         "preload.wsgi",
         "import os, mod_wsgi\n\
-         with open(os.path.join(os.path.dirname(__file__), 'markers', 'imported-%d' % os.getpid()), 'w') as f:\n    f.write(mod_wsgi.application_group)\n\
+         with open(os.path.join(os.path.dirname(__file__), 'markers', 'imported-%d' % os.getpid()), 'a') as f:\n    f.write('group=[%s]\\n' % mod_wsgi.application_group)\n\
          def application(e, sr):\n    sr('200 OK', [])\n    return [b'preloaded app']\n",
     );
     let s = Server::start(
@@ -857,26 +857,29 @@ fn import_script_preloads_into_the_named_interpreter() {
         ),
     );
     // No request has been sent: the marker can only come from the preload.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let marker = loop {
-        let found = fs::read_dir(dir.join("markers"))
+    // (Wait for the line, not just the file: it is created before it is written.)
+    let read_markers = || -> Vec<String> {
+        fs::read_dir(dir.join("markers"))
             .unwrap()
             .flatten()
-            .find(|e| e.file_name().to_string_lossy().starts_with("imported-"));
-        if let Some(f) = found {
-            break f.path();
-        }
+            .filter(|e| e.file_name().to_string_lossy().starts_with("imported-"))
+            .map(|e| fs::read_to_string(e.path()).unwrap_or_default())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !read_markers().iter().any(|m| m.ends_with('\n')) {
         assert!(
             std::time::Instant::now() < deadline,
             "script was not preloaded\n{}",
             s.logs()
         );
         std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(
-        fs::read_to_string(marker).unwrap(),
-        "",
-        "imported into %{{GLOBAL}}"
-    );
+    }
     assert_eq!(s.get("/").text(), "preloaded app");
+    assert_eq!(s.get("/").text(), "preloaded app");
+    // Each process imported the script once, into %{GLOBAL} (''), and the
+    // requests reused it rather than importing it again.
+    for m in read_markers() {
+        assert_eq!(m, "group=[]\n", "{}", s.logs());
+    }
 }

@@ -193,11 +193,19 @@ _scripts = {}
 _scripts_lock = threading.Lock()
 
 
-def _load_script(path, reload):
+def _load_script(path, reload, mtime=None):
     """Imports a WSGI script file as a module named after its path, as
-    mod_wsgi does; with script reloading on, a changed file is loaded anew."""
+    mod_wsgi does; with script reloading on, a changed file is loaded anew.
+    `mtime` is the file's modification time when the caller already knows
+    it (Apache stat()s the script while mapping the URL)."""
+    cached = _scripts.get(path)
+    if cached is not None and (not reload or cached[0] == mtime):
+        return cached[1]
     with _scripts_lock:
-        mtime = os.stat(path).st_mtime_ns
+        if mtime is None:
+            # Microsecond precision, like Apache's, so a later request
+            # does not see a "changed" file and load it twice.
+            mtime = os.stat(path).st_mtime_ns // 1000 * 1000
         cached = _scripts.get(path)
         if cached is not None and (not reload or cached[0] == mtime):
             return cached[1]
@@ -277,9 +285,9 @@ def _send_file(wrapper, handle):
     return True
 
 
-def _run(script, callable_name, reload, sendfile, environ, handle):
+def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
     """Runs the WSGI application for one request."""
-    module = _load_script(script, reload)
+    module = _load_script(script, reload, mtime)
     application = getattr(module, callable_name, None)
     if application is None:
         raise LookupError("target WSGI script '%s' does not contain WSGI application '%s'"

@@ -20,6 +20,7 @@ use std::sync::{Mutex, OnceLock};
 /// What the host keeps of one interpreter: its state and the bootstrap
 /// objects it calls per request (strong references, kept for its lifetime).
 pub struct Interpreter {
+    pub name: String,
     state: *mut py::PyInterpreterState,
     pub run: *mut py::PyObject,
     pub input_type: *mut py::PyObject,
@@ -47,6 +48,9 @@ static PROCESS: OnceLock<ProcessInfo> = OnceLock::new();
 static REGISTRY: Mutex<Option<HashMap<String, &'static Interpreter>>> = Mutex::new(None);
 
 thread_local! {
+    /// The interpreter this thread used last: most threads serve one
+    /// application, so this spares the registry lock on every request.
+    static LAST_USED: std::cell::Cell<Option<&'static Interpreter>> = const { std::cell::Cell::new(None) };
     /// This OS thread's state in each interpreter it has entered.
     static THREAD_STATES: RefCell<Vec<(*mut py::PyInterpreterState, *mut py::PyThreadState)>> =
         const { RefCell::new(Vec::new()) };
@@ -245,6 +249,7 @@ fn bootstrap(name: &str) -> PyResult<Interpreter> {
 
     let keep = |attr: &std::ffi::CStr| module.getattr(attr).map(PyObj::into_ptr);
     Ok(Interpreter {
+        name: name.to_string(),
         state: std::ptr::null_mut(),
         run: keep(c"_run")?,
         input_type: keep(c"Input")?,
@@ -276,11 +281,18 @@ fn thread_state_for(interp: *mut py::PyInterpreterState) -> *mut py::PyThreadSta
 /// Runs `f` inside the named interpreter (created on first use) with its
 /// GIL held by this thread, then releases the GIL.
 pub fn with_interpreter<T>(name: &str, f: impl FnOnce(&Interpreter) -> T) -> Result<T, String> {
-    // (Bound first: a guard in the match scrutinee would live through the arms.)
-    let found = registry().get_interp(name);
-    let interp = match found {
+    let interp = match LAST_USED.with(|l| l.get().filter(|i| i.name == name)) {
         Some(i) => i,
-        None => create_interpreter(name)?,
+        None => {
+            // (Bound first: a guard in the match scrutinee would live through the arms.)
+            let found = registry().get_interp(name);
+            let i = match found {
+                Some(i) => i,
+                None => create_interpreter(name)?,
+            };
+            LAST_USED.with(|l| l.set(Some(i)));
+            i
+        }
     };
     let ts = thread_state_for(interp.state);
     struct Release;

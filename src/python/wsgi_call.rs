@@ -10,6 +10,8 @@ use std::ffi::c_int;
 /// Everything the handler resolved about which application to run.
 pub struct AppTarget {
     pub script: String,
+    /// The script's modification time as Apache saw it (ns since the epoch).
+    pub script_mtime_ns: i64,
     pub callable: String,
     pub application_group: String,
     pub process_group: String,
@@ -92,6 +94,7 @@ fn call_app(
     let run = PyObj::borrowed(interp.run)?;
     run.call(&[
         &object::str_utf8(&t.script)?,
+        &object::int(t.script_mtime_ns)?,
         &object::str_utf8(&t.callable)?,
         &object::boolean(t.reload),
         &object::boolean(t.sendfile),
