@@ -2,7 +2,8 @@
 //!
 //! The headers are found the way Apache modules find them: by asking `apxs`
 //! (override with `APXS=/path/to/apxs`). Nothing is hard-coded, so the module
-//! builds against whichever httpd the machine has.
+//! builds against whichever httpd the machine has. It also compiles
+//! src/apache/shim.c, the one helper that needs APR's C macros.
 
 use std::env;
 use std::path::PathBuf;
@@ -30,19 +31,24 @@ fn main() {
     let mut builder = bindgen::Builder::default()
         .header("src/apache/wrapper.h")
         .allowlist_function("ap_.*|apr_.*")
-        .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|ap_directive_t")
-        .allowlist_var("MODULE_MAGIC_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|RSRC_CONF|ACCESS_CONF|OR_.*|REQUEST_CHUNKED_.*|AP_MPMQ_.*|APR_SUCCESS|APR_EOF|APR_HOOK_.*|APR_BLOCK_READ|APR_NONBLOCK_READ|NOT_IN_.*|GLOBAL_ONLY|M_GET|M_HEAD|AP_SQ_.*|APR_READ|APR_SENDFILE_ENABLED|APR_FOPEN_.*|APR_OS_DEFAULT|AP_REQ_.*|AP_REG_.*|OPT_.*")
+        .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|ap_directive_t|unixd_config_rec|apr_proc_t")
+        .allowlist_var("ap_unixd_config|ap_server_conf")
+        .allowlist_var("MODULE_MAGIC_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|RSRC_CONF|ACCESS_CONF|OR_.*|REQUEST_CHUNKED_.*|AP_MPMQ_.*|APR_SUCCESS|APR_EOF|APR_HOOK_.*|APR_BLOCK_READ|APR_NONBLOCK_READ|NOT_IN_.*|GLOBAL_ONLY|M_GET|M_HEAD|AP_SQ_.*|APR_READ|APR_SENDFILE_ENABLED|APR_FOPEN_.*|APR_OS_DEFAULT|AP_REQ_.*|AP_REG_.*|OPT_.*|APR_OC_REASON_.*")
         .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
         .derive_default(true)
         .layout_tests(false)
         .generate_comments(false)
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
 
+    println!("cargo:rerun-if-changed=src/apache/shim.c");
+    let mut shim = cc::Build::new();
+    shim.file("src/apache/shim.c").warnings(true);
     let mut seen = Vec::new();
     for var in ["INCLUDEDIR", "APR_INCLUDEDIR", "APU_INCLUDEDIR"] {
         let dir = apxs_query(&apxs, var);
         if !dir.is_empty() && !seen.contains(&dir) {
             builder = builder.clang_arg(format!("-I{dir}"));
+            shim.include(&dir);
             seen.push(dir);
         }
     }
@@ -57,6 +63,18 @@ fn main() {
             builder = builder.clang_arg(flag);
         }
     }
+    for flag in apxs_query(&apxs, "EXTRA_CPPFLAGS")
+        .split_whitespace()
+        .chain(apxs_query(&apxs, "CFLAGS").split_whitespace())
+    {
+        if let Some(def) = flag.strip_prefix("-D") {
+            let (k, v) = def
+                .split_once('=')
+                .map_or((def, None), |(k, v)| (k, Some(v)));
+            shim.define(k, v);
+        }
+    }
+    shim.compile("mod_wsgi_rs_shim");
 
     let bindings = builder
         .generate()

@@ -31,6 +31,12 @@ pub unsafe extern "C" fn register_hooks(_p: *mut ffi::apr_pool_t) {
                 std::ptr::null(),
                 middle,
             );
+            ffi::ap_hook_post_config(
+                Some(post_config),
+                std::ptr::null(),
+                std::ptr::null(),
+                middle,
+            );
             ffi::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
             ffi::ap_hook_translate_name(Some(translate_name), after_alias, before, middle);
             ffi::ap_hook_handler(Some(handler), std::ptr::null(), std::ptr::null(), middle);
@@ -79,18 +85,37 @@ unsafe extern "C" fn check_config(
                 status = ffi::HTTP_INTERNAL_SERVER_ERROR;
             }
         }
-        if status == ffi::OK && !g.daemons.is_empty() {
-            let names: Vec<&str> = g.daemons.iter().map(|d| d.name.as_str()).collect();
-            log::server(
-                ffi::APLOG_WARNING,
-                s,
-                &format!(
-                    "daemon mode is not available yet in this build: requests for process group(s) {} will get 503",
-                    names.join(", ")
-                ),
-            );
-        }
         status
+    })
+}
+
+/// Starts the daemon process groups, in the parent, once per configuration
+/// generation. Apache reads its configuration twice at start-up; the first
+/// pass (AP_SQ_MS_CREATE_PRE_CONFIG) is only a check, so nothing is forked then.
+unsafe extern "C" fn post_config(
+    pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+    s: *mut ffi::server_rec,
+) -> c_int {
+    catch("post_config", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
+        // SAFETY: ap_state_query has no preconditions.
+        let state = unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE as c_int) };
+        if state == ffi::AP_SQ_MS_CREATE_PRE_CONFIG as c_int {
+            return ffi::OK;
+        }
+        log::mark_parent();
+        match crate::daemon::supervisor::start_all(pconf, s) {
+            Ok(()) => ffi::OK,
+            Err(e) => {
+                log::server(
+                    ffi::APLOG_EMERG,
+                    s,
+                    &format!("cannot start daemon processes: {}", e),
+                );
+                ffi::HTTP_INTERNAL_SERVER_ERROR
+            }
+        }
     })
 }
 
@@ -108,6 +133,7 @@ fn mpm_query(what: u32) -> i64 {
 /// Starts Python in each Apache child (never in the parent: DESIGN.md §1).
 unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     catch("child_init", (), || {
+        crate::daemon::group::close_in_apache_child();
         let settings = config::global_snapshot();
         if settings.restrict_embedded {
             return;
@@ -126,18 +152,27 @@ unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_re
             );
             return;
         }
-        preload_import_scripts(s);
+        preload_import_scripts_for("", s);
     })
 }
 
-/// `WSGIImportScript ... process-group=%{GLOBAL}`: load the script into its
-/// interpreter as the child starts, so the first request does not pay for it.
-fn preload_import_scripts(s: *mut ffi::server_rec) {
+/// `WSGIImportScript`: load the scripts meant for this process group ("" =
+/// embedded) into their interpreters as the process starts, so the first
+/// request does not pay for it. `s` null means the main server.
+pub fn preload_import_scripts_for(process_group: &str, s: *mut ffi::server_rec) {
+    // SAFETY: the main server record lives for the whole process.
+    let s = if s.is_null() {
+        unsafe { ffi::ap_server_conf }
+    } else {
+        s
+    };
     let scripts = config::global_snapshot().import_scripts;
-    for script in scripts
-        .iter()
-        .filter(|i| i.process_group == ProcessGroup::Global)
-    {
+    let wanted = |pg: &ProcessGroup| match pg {
+        ProcessGroup::Global => process_group.is_empty(),
+        ProcessGroup::Named(n) => n == process_group,
+        ProcessGroup::Env(_) => false,
+    };
+    for script in scripts.iter().filter(|i| wanted(&i.process_group)) {
         // SAFETY: the main server record lives for the whole process.
         let (host, port) = unsafe {
             (
@@ -331,18 +366,29 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
         ProcessGroup::Named(n) => n,
         ProcessGroup::Env(k) => env_value(r, &k).unwrap_or_default(),
     };
-    if !process_group.is_empty() {
-        log::request(
-            ffi::APLOG_ERR,
-            r,
-            &format!("daemon process group '{}' is not available: daemon mode is not implemented yet in this build", process_group),
-        );
-        return ffi::HTTP_SERVICE_UNAVAILABLE;
-    }
-    let Some(process) = runtime::process_info() else {
+    let daemon = if process_group.is_empty() {
+        None
+    } else {
+        match crate::daemon::group::find(&process_group) {
+            Some(g) => Some(g),
+            None => {
+                log::request(
+                    ffi::APLOG_ERR,
+                    r,
+                    &format!(
+                        "no WSGI daemon process group called '{}' is configured",
+                        process_group
+                    ),
+                );
+                return ffi::HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    };
+    let process = runtime::process_info();
+    if daemon.is_none() && process.is_none() {
         log::request(ffi::APLOG_ERR, r, "embedded mode is disabled (WSGIRestrictEmbedded On) or Python failed to start in this process");
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
-    };
+    }
 
     let chunked = dir.chunked_request.unwrap_or(false);
     let policy = if chunked {
@@ -413,11 +459,14 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
         process_group,
         reload: dir.script_reloading.unwrap_or(true),
         sendfile: dir.enable_sendfile.unwrap_or(true),
-        multithread: process.threads_per_process > 1,
-        multiprocess: process.maximum_processes > 1,
+        multithread: process.is_some_and(|p| p.threads_per_process > 1),
+        multiprocess: process.is_some_and(|p| p.maximum_processes > 1),
         https,
     };
-    wsgi_call::run(r, &target, &cgi)
+    match daemon {
+        Some(g) => crate::daemon::relay::relay(r, &g, &target, cgi),
+        None => wsgi_call::run(r, &target, &cgi),
+    }
 }
 
 fn is_head(r: *mut ffi::request_rec) -> bool {

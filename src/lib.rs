@@ -8,6 +8,7 @@
 
 pub mod apache;
 mod config;
+mod daemon;
 mod hooks;
 mod python;
 mod users;

@@ -11,16 +11,37 @@ use std::ptr;
 use std::sync::OnceLock;
 
 static PROCESS_GROUP: OnceLock<String> = OnceLock::new();
+static PARENT_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Names this process's group in log lines ("" = embedded in an Apache child).
 pub fn set_process_group(name: &str) {
     let _ = PROCESS_GROUP.set(name.to_string());
 }
 
+/// Marks the calling process as the Apache parent (for log lines).
+pub fn mark_parent() {
+    PARENT_PID.store(std::process::id(), std::sync::atomic::Ordering::Relaxed);
+}
+
 fn group_label() -> &'static str {
     match PROCESS_GROUP.get().map(String::as_str) {
-        None | Some("") => "embedded",
-        Some(g) => g,
+        Some(g) if !g.is_empty() => g,
+        _ if PARENT_PID.load(std::sync::atomic::Ordering::Relaxed) == std::process::id() => {
+            "parent"
+        }
+        _ => "embedded",
+    }
+}
+
+/// `s`, or the main server when null: with a null server httpd applies its
+/// built-in log level rather than the configured LogLevel.
+fn or_main_server(s: *const ffi::server_rec) -> *const ffi::server_rec {
+    if s.is_null() {
+        // SAFETY: ap_server_conf is set once the configuration is read and
+        // only read afterwards.
+        unsafe { ffi::ap_server_conf }
+    } else {
+        s
     }
 }
 
@@ -51,7 +72,7 @@ pub fn server(level: i32, s: *const ffi::server_rec, msg: &str) {
             module_index(),
             level,
             0,
-            s,
+            or_main_server(s),
             c"%s".as_ptr(),
             text.as_ptr(),
         )
@@ -82,6 +103,31 @@ pub fn request(level: i32, r: *mut ffi::request_rec, msg: &str) {
             level,
             0,
             r,
+            c"%s".as_ptr(),
+            text.as_ptr(),
+        )
+    };
+}
+
+/// Logs `msg` for a request known only by its id (in a daemon process,
+/// where the request_rec lives in the Apache child).
+pub fn with_request_id(level: i32, request_id: &str, msg: &str) {
+    let text = c_text(format!(
+        "mod_wsgi-rs (pid={}, process='{}', request={}): {}",
+        std::process::id(),
+        group_label(),
+        request_id,
+        msg
+    ));
+    // SAFETY: as in `server`.
+    unsafe {
+        ffi::ap_log_error_(
+            c"mod_wsgi_rs".as_ptr(),
+            0,
+            module_index(),
+            level,
+            0,
+            or_main_server(ptr::null()),
             c"%s".as_ptr(),
             text.as_ptr(),
         )

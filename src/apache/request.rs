@@ -106,14 +106,30 @@ pub fn start_body(r: *mut ffi::request_rec) -> bool {
 /// Writes bytes to the client and flushes; false when the client is gone.
 /// Blocks: call with the GIL released.
 pub fn write_and_flush(r: *mut ffi::request_rec, data: &[u8]) -> bool {
+    write(r, data, true)
+}
+
+/// Writes bytes to the client, flushing if asked; false when the client is gone.
+pub fn write(r: *mut ffi::request_rec, data: &[u8], flush: bool) -> bool {
     // SAFETY: `data` is valid for its length; ap_rwrite copies it into the
     // output brigade before returning.
     unsafe {
         if !data.is_empty() && ffi::ap_rwrite(data.as_ptr().cast(), data.len() as c_int, r) < 0 {
             return false;
         }
-        ffi::ap_rflush(r) >= 0 && (*(*r).connection).aborted == 0
+        (!flush || ffi::ap_rflush(r) >= 0) && (*(*r).connection).aborted == 0
     }
+}
+
+extern "C" {
+    fn mod_wsgi_rs_abort_response(r: *mut ffi::request_rec);
+}
+
+/// Ends a response that cannot be completed after its headers went out,
+/// so the client sees it cut (no final chunk; connection closed).
+pub fn abort_response(r: *mut ffi::request_rec) {
+    // SAFETY: live request whose headers were sent; see shim.c.
+    unsafe { mod_wsgi_rs_abort_response(r) }
 }
 
 /// Sets the response status and headers before the first body byte.

@@ -15,3 +15,6 @@
 #include <apr_file_io.h>
 #include <apr_portable.h>
 #include <apr_tables.h>
+#include <apr_thread_proc.h>
+#include <unixd.h>
+#include <ap_listen.h>

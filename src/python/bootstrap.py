@@ -281,8 +281,7 @@ def _send_file(wrapper, handle):
         return False
     if hasattr(filelike, 'flush'):
         filelike.flush()
-    _host.sendfile(handle, fd, position, max(info.st_size - position, 0))
-    return True
+    return _host.sendfile(handle, fd, position, max(info.st_size - position, 0))
 
 
 def _run(script, mtime, callable_name, reload, sendfile, environ, handle):

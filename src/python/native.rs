@@ -4,8 +4,9 @@
 //! freed memory; once the request is over its `request_rec` pointer is
 //! cleared and every call raises instead of touching Apache.
 
+use super::channel::Channel;
 use super::object::{self, PyErrSet, PyObj, PyResult};
-use crate::apache::{ffi, log, request};
+use crate::apache::{ffi, log};
 use pyo3_ffi as py;
 use std::ffi::{c_char, CStr, CString};
 use wsgi_core::response::{check_header_name, check_header_value, is_hop_by_hop, parse_status};
@@ -18,9 +19,10 @@ struct Head {
     headers: Vec<(CString, CString)>,
 }
 
-/// What one request has done so far on the Apache side.
+/// What one request has done so far.
 pub struct RequestState {
-    r: *mut ffi::request_rec,
+    /// Where the response goes; None once the request is over.
+    chan: Option<Channel>,
     head: Option<Head>,
     headers_sent: bool,
     content_length: Option<u64>,
@@ -42,30 +44,44 @@ impl RequestState {
         self.client_gone
     }
 
-    /// Ends the state's use of Apache: later calls from Python raise.
-    pub fn detach(&mut self) {
-        self.r = std::ptr::null_mut();
+    /// Ends the request's use of its channel and hands it back: later calls
+    /// from Python raise instead of touching it.
+    pub fn detach(&mut self) -> Option<Channel> {
+        self.chan.take()
     }
 
-    fn live(&self) -> PyResult<*mut ffi::request_rec> {
-        if self.r.is_null() {
-            raise_runtime("this request is over; its WSGI objects can no longer be used");
+    /// Logs a line for this request (or for the process once detached).
+    pub fn log(&self, level: i32, msg: &str) {
+        match &self.chan {
+            Some(c) => c.log(level, msg),
+            None => log::server(level, std::ptr::null(), msg),
+        }
+    }
+
+    fn live(&mut self) -> PyResult<&mut Channel> {
+        match self.chan.as_mut() {
+            Some(c) => Ok(c),
+            None => {
+                raise_runtime("this request is over; its WSGI objects can no longer be used");
+                Err(PyErrSet)
+            }
+        }
+    }
+
+    fn send_head(&mut self) -> PyResult<()> {
+        if self.headers_sent {
+            return Ok(());
+        }
+        let Some(head) = self.head.take() else {
+            raise_runtime("response data before start_response() was called");
             return Err(PyErrSet);
-        }
-        Ok(self.r)
-    }
-
-    fn send_head(&mut self) -> PyResult<*mut ffi::request_rec> {
-        let r = self.live()?;
-        if !self.headers_sent {
-            let Some(head) = &self.head else {
-                raise_runtime("response data before start_response() was called");
-                return Err(PyErrSet);
-            };
-            request::set_response_head(r, head.status, &head.status_line, &head.headers);
-            self.headers_sent = true;
-        }
-        Ok(r)
+        };
+        let chan = self.live()?;
+        let ok =
+            object::allow_threads(|| chan.send_head(head.status, &head.status_line, &head.headers));
+        self.head = Some(head);
+        self.headers_sent = true;
+        self.check_sent(ok)
     }
 
     /// The part of `len` bytes that still fits the declared Content-Length.
@@ -74,9 +90,8 @@ impl RequestState {
             Some(cl) if self.written + len > cl => {
                 if !self.truncated {
                     self.truncated = true;
-                    log::request(
+                    self.log(
                         ffi::APLOG_WARNING,
-                        self.r,
                         &format!(
                             "the application sent more than its Content-Length of {} bytes; the response was truncated",
                             cl
@@ -90,26 +105,33 @@ impl RequestState {
     }
 
     fn write(&mut self, data: &[u8]) -> PyResult<()> {
-        let r = self.send_head()?;
+        self.send_head()?;
         let n = self.allowed(data.len() as u64) as usize;
         if n == 0 {
             return Ok(());
         }
         let chunk = &data[..n];
-        let ok = object::allow_threads(|| request::write_and_flush(r, chunk));
+        let chan = self.live()?;
+        let ok = object::allow_threads(|| chan.write(chunk));
         self.written += n as u64;
         self.check_sent(ok)
     }
 
-    fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> PyResult<()> {
-        let r = self.send_head()?;
+    /// Sends part of a file as a file; Ok(false) when this channel cannot
+    /// (the caller then iterates the file instead).
+    fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> PyResult<bool> {
+        if !self.live()?.can_send_file() {
+            return Ok(false);
+        }
+        self.send_head()?;
         let n = self.allowed(len);
         if n == 0 {
-            return Ok(());
+            return Ok(true);
         }
-        let ok = object::allow_threads(|| request::send_file(r, fd, offset, n));
+        let chan = self.live()?;
+        let ok = object::allow_threads(|| chan.send_file(fd, offset, n));
         self.written += n;
-        self.check_sent(ok)
+        self.check_sent(ok).map(|_| true)
     }
 
     fn check_sent(&mut self, ok: bool) -> PyResult<()> {
@@ -126,36 +148,37 @@ impl RequestState {
     }
 
     fn finish(&mut self) -> PyResult<()> {
-        let r = self.send_head()?;
-        if let Some(cl) = self.content_length {
-            if self.written < cl && !self.client_gone {
-                log::request(
-                    ffi::APLOG_WARNING,
-                    r,
-                    &format!(
-                        "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
-                        self.written, cl
-                    ),
-                );
-                // SAFETY: live request; the connection must not be reused
-                // because the client is still waiting for the missing bytes.
-                unsafe { (*(*r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
-            }
+        self.send_head()?;
+        let short =
+            matches!(self.content_length, Some(cl) if self.written < cl && !self.client_gone);
+        if short {
+            self.log(
+                ffi::APLOG_WARNING,
+                &format!(
+                    "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
+                    self.written,
+                    self.content_length.unwrap_or(0)
+                ),
+            );
         }
-        Ok(())
+        let chan = self.live()?;
+        let ok = object::allow_threads(|| chan.finish(short));
+        self.check_sent(ok)
     }
 
     fn read(&mut self, size: i64) -> PyResult<Vec<u8>> {
-        let r = self.live()?;
         if !self.body_started {
+            let chan = self.live()?;
+            // Apache sends "100 Continue" only now that the application reads.
+            let has_body = object::allow_threads(|| chan.start_body());
             self.body_started = true;
-            // Sends "100 Continue" only now that the application reads.
-            self.body_done = !object::allow_threads(|| request::start_body(r));
+            self.body_done = !has_body;
         }
         if self.body_done || size == 0 {
             return Ok(Vec::new());
         }
-        let (out, failed, eof) = object::allow_threads(|| read_body(r, size));
+        let chan = self.live()?;
+        let (out, failed, eof) = object::allow_threads(|| read_body(chan, size));
         self.body_done = eof || failed;
         if failed {
             object::raise(
@@ -169,21 +192,19 @@ impl RequestState {
     }
 }
 
-/// Reads up to `size` bytes (all of the body when negative).
-fn read_body(r: *mut ffi::request_rec, size: i64) -> (Vec<u8>, bool, bool) {
+/// Reads up to `size` bytes (all of the body when negative):
+/// (bytes, failed, reached the end).
+fn read_body(chan: &mut Channel, size: i64) -> (Vec<u8>, bool, bool) {
     let want = if size < 0 { usize::MAX } else { size as usize };
     let mut out = Vec::with_capacity(want.min(1 << 16));
     let mut buf = vec![0u8; want.min(1 << 16)];
     while out.len() < want {
         let room = (want - out.len()).min(buf.len());
-        let n = request::read_body(r, &mut buf[..room]);
-        if n < 0 {
-            return (out, true, true);
+        match chan.read_body(&mut buf[..room]) {
+            Err(()) => return (out, true, true),
+            Ok(0) => return (out, false, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
         }
-        if n == 0 {
-            return (out, false, true);
-        }
-        out.extend_from_slice(&buf[..n as usize]);
     }
     (out, false, false)
 }
@@ -197,10 +218,10 @@ unsafe extern "C" fn free_state(capsule: *mut py::PyObject) {
     }
 }
 
-/// A new request handle (capsule) for `r`.
-pub fn new_handle(r: *mut ffi::request_rec) -> PyResult<PyObj> {
+/// A new request handle (capsule) over `chan`.
+pub fn new_handle(chan: Channel) -> PyResult<PyObj> {
     let state = Box::new(RequestState {
-        r,
+        chan: Some(chan),
         head: None,
         headers_sent: false,
         content_length: None,
@@ -498,15 +519,10 @@ unsafe extern "C" fn log_line(
         let text = object::str_value(&PyObj::borrowed(a[2])?)
             .unwrap_or_else(|| "<non-str log text>".into());
         // SAFETY: GIL held; comparing against the None singleton.
-        let r = if a[0] == unsafe { py::Py_None() } {
-            std::ptr::null_mut()
-        } else {
-            state_of(a[0])?.r
-        };
-        if r.is_null() {
+        if a[0] == unsafe { py::Py_None() } {
             log::server(level, std::ptr::null(), &text);
         } else {
-            log::request(level, r, &text);
+            state_of(a[0])?.log(level, &text);
         }
         Ok(object::none())
     })

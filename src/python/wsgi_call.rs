@@ -1,6 +1,7 @@
 //! Running one request through a WSGI application in this process
 //! (embedded mode): the environ, the call, and what to tell Apache after.
 
+use super::channel::Channel;
 use super::native;
 use super::object::{self, PyObj, PyResult};
 use super::runtime::{self, Interpreter};
@@ -22,65 +23,79 @@ pub struct AppTarget {
     pub https: bool,
 }
 
-/// Runs the application and returns the handler's status for Apache.
-/// `cgi` is the CGI environment the handler built (latin-1 bytes).
-pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)]) -> c_int {
-    let outcome = runtime::with_interpreter(&target.application_group, |interp| {
-        let handle = match native::new_handle(r) {
-            Ok(h) => h,
-            Err(_) => return Err(runtime::describe_error(Some(interp))),
-        };
+/// How running the application ended.
+pub enum Outcome {
+    Done,
+    /// The client went away; nothing to report to it.
+    ClientGone,
+    /// The application failed (already logged with its traceback).
+    Failed {
+        headers_sent: bool,
+    },
+}
+
+/// Runs the application over `chan` (GIL taken and released inside) and
+/// returns how it ended plus the channel, for the caller to finish with.
+pub fn run_app(
+    chan: Channel,
+    target: &AppTarget,
+    cgi: &[(Vec<u8>, Vec<u8>)],
+) -> Result<(Outcome, Option<Channel>), String> {
+    runtime::with_interpreter(&target.application_group, |interp| {
+        let handle = native::new_handle(chan).map_err(|_| runtime::describe_error(Some(interp)))?;
         let result = call_app(interp, target, cgi, &handle);
         let state = native::state_of(handle.as_ptr()).expect("our own capsule");
-        let status = match result {
-            Ok(_) => ffi::OK,
+        let outcome = match result {
+            Ok(_) => Outcome::Done,
             Err(_) if state.client_gone() => {
                 object::clear_error();
-                log::request(
+                state.log(
                     ffi::APLOG_INFO,
-                    r,
                     "the client closed the connection before the response was complete",
                 );
-                ffi::OK
+                Outcome::ClientGone
             }
             Err(_) => {
                 let text = runtime::describe_error(Some(interp));
-                log_exception(r, target, &text);
-                if state.headers_sent() {
-                    // Too late for a 500: make sure the client sees a cut response.
-                    // SAFETY: live request owned by this handler.
-                    unsafe {
-                        (*(*r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE
-                    };
-                    ffi::OK
-                } else {
-                    ffi::HTTP_INTERNAL_SERVER_ERROR
+                state.log(
+                    ffi::APLOG_ERR,
+                    &format!(
+                        "exception while running WSGI script '{}' (application group '{}'):",
+                        target.script, target.application_group
+                    ),
+                );
+                for line in text.trim_end().lines() {
+                    state.log(ffi::APLOG_ERR, line);
+                }
+                Outcome::Failed {
+                    headers_sent: state.headers_sent(),
                 }
             }
         };
-        state.detach();
-        Ok(status)
-    });
-    match outcome {
-        Ok(Ok(status)) => status,
-        Ok(Err(e)) | Err(e) => {
+        Ok((outcome, state.detach()))
+    })?
+}
+
+/// Embedded mode: runs the application for `r` and returns the handler's
+/// status for Apache.
+pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)]) -> c_int {
+    match run_app(Channel::Apache(r), target, cgi) {
+        Ok((Outcome::Done | Outcome::ClientGone, _)) => ffi::OK,
+        Ok((Outcome::Failed { headers_sent: true }, _)) => {
+            // Too late for a 500: make sure the client sees a cut response.
+            request::abort_response(r);
+            ffi::OK
+        }
+        Ok((
+            Outcome::Failed {
+                headers_sent: false,
+            },
+            _,
+        )) => ffi::HTTP_INTERNAL_SERVER_ERROR,
+        Err(e) => {
             log::request(ffi::APLOG_ERR, r, &e);
             ffi::HTTP_INTERNAL_SERVER_ERROR
         }
-    }
-}
-
-fn log_exception(r: *mut ffi::request_rec, target: &AppTarget, text: &str) {
-    log::request(
-        ffi::APLOG_ERR,
-        r,
-        &format!(
-            "exception while running WSGI script '{}' (application group '{}'):",
-            target.script, target.application_group
-        ),
-    );
-    for line in text.trim_end().lines() {
-        log::request(ffi::APLOG_ERR, r, line);
     }
 }
 

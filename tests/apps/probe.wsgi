@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 import mod_wsgi
 
@@ -72,6 +73,8 @@ def application(environ, start_response):
             'interpreter_id': id(sys.modules),
             'main_thread_is_this': threading.main_thread() is threading.current_thread(),
             'calls': CALLS['count'],
+            'pid': os.getpid(),
+            'uid': os.getuid(),
         })
 
     if path == '/echo':
@@ -199,6 +202,21 @@ def application(environ, start_response):
     if path == '/head':
         start_response('200 OK', [('Content-Type', 'text/plain'), ('X-Method', environ['REQUEST_METHOD'])])
         return [b'body of a GET']
+
+    if path == '/exit-now':
+        os._exit(3)
+
+    if path == '/exit-mid-stream':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+
+        def die_after_first():
+            yield b'first-chunk'
+            os._exit(4)
+        return die_after_first()
+
+    if path == '/sleep':
+        time.sleep(float(query or '1'))
+        return _json(start_response, {'slept': float(query or '1')})
 
     if path == '/stdin':
         try:

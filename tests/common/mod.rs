@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod json;
 
 use std::fs;
 use std::io::Read;
@@ -312,4 +313,58 @@ pub fn configtest(extra: &str) -> (bool, String, PathBuf) {
         String::from_utf8_lossy(&out.stdout)
     );
     (out.status.success(), text, conf_path)
+}
+
+/// A directory holding the probe app and a world-writable markers/ dir.
+pub fn probe_dir(tag: &str) -> PathBuf {
+    let dir = temp_dir(tag);
+    write_file(&dir, "probe.wsgi", include_str!("../apps/probe.wsgi"));
+    let markers = dir.join("markers");
+    fs::create_dir_all(&markers).unwrap();
+    fs::set_permissions(&markers, fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+/// Pids of processes whose command line contains `needle` and whose parent is `ppid`.
+pub fn children_named(ppid: u32, needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok());
+        let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if parent == Some(ppid) && String::from_utf8_lossy(&cmd).contains(needle) {
+            out.push(pid);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+/// Waits (bounded) until `cond` holds; returns whether it did.
+pub fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    cond()
 }

@@ -1,0 +1,24 @@
+/* The one piece of mod_wsgi-rs written in C: APR's bucket-brigade macros
+ * (APR_BRIGADE_INSERT_TAIL) have no function form for bindgen to bind. */
+#include <httpd.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+#include <apr_buckets.h>
+
+/* Ends a response whose headers already went out but whose body cannot be
+ * completed, the way mod_proxy treats a backend that broke: the error
+ * bucket tells the chunking filter not to write the last chunk, so the
+ * client sees a cut response instead of a short one that looks complete. */
+void mod_wsgi_rs_abort_response(request_rec *r)
+{
+    conn_rec *c = r->connection;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_bucket *e = ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, e);
+    e = apr_bucket_eos_create(c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, e);
+    r->no_cache = 1;
+    c->keepalive = AP_CONN_CLOSE;
+    ap_pass_brigade(r->output_filters, bb);
+}

@@ -1,0 +1,183 @@
+//! What every process needs to know about the daemon process groups of the
+//! current configuration: built in the parent (post_config) and inherited
+//! by Apache's children and the daemons through fork.
+
+use crate::apache::{ffi, request::cstr_bytes};
+use crate::config;
+use std::ffi::CString;
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
+use wsgi_core::DaemonProcessSpec;
+
+/// A daemon process group of this configuration generation.
+pub struct DaemonGroup {
+    pub spec: DaemonProcessSpec,
+    /// Position in the configuration (the daemon's group number).
+    pub id: usize,
+    pub socket_path: String,
+    /// The listening socket, created by the parent.
+    pub listener: RawFd,
+    pub uid: u32,
+    pub gid: u32,
+    pub user_name: String,
+}
+
+struct Registry {
+    groups: Vec<Arc<DaemonGroup>>,
+    parent_pipe: Option<(RawFd, RawFd)>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    groups: Vec::new(),
+    parent_pipe: None,
+});
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The group called `name`, if this configuration defines it.
+pub fn find(name: &str) -> Option<Arc<DaemonGroup>> {
+    registry()
+        .groups
+        .iter()
+        .find(|g| g.spec.name == name)
+        .cloned()
+}
+
+pub fn all() -> Vec<Arc<DaemonGroup>> {
+    registry().groups.clone()
+}
+
+pub fn set_parent_pipe(read: RawFd, write: RawFd) {
+    registry().parent_pipe = Some((read, write));
+}
+
+/// In an Apache child: drop what only the parent and daemons need (the
+/// listening sockets and the parent-liveness pipe), so a dead parent is
+/// seen by the daemons as EOF.
+pub fn close_in_apache_child() {
+    let r = registry();
+    for g in &r.groups {
+        // SAFETY: closing inherited descriptors this process never uses.
+        unsafe { libc::close(g.listener) };
+    }
+    if let Some((rd, wr)) = r.parent_pipe {
+        // SAFETY: as above.
+        unsafe {
+            libc::close(rd);
+            libc::close(wr);
+        }
+    }
+}
+
+/// In a daemon: drop the write end of the parent pipe (only the parent may
+/// hold it, or its death would never show as EOF).
+pub fn close_parent_write_end() {
+    if let Some((_, wr)) = registry().parent_pipe {
+        // SAFETY: closing an inherited descriptor this process never uses.
+        unsafe { libc::close(wr) };
+    }
+}
+
+/// In the parent, when the configuration goes: close and remove sockets.
+pub fn close_all() {
+    let mut r = registry();
+    for g in r.groups.drain(..) {
+        // SAFETY: the parent's own listening descriptor.
+        unsafe { libc::close(g.listener) };
+        let _ = std::fs::remove_file(&g.socket_path);
+    }
+    r.parent_pipe = None;
+}
+
+/// Builds every configured group: resolves its accounts, creates its socket.
+pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, String> {
+    let settings = config::global_snapshot();
+    if settings.daemons.is_empty() {
+        return Ok(Vec::new());
+    }
+    let prefix = match &settings.socket_prefix {
+        Some(p) => p.clone(),
+        // SAFETY: resolves "wsgi" under DefaultRuntimeDir into the pool.
+        None => String::from_utf8_lossy(cstr_bytes(unsafe {
+            ffi::ap_runtime_dir_relative(pconf, c"wsgi".as_ptr())
+        }))
+        .into_owned(),
+    };
+    // SAFETY: reading Apache's User/Group as configured for its children.
+    let (apache_uid, apache_gid, apache_user) = unsafe {
+        let u = std::ptr::addr_of!(ffi::ap_unixd_config);
+        (
+            (*u).user_id,
+            (*u).group_id,
+            String::from_utf8_lossy(cstr_bytes((*u).user_name)).into_owned(),
+        )
+    };
+    // SAFETY: ap_state_query has no preconditions.
+    let generation = unsafe { ffi::ap_state_query(ffi::AP_SQ_CONFIG_GEN) };
+    let mut out = Vec::new();
+    for (id, spec) in settings.daemons.iter().enumerate() {
+        let uid = spec
+            .user
+            .as_deref()
+            .and_then(crate::users::user_id)
+            .unwrap_or(apache_uid);
+        let gid = spec
+            .group
+            .as_deref()
+            .and_then(crate::users::group_id)
+            .unwrap_or(apache_gid);
+        let user_name = spec.user.clone().unwrap_or_else(|| apache_user.clone());
+        let socket_path = format!(
+            "{}.{}.{}.{}.sock",
+            prefix,
+            std::process::id(),
+            generation,
+            id + 1
+        );
+        // Apache's children connect as Apache's User (or socket-user=).
+        let socket_owner = spec
+            .socket_user
+            .as_deref()
+            .and_then(crate::users::user_id)
+            .unwrap_or(apache_uid);
+        let listener = listen(&socket_path, spec.listen_backlog, socket_owner)?;
+        out.push(Arc::new(DaemonGroup {
+            spec: spec.clone(),
+            id: id + 1,
+            socket_path,
+            listener,
+            uid,
+            gid,
+            user_name,
+        }));
+    }
+    registry().groups = out.clone();
+    Ok(out)
+}
+
+/// A listening UNIX socket at `path`, owned by `owner`, mode 0600. A stale
+/// file from a server that was killed is removed first.
+fn listen(path: &str, backlog: u32, owner: u32) -> Result<RawFd, String> {
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path)
+        .map_err(|e| format!("cannot create daemon socket '{}': {}", path, e))?;
+    let c = CString::new(path).map_err(|_| "NUL in socket path".to_string())?;
+    // SAFETY: plain syscalls on our own socket file and descriptor.
+    unsafe {
+        if libc::geteuid() == 0 && libc::chown(c.as_ptr(), owner, u32::MAX) != 0 {
+            return Err(format!(
+                "cannot chown daemon socket '{}': {}",
+                path,
+                std::io::Error::last_os_error()
+            ));
+        }
+        libc::chmod(c.as_ptr(), 0o600);
+    }
+    use std::os::fd::IntoRawFd;
+    let fd = listener.into_raw_fd();
+    // SAFETY: our descriptor; a larger backlog than std's default.
+    unsafe { libc::listen(fd, backlog.max(1) as i32) };
+    Ok(fd)
+}

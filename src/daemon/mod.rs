@@ -1,0 +1,9 @@
+//! Daemon mode: `WSGIDaemonProcess` groups run applications in their own
+//! processes, forked and supervised by the Apache parent; Apache's children
+//! relay requests to them over a UNIX socket (docs/protocol.md).
+
+pub mod conn;
+pub mod group;
+pub mod process;
+pub mod relay;
+pub mod supervisor;

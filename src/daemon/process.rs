@@ -1,0 +1,366 @@
+//! A daemon process, from the moment the parent forks it: it takes its own
+//! identity, starts Python, serves requests on its group's socket with a
+//! pool of threads, and its main thread waits for a reason to stop.
+//!
+//! Signal handlers only write a byte to a self-pipe (async-signal-safe); the
+//! main thread reads it and decides. The parent-liveness pipe gives EOF when
+//! the Apache parent is gone, so a daemon never outlives it.
+
+use super::conn::FramedConn;
+use super::group::{self, DaemonGroup};
+use crate::apache::{ffi, log};
+use crate::python::channel::Channel;
+use crate::python::runtime;
+use crate::python::wsgi_call::{self, Outcome};
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wsgi_core::protocol::{Frame, PROTOCOL_VERSION};
+
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let b = sig as u8;
+        // SAFETY: write(2) is async-signal-safe; a full pipe just drops it.
+        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    }
+}
+
+/// Runs the daemon; never returns.
+pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration) -> ! {
+    log::set_process_group(&g.spec.name);
+    let status = match setup_and_serve(g, index, parent_pipe, delay) {
+        Ok(reason) => {
+            log::server(
+                ffi::APLOG_INFO,
+                std::ptr::null(),
+                &format!("daemon process {} stopping: {}", index + 1, reason),
+            );
+            0
+        }
+        Err(e) => {
+            log::server(
+                ffi::APLOG_ALERT,
+                std::ptr::null(),
+                &format!("daemon process {} cannot start: {}", index + 1, e),
+            );
+            1
+        }
+    };
+    // SAFETY: leave at once: no atexit handlers, no unwinding into Apache's
+    // copy of the parent's state. (Orderly Python shutdown arrives with the
+    // lifecycle work.)
+    unsafe { libc::_exit(status) }
+}
+
+fn setup_and_serve(
+    g: &Arc<DaemonGroup>,
+    index: u32,
+    parent_pipe: RawFd,
+    delay: Duration,
+) -> Result<&'static str, String> {
+    let parent = {
+        // SAFETY: plain process-control syscalls in a freshly forked,
+        // single-threaded child.
+        unsafe {
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            libc::getppid()
+        }
+    };
+    let sig_read = install_signal_handlers()?;
+    close_inherited(g);
+    set_identity(g)?;
+    set_title(g);
+    if !delay.is_zero() {
+        log::server(
+            ffi::APLOG_WARNING,
+            std::ptr::null(),
+            &format!(
+                "restarting quickly after a failure; waiting {:?} first",
+                delay
+            ),
+        );
+        std::thread::sleep(delay);
+    }
+    let settings = {
+        let mut s = crate::config::global_snapshot();
+        if g.spec.python_home.is_some() {
+            s.python_home = g.spec.python_home.clone();
+        }
+        if !g.spec.python_path.is_empty() {
+            s.python_path = g.spec.python_path.clone();
+        }
+        s
+    };
+    runtime::initialize(runtime::ProcessInfo {
+        process_group: g.spec.name.clone(),
+        maximum_processes: g.spec.processes as i64,
+        threads_per_process: g.spec.threads.max(1) as i64,
+        settings,
+    })?;
+    crate::hooks::preload_import_scripts_for(&g.spec.name, std::ptr::null_mut());
+    log::server(
+        ffi::APLOG_INFO,
+        std::ptr::null(),
+        &format!(
+            "daemon process {} ready (pid={}, {} threads, socket {})",
+            index + 1,
+            std::process::id(),
+            g.spec.threads.max(1),
+            g.socket_path
+        ),
+    );
+
+    // SAFETY: the group's listening descriptor, inherited from the parent
+    // and owned by this process from now on.
+    let listener = Arc::new(unsafe { UnixListener::from_raw_fd(g.listener) });
+    for n in 0..g.spec.threads.max(1) {
+        let (listener, g) = (listener.clone(), g.clone());
+        std::thread::Builder::new()
+            .name(format!("wsgi-worker-{}", n))
+            .spawn(move || accept_loop(&listener, &g))
+            .map_err(|e| format!("cannot start worker thread: {}", e))?;
+    }
+    Ok(wait_for_stop(sig_read, parent_pipe, parent))
+}
+
+fn install_signal_handlers() -> Result<RawFd, String> {
+    let mut fds = [0; 2];
+    // SAFETY: creating our self-pipe; non-blocking so a handler never waits.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err("cannot create the signal pipe".into());
+    }
+    SIGNAL_PIPE.store(fds[1], Ordering::Relaxed);
+    // SAFETY: replacing the handlers inherited from the Apache parent with
+    // ours (which only write to the pipe) and unblocking every signal.
+    unsafe {
+        for sig in [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGUSR1,
+            libc::SIGHUP,
+            libc::SIGUSR2,
+        ] {
+            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    Ok(fds[0])
+}
+
+/// Closes what the daemon inherited but must not hold: Apache's listening
+/// sockets, other groups' sockets, the parent pipe's write end.
+fn close_inherited(g: &DaemonGroup) {
+    // SAFETY: closing descriptors inherited from the parent.
+    unsafe { ffi::ap_close_listeners() };
+    for other in group::all() {
+        if other.id != g.id {
+            // SAFETY: as above.
+            unsafe { libc::close(other.listener) };
+        }
+    }
+    group::close_parent_write_end();
+}
+
+fn set_identity(g: &DaemonGroup) -> Result<(), String> {
+    let spec = &g.spec;
+    // SAFETY: process credential and environment syscalls, before any
+    // thread is started.
+    unsafe {
+        if let Some(mask) = spec.umask {
+            libc::umask(mask);
+        }
+        if let Some(root) = &spec.chroot {
+            let c = std::ffi::CString::new(root.as_str()).unwrap_or_default();
+            if libc::chroot(c.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                return Err(format!(
+                    "chroot to {} failed: {}",
+                    root,
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+        if libc::geteuid() == 0 {
+            let user = std::ffi::CString::new(g.user_name.as_str()).unwrap_or_default();
+            let groups_ok = if spec.supplementary_groups.is_empty() {
+                libc::initgroups(user.as_ptr(), g.gid) == 0
+            } else {
+                let mut ids = vec![g.gid];
+                ids.extend(
+                    spec.supplementary_groups
+                        .iter()
+                        .filter_map(|n| crate::users::group_id(n)),
+                );
+                libc::setgroups(ids.len(), ids.as_ptr()) == 0
+            };
+            if libc::setgid(g.gid) != 0 || !groups_ok || libc::setuid(g.uid) != 0 {
+                return Err(format!(
+                    "cannot switch to uid={} gid={}: {}",
+                    g.uid,
+                    g.gid,
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+        let home = spec.home.clone().or_else(|| {
+            let pw = libc::getpwuid(libc::geteuid());
+            (!pw.is_null()).then(|| {
+                String::from_utf8_lossy(crate::apache::request::cstr_bytes((*pw).pw_dir))
+                    .into_owned()
+            })
+        });
+        if let Some(h) = home {
+            let c = std::ffi::CString::new(h).unwrap_or_default();
+            libc::chdir(c.as_ptr());
+        }
+    }
+    if let Some(lang) = &spec.lang {
+        std::env::set_var("LANG", lang);
+    }
+    if let Some(locale) = &spec.locale {
+        std::env::set_var("LC_ALL", locale);
+    }
+    Ok(())
+}
+
+/// `display-name=`: what `ps` shows for this process. The kernel keeps the
+/// command line in one span of our own memory (arg_start..arg_end in
+/// /proc/self/stat); the title may use all of it, where argv[0] alone is
+/// often shorter than the name. comm (`ps -o comm`, top) is set too.
+fn set_title(g: &DaemonGroup) {
+    let Some(title) = g.spec.process_title() else {
+        return;
+    };
+    if let Some((start, end)) = argv_span() {
+        let span = end - start;
+        let t = title.as_bytes();
+        // SAFETY: [start, end) is this process's command-line memory, as
+        // the kernel reports it; we write only inside it.
+        unsafe {
+            std::ptr::write_bytes(start as *mut u8, 0, span);
+            std::ptr::copy_nonoverlapping(t.as_ptr(), start as *mut u8, t.len().min(span - 1));
+        }
+    }
+    let comm =
+        std::ffi::CString::new(title.chars().take(15).collect::<String>()).unwrap_or_default();
+    // SAFETY: PR_SET_NAME copies at most 16 bytes from a valid C string.
+    unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) };
+}
+
+fn argv_span() -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name; arg_start and arg_end are fields 48, 49.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let start: usize = fields.get(45)?.parse().ok()?;
+    let end: usize = fields.get(46)?.parse().ok()?;
+    (end > start + 1).then_some((start, end))
+}
+
+/// The main thread: waits for a signal or the parent's death.
+fn wait_for_stop(sig_read: RawFd, parent_pipe: RawFd, parent: i32) -> &'static str {
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: sig_read,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: parent_pipe,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: polling our two descriptors; 1 s timeout to recheck the parent.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+        // SAFETY: getppid has no preconditions.
+        if fds[1].revents != 0 || unsafe { libc::getppid() } != parent {
+            return "the Apache parent process has exited (parent_exit)";
+        }
+        if n > 0 && fds[0].revents != 0 {
+            let mut b = [0u8; 16];
+            // SAFETY: reading signal numbers from our non-blocking pipe.
+            let got = unsafe { libc::read(sig_read, b.as_mut_ptr().cast(), b.len()) };
+            for &sig in &b[..got.max(0) as usize] {
+                match sig as i32 {
+                    libc::SIGTERM | libc::SIGINT => return "stop signal (shutdown_signal)",
+                    libc::SIGUSR1 => return "graceful signal (graceful_signal)",
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => serve_connection(stream, g),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log::server(
+                    ffi::APLOG_ERR,
+                    std::ptr::null(),
+                    &format!("accept on {} failed: {}", g.socket_path, e),
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Serves one request that an Apache child sent over `stream`.
+fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
+    let mut conn = FramedConn::new(stream);
+    let timeout = Some(if g.spec.socket_timeout.is_zero() {
+        Duration::from_secs(300)
+    } else {
+        g.spec.socket_timeout
+    });
+    let _ = conn.set_timeouts(timeout, timeout);
+    let environ = match conn.recv() {
+        Ok(Frame::Request { version, environ }) if version == PROTOCOL_VERSION => environ,
+        Ok(Frame::Request { version, .. }) => {
+            let _ = conn.send(&Frame::Error {
+                status: 500,
+                message: format!("protocol version {} is not {}", version, PROTOCOL_VERSION)
+                    .into_bytes(),
+            });
+            return;
+        }
+        Ok(_) | Err(_) => return,
+    };
+    let (target, request_id) = super::relay::target_from_environ(&environ, g);
+    let chan = Channel::Daemon {
+        conn,
+        request_id: request_id.clone(),
+        body_done: false,
+    };
+    match wsgi_call::run_app(chan, &target, &environ) {
+        Ok((
+            Outcome::Failed {
+                headers_sent: false,
+            },
+            Some(Channel::Daemon { mut conn, .. }),
+        )) => {
+            let _ = conn.send(&Frame::Error {
+                status: 500,
+                message: b"the WSGI application failed (its traceback is in the error log)"
+                    .to_vec(),
+            });
+        }
+        Ok(_) => {}
+        Err(e) => {
+            log::with_request_id(ffi::APLOG_ERR, &request_id, &e);
+        }
+    }
+}

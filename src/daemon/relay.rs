@@ -1,0 +1,333 @@
+//! The Apache child's side of daemon mode: send the request to the group's
+//! socket and relay the response to the client, never hanging: a daemon
+//! that cannot be reached gives 503, one that dies before answering 502,
+//! one that does not answer within the socket timeout 504.
+
+use super::conn::FramedConn;
+use super::group::DaemonGroup;
+use crate::apache::{ffi, log, request};
+use crate::python::wsgi_call::AppTarget;
+use std::ffi::{c_int, CString};
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+use wsgi_core::protocol::{Frame, PROTOCOL_VERSION};
+
+// Keys that carry the handler's decisions to the daemon inside the environ.
+const K_SCRIPT: &[u8] = b"mod_wsgi.rs.script";
+const K_MTIME: &[u8] = b"mod_wsgi.rs.script_mtime";
+const K_CALLABLE: &[u8] = b"mod_wsgi.callable_object";
+const K_APP_GROUP: &[u8] = b"mod_wsgi.application_group";
+const K_RELOAD: &[u8] = b"mod_wsgi.script_reloading";
+const K_HTTPS: &[u8] = b"mod_wsgi.rs.https";
+const K_REQUEST_ID: &[u8] = b"mod_wsgi.request_id";
+
+/// Adds the handler's decisions to the CGI variables sent to the daemon.
+fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget) {
+    cgi.push((K_SCRIPT.to_vec(), t.script.clone().into_bytes()));
+    cgi.push((K_MTIME.to_vec(), t.script_mtime_ns.to_string().into_bytes()));
+    cgi.push((K_CALLABLE.to_vec(), t.callable.clone().into_bytes()));
+    cgi.push((
+        K_APP_GROUP.to_vec(),
+        t.application_group.clone().into_bytes(),
+    ));
+    cgi.push((
+        K_RELOAD.to_vec(),
+        if t.reload {
+            b"1".to_vec()
+        } else {
+            b"0".to_vec()
+        },
+    ));
+    cgi.push((
+        K_HTTPS.to_vec(),
+        if t.https {
+            b"1".to_vec()
+        } else {
+            b"0".to_vec()
+        },
+    ));
+}
+
+/// The daemon's reading of what `encode_target` sent (and the request id).
+pub fn target_from_environ(env: &[(Vec<u8>, Vec<u8>)], g: &DaemonGroup) -> (AppTarget, String) {
+    let get = |k: &[u8]| {
+        env.iter()
+            .rev()
+            .find(|(ek, _)| ek == k)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
+    let target = AppTarget {
+        script: get(K_SCRIPT),
+        script_mtime_ns: get(K_MTIME).parse().unwrap_or(0),
+        callable: get(K_CALLABLE),
+        application_group: get(K_APP_GROUP),
+        process_group: g.spec.name.clone(),
+        reload: get(K_RELOAD) == "1",
+        // Files cannot be handed to Apache from here; they are streamed.
+        sendfile: false,
+        multithread: g.spec.threads > 1,
+        multiprocess: g.spec.multiprocess,
+        https: get(K_HTTPS) == "1",
+    };
+    (target, get(K_REQUEST_ID))
+}
+
+fn connect(g: &DaemonGroup) -> io::Result<UnixStream> {
+    // A daemon that is (re)starting refuses or has no socket yet: retry
+    // until connect-timeout, as mod_wsgi does.
+    let deadline = Instant::now() + g.spec.connect_timeout;
+    let mut wait = Duration::from_millis(5);
+    loop {
+        match UnixStream::connect(&g.socket_path) {
+            Ok(s) => return Ok(s),
+            Err(e)
+                if Instant::now() + wait < deadline
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused
+                            | io::ErrorKind::NotFound
+                            | io::ErrorKind::WouldBlock
+                    ) =>
+            {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Sends request `r` to daemon group `g` and relays its response.
+pub fn relay(
+    r: *mut ffi::request_rec,
+    g: &DaemonGroup,
+    target: &AppTarget,
+    mut cgi: Vec<(Vec<u8>, Vec<u8>)>,
+) -> c_int {
+    let stream = match connect(g) {
+        Ok(s) => s,
+        Err(e) => {
+            log::request(
+                ffi::APLOG_ERR,
+                r,
+                &format!(
+                    "cannot reach daemon process group '{}' at {}: {} (after connect-timeout {:?})",
+                    g.spec.name, g.socket_path, e, g.spec.connect_timeout
+                ),
+            );
+            return ffi::HTTP_SERVICE_UNAVAILABLE;
+        }
+    };
+    let mut conn = FramedConn::new(stream);
+    // SAFETY: live request; the server's Timeout directive (microseconds).
+    let server_timeout =
+        Duration::from_micros(unsafe { (*(*r).server).timeout }.max(1_000_000) as u64);
+    let timeout = if g.spec.socket_timeout.is_zero() {
+        server_timeout
+    } else {
+        g.spec.socket_timeout
+    };
+    let _ = conn.set_timeouts(Some(timeout), Some(timeout));
+    encode_target(&mut cgi, target);
+    if let Err(e) = conn.send(&Frame::Request {
+        version: PROTOCOL_VERSION,
+        environ: cgi,
+    }) {
+        log::request(
+            ffi::APLOG_ERR,
+            r,
+            &format!(
+                "sending the request to daemon process group '{}' failed: {}",
+                g.spec.name, e
+            ),
+        );
+        return ffi::HTTP_SERVICE_UNAVAILABLE;
+    }
+    Relay {
+        r,
+        g,
+        conn,
+        head_sent: false,
+        body_started: false,
+        body_done: false,
+        declared: None,
+        written: 0,
+    }
+    .run()
+}
+
+struct Relay<'a> {
+    r: *mut ffi::request_rec,
+    g: &'a DaemonGroup,
+    conn: FramedConn,
+    head_sent: bool,
+    body_started: bool,
+    body_done: bool,
+    declared: Option<u64>,
+    written: u64,
+}
+
+impl Relay<'_> {
+    fn run(mut self) -> c_int {
+        let mut body_buf = Vec::new();
+        loop {
+            let frame = match self.conn.recv() {
+                Ok(f) => f,
+                Err(e) => return self.broken(e),
+            };
+            match frame {
+                Frame::WantBody(n) => {
+                    if let Err(status) = self.send_body(n, &mut body_buf) {
+                        return status;
+                    }
+                }
+                Frame::Head {
+                    status,
+                    status_line,
+                    headers,
+                } if !self.head_sent => {
+                    let line = CString::new(status_line).unwrap_or_default();
+                    let headers: Vec<(CString, CString)> = headers
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((CString::new(k).ok()?, CString::new(v).ok()?)))
+                        .collect();
+                    self.declared = headers
+                        .iter()
+                        .find(|(k, _)| k.as_bytes().eq_ignore_ascii_case(b"content-length"))
+                        .and_then(|(_, v)| v.to_str().ok()?.trim().parse().ok());
+                    request::set_response_head(self.r, status, &line, &headers);
+                    self.head_sent = true;
+                }
+                Frame::Data(d) if self.head_sent => {
+                    // Flush only when no further frame is already waiting.
+                    let flush = !self.conn.has_buffered_frame();
+                    if !request::write(self.r, &d, flush) {
+                        log::request(
+                            ffi::APLOG_INFO,
+                            self.r,
+                            "the client closed the connection before the response was complete",
+                        );
+                        return ffi::OK;
+                    }
+                    self.written += d.len() as u64;
+                }
+                Frame::End if self.head_sent => {
+                    if matches!(self.declared, Some(cl) if self.written < cl) {
+                        self.close_connection();
+                    }
+                    return ffi::OK;
+                }
+                Frame::Error { status, message } if !self.head_sent => {
+                    log::request(
+                        ffi::APLOG_ERR,
+                        self.r,
+                        &format!(
+                            "daemon process group '{}': {}",
+                            self.g.spec.name,
+                            String::from_utf8_lossy(&message)
+                        ),
+                    );
+                    return status as c_int;
+                }
+                other => {
+                    return self.broken(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("unexpected frame {:?}", frame_name(&other)),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Answers WantBody(n): reads up to n bytes from the client.
+    fn send_body(&mut self, n: u32, buf: &mut Vec<u8>) -> Result<(), c_int> {
+        if !self.body_started {
+            self.body_started = true;
+            // Sends "100 Continue" now that the application reads.
+            self.body_done = !request::start_body(self.r);
+        }
+        let frame_result = if self.body_done {
+            self.conn.send(&Frame::BodyEnd)
+        } else {
+            buf.resize((n as usize).clamp(1, 1 << 20), 0);
+            let got = request::read_body(self.r, buf);
+            if got < 0 {
+                log::request(
+                    ffi::APLOG_INFO,
+                    self.r,
+                    "reading the request body from the client failed",
+                );
+                self.close_connection();
+                return Err(if self.head_sent {
+                    ffi::OK
+                } else {
+                    ffi::HTTP_BAD_REQUEST
+                });
+            }
+            if got == 0 {
+                self.body_done = true;
+                self.conn.send(&Frame::BodyEnd)
+            } else {
+                self.conn.send_payload(&buf[..got as usize], true)
+            }
+        };
+        frame_result.map_err(|e| self.broken(e))
+    }
+
+    /// The daemon went away or misbehaved.
+    fn broken(&mut self, e: io::Error) -> c_int {
+        let timed_out = matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        );
+        let what = if timed_out {
+            "did not answer within the socket timeout"
+        } else {
+            "closed the connection (the process may have died)"
+        };
+        log::request(
+            ffi::APLOG_ERR,
+            self.r,
+            &format!(
+                "daemon process group '{}' {} {}: {}",
+                self.g.spec.name,
+                what,
+                if self.head_sent {
+                    "while sending the response"
+                } else {
+                    "before responding"
+                },
+                e
+            ),
+        );
+        if self.head_sent {
+            request::abort_response(self.r);
+            ffi::OK
+        } else if timed_out {
+            ffi::HTTP_GATEWAY_TIME_OUT
+        } else {
+            ffi::HTTP_BAD_GATEWAY
+        }
+    }
+
+    fn close_connection(&self) {
+        // SAFETY: live request; the response is incomplete, so the client
+        // must see the connection close rather than wait for more.
+        unsafe { (*(*self.r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
+    }
+}
+
+fn frame_name(f: &Frame) -> &'static str {
+    match f {
+        Frame::Request { .. } => "Request",
+        Frame::Body(_) => "Body",
+        Frame::BodyEnd => "BodyEnd",
+        Frame::WantBody(_) => "WantBody",
+        Frame::Head { .. } => "Head",
+        Frame::Data(_) => "Data",
+        Frame::End => "End",
+        Frame::Error { .. } => "Error",
+    }
+}

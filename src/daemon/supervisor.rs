@@ -1,0 +1,229 @@
+//! The Apache parent's side of daemon mode: one listening socket per group,
+//! forking each group's processes, restarting one that dies, and stopping
+//! them all when the configuration pool goes (stop or restart).
+//!
+//! We do not hand daemons to APR's `apr_pool_note_subprocess` (which gives
+//! them ~3 s after SIGTERM at the moment the pool is cleared); we stop them
+//! ourselves so the lifecycle work can drain them (DESIGN.md §4).
+
+use super::group::{self, DaemonGroup};
+use crate::apache::pool::{on_cleanup, pool_owned};
+use crate::apache::{ffi, log};
+use std::ffi::{c_int, c_void};
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One daemon process of a group, as the parent tracks it.
+struct Slot {
+    group: Arc<DaemonGroup>,
+    index: u32,
+    proc_: ffi::apr_proc_t,
+    pool: *mut ffi::apr_pool_t,
+    parent_pipe: RawFd,
+    started: Instant,
+    quick_deaths: u32,
+}
+
+/// Creates every group's socket and forks its processes (in the parent,
+/// from post_config). Returns an error text for the log on failure.
+pub fn start_all(pconf: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) -> Result<(), String> {
+    let groups = group::build_all(pconf)?;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    // The parent-liveness pipe: daemons read, only the parent holds the write
+    // end (close-on-exec, so piped loggers do not keep it open either).
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2 failed: {}", std::io::Error::last_os_error()));
+    }
+    group::set_parent_pipe(fds[0], fds[1]);
+    let mut slots: Vec<*mut Slot> = Vec::new();
+    for g in &groups {
+        for index in 0..g.spec.processes {
+            let slot = pool_owned(
+                pconf,
+                Slot {
+                    group: g.clone(),
+                    index,
+                    proc_: ffi::apr_proc_t::default(),
+                    pool: pconf,
+                    parent_pipe: fds[0],
+                    started: Instant::now(),
+                    quick_deaths: 0,
+                },
+            );
+            spawn(slot, s);
+            slots.push(slot);
+        }
+    }
+    let server = s as usize;
+    on_cleanup(
+        pconf,
+        Box::new(move || {
+            stop_all(&slots, server as *mut ffi::server_rec);
+            group::close_all();
+            // SAFETY: our own pipe descriptors, closed once.
+            unsafe {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+            }
+        }),
+    );
+    Ok(())
+}
+
+fn spawn(slot: *mut Slot, s: *mut ffi::server_rec) {
+    // SAFETY: `slot` lives in the config pool for as long as it is registered.
+    let sl = unsafe { &mut *slot };
+    // Crash-loop throttle: a process that dies within a second of starting
+    // makes its successor wait (1 s, 2 s, 4 s ... up to 20 s) before starting
+    // Python, so a broken app cannot turn into a fork bomb.
+    let delay = if sl.quick_deaths == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_secs((1u64 << sl.quick_deaths.min(5)).min(20))
+    };
+    // SAFETY: the parent is single-threaded; the child never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        log::server(
+            ffi::APLOG_ALERT,
+            s,
+            &format!(
+                "fork for daemon process group '{}' failed: {}",
+                sl.group.spec.name,
+                std::io::Error::last_os_error()
+            ),
+        );
+        return;
+    }
+    if pid == 0 {
+        super::process::run(&sl.group, sl.index, sl.parent_pipe, delay);
+    }
+    sl.proc_.pid = pid;
+    sl.started = Instant::now();
+    log::server(
+        ffi::APLOG_INFO,
+        s,
+        &format!(
+            "started daemon process {} of group '{}' (pid={})",
+            sl.index + 1,
+            sl.group.spec.name,
+            pid
+        ),
+    );
+    // SAFETY: registers the process with APR so the MPM's wait loop tells us
+    // when it exits; the registration is removed when the pool is cleared.
+    unsafe {
+        ffi::apr_proc_other_child_register(
+            &mut sl.proc_,
+            Some(maintenance),
+            slot.cast(),
+            std::ptr::null_mut(),
+            sl.pool,
+        );
+    }
+}
+
+/// Called by APR (from the MPM's wait loop in the parent) about one daemon.
+unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int) {
+    crate::apache::guard::catch("daemon maintenance", (), || {
+        let slot = data.cast::<Slot>();
+        // SAFETY: `data` is the Slot we registered.
+        let sl = unsafe { &mut *slot };
+        let s = std::ptr::null_mut();
+        if reason == ffi::APR_OC_REASON_UNREGISTER {
+            // APR calls us with this while unregistering; doing it again
+            // from here would recurse without end.
+            return;
+        }
+        // SAFETY: unregistering the entry APR is telling us about.
+        unsafe { ffi::apr_proc_other_child_unregister(data) };
+        match reason {
+            ffi::APR_OC_REASON_DEATH | ffi::APR_OC_REASON_LOST => {
+                if stopping() {
+                    return;
+                }
+                let how = describe_status(status);
+                log::server(
+                    ffi::APLOG_ERR,
+                    s,
+                    &format!(
+                        "daemon process {} of group '{}' (pid={}) {}; starting a new one",
+                        sl.index + 1,
+                        sl.group.spec.name,
+                        sl.proc_.pid,
+                        how
+                    ),
+                );
+                if sl.started.elapsed() < Duration::from_secs(1) {
+                    sl.quick_deaths += 1;
+                } else {
+                    sl.quick_deaths = 0;
+                }
+                spawn(slot, s);
+            }
+            _ => {}
+        }
+    })
+}
+
+fn stopping() -> bool {
+    let mut state: c_int = 0;
+    // SAFETY: ap_mpm_query writes one int.
+    let rc = unsafe { ffi::ap_mpm_query(ffi::AP_MPMQ_MPM_STATE as c_int, &mut state) };
+    rc != 0 || state == ffi::AP_MPMQ_STOPPING as c_int
+}
+
+fn describe_status(status: c_int) -> String {
+    if libc::WIFSIGNALED(status) {
+        format!("was killed by signal {}", libc::WTERMSIG(status))
+    } else if libc::WIFEXITED(status) {
+        format!("exited with status {}", libc::WEXITSTATUS(status))
+    } else {
+        "went away".into()
+    }
+}
+
+/// SIGTERM to every daemon, a bounded wait, then SIGKILL (in the parent,
+/// when the configuration pool is cleared).
+fn stop_all(slots: &[*mut Slot], s: *mut ffi::server_rec) {
+    // SAFETY: the slots live in the pool being cleared; its cleanups run
+    // in reverse order, so they are still valid here.
+    let live: Vec<(i32, Duration)> = slots
+        .iter()
+        .map(|p| unsafe { &**p })
+        .filter(|sl| sl.proc_.pid > 0)
+        .map(|sl| (sl.proc_.pid, sl.group.spec.shutdown_timeout))
+        .collect();
+    for (pid, _) in &live {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(*pid, libc::SIGTERM) };
+    }
+    let bound = live.iter().map(|(_, t)| *t).max().unwrap_or_default() + Duration::from_secs(1);
+    let deadline = Instant::now() + bound;
+    let mut left: Vec<i32> = live.iter().map(|(p, _)| *p).collect();
+    while !left.is_empty() && Instant::now() < deadline {
+        // SAFETY: reaping our own children without blocking.
+        left.retain(|&pid| unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == 0);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for pid in left {
+        log::server(
+            ffi::APLOG_WARNING,
+            s,
+            &format!(
+                "daemon process pid={} did not exit within {:?}; sending SIGKILL",
+                pid, bound
+            ),
+        );
+        // SAFETY: signalling and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Where a request's bytes go: straight to Apache (embedded mode) or over
+//! the daemon socket to the Apache child that holds the client (daemon
+//! mode). The WSGI adapter above sees one interface; these calls block, so
+//! callers release the GIL around them.
+
+use crate::apache::{ffi, log, request};
+use crate::daemon::conn::FramedConn;
+use std::ffi::CString;
+use wsgi_core::protocol::Frame;
+
+pub enum Channel {
+    Apache(*mut ffi::request_rec),
+    Daemon {
+        conn: FramedConn,
+        request_id: String,
+        body_done: bool,
+    },
+}
+
+impl Channel {
+    /// Sends the status line and headers.
+    pub fn send_head(
+        &mut self,
+        status: u16,
+        line: &CString,
+        headers: &[(CString, CString)],
+    ) -> bool {
+        match self {
+            Channel::Apache(r) => {
+                request::set_response_head(*r, status, line, headers);
+                true
+            }
+            Channel::Daemon { conn, .. } => conn
+                .send(&Frame::Head {
+                    status,
+                    status_line: line.as_bytes().to_vec(),
+                    headers: headers
+                        .iter()
+                        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                        .collect(),
+                })
+                .is_ok(),
+        }
+    }
+
+    /// Sends body bytes and flushes; false when the client is gone.
+    pub fn write(&mut self, data: &[u8]) -> bool {
+        match self {
+            Channel::Apache(r) => request::write_and_flush(*r, data),
+            Channel::Daemon { conn, .. } => conn.send_data(data).is_ok(),
+        }
+    }
+
+    /// Whether a file can be handed over as a file (only to Apache itself).
+    pub fn can_send_file(&self) -> bool {
+        matches!(self, Channel::Apache(_))
+    }
+
+    pub fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> bool {
+        match self {
+            Channel::Apache(r) => request::send_file(*r, fd, offset, len),
+            Channel::Daemon { .. } => false,
+        }
+    }
+
+    /// Announces that the body will be read (Apache: may send 100-continue);
+    /// false when there is no body.
+    pub fn start_body(&mut self) -> bool {
+        match self {
+            Channel::Apache(r) => request::start_body(*r),
+            Channel::Daemon { .. } => true,
+        }
+    }
+
+    /// Reads up to `buf.len()` body bytes: Ok(0) at the end.
+    pub fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, ()> {
+        match self {
+            Channel::Apache(r) => {
+                let n = request::read_body(*r, buf);
+                if n < 0 {
+                    Err(())
+                } else {
+                    Ok(n as usize)
+                }
+            }
+            Channel::Daemon {
+                conn, body_done, ..
+            } => {
+                if *body_done {
+                    return Ok(0);
+                }
+                conn.send(&Frame::WantBody(buf.len() as u32))
+                    .map_err(|_| ())?;
+                match conn.recv() {
+                    Ok(Frame::Body(b)) if b.len() <= buf.len() => {
+                        buf[..b.len()].copy_from_slice(&b);
+                        if b.is_empty() {
+                            *body_done = true;
+                        }
+                        Ok(b.len())
+                    }
+                    Ok(Frame::BodyEnd) => {
+                        *body_done = true;
+                        Ok(0)
+                    }
+                    _ => Err(()),
+                }
+            }
+        }
+    }
+
+    /// Ends the response; `short` when fewer bytes than Content-Length went out.
+    pub fn finish(&mut self, short: bool) -> bool {
+        match self {
+            Channel::Apache(r) => {
+                if short {
+                    // SAFETY: live request; the connection must not be reused
+                    // because the client is still waiting for missing bytes.
+                    unsafe {
+                        (*(**r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE
+                    };
+                }
+                true
+            }
+            Channel::Daemon { conn, .. } => conn.send(&Frame::End).is_ok(),
+        }
+    }
+
+    /// Logs a line for this request (with its request id).
+    pub fn log(&self, level: i32, msg: &str) {
+        match self {
+            Channel::Apache(r) => log::request(level, *r, msg),
+            Channel::Daemon { request_id, .. } => log::with_request_id(level, request_id, msg),
+        }
+    }
+}
