@@ -368,3 +368,48 @@ fn stop_leaves_no_daemon_or_socket_behind() {
         s.logs()
     );
 }
+
+#[test]
+fn flask_in_daemon_mode_as_mod_wsgis_docs_configure_it() {
+    let venv = common::flask_venv();
+    let dir = common::temp_dir("dflask");
+    write_file(&dir, "flask_app.wsgi", include_str!("apps/flask_app.wsgi"));
+    let d = dir.display();
+    // The daemon-mode configuration mod_wsgi's documentation shows; only
+    // the LoadModule line (in the harness) differs.
+    let s = Server::start(
+        "dflask",
+        &format!(
+            "WSGIDaemonProcess flaskapp processes=2 threads=5 python-home={venv} display-name=%{{GROUP}}\n\
+             WSGIProcessGroup flaskapp\n\
+             WSGIApplicationGroup %{{GLOBAL}}\n\
+             WSGIScriptAlias /site {d}/flask_app.wsgi\n\
+             <Directory {d}>\n  <Files flask_app.wsgi>\n    Require all granted\n  </Files>\n</Directory>\n",
+            venv = venv.display()
+        ),
+    );
+    let r = s.get("/site/");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "flask says hi"),
+        "{}",
+        s.logs()
+    );
+    let w = json(&s.get("/site/where"));
+    assert_eq!(w.get("prefix").str(), venv.to_str().unwrap());
+    assert_eq!(w.get("root").str(), "/site");
+    let body = "a=1&b=two";
+    let r = s.request(&format!(
+        "POST /site/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        body
+    ));
+    assert_eq!(json(&r).get("form").get("b").str(), "two", "{}", r.text());
+    assert_eq!(s.get("/site/fail").status, 500);
+    assert!(
+        s.wait_for_log("flask view failed on purpose", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(children_named(s.pid(), "(wsgi:flaskapp)").len(), 2);
+}

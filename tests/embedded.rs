@@ -595,32 +595,9 @@ fn restrict_embedded_refuses_to_run_applications_in_children() {
     assert!(s.wait_for_log("embedded mode is disabled", Duration::from_secs(5)));
 }
 
-/// A virtualenv with Flask from PyPI, made once and kept under target/.
-fn flask_venv() -> PathBuf {
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv");
-    if venv.join("ok").exists() {
-        return venv;
-    }
-    let _ = fs::remove_dir_all(&venv);
-    let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
-    let run = |cmd: &mut std::process::Command| {
-        let out = cmd.output().expect("running venv/pip");
-        assert!(
-            out.status.success(),
-            "{:?} failed:\n{}",
-            cmd,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(std::process::Command::new(&python).args(["-m", "venv", venv.to_str().unwrap()]));
-    run(std::process::Command::new(venv.join("bin/pip")).args(["install", "--quiet", "flask"]));
-    fs::write(venv.join("ok"), "").unwrap();
-    venv
-}
-
 #[test]
 fn flask_app_from_a_virtualenv_via_python_home() {
-    let venv = flask_venv();
+    let venv = common::flask_venv();
     let dir = common::temp_dir("flask");
     write_file(&dir, "flask_app.wsgi", include_str!("apps/flask_app.wsgi"));
     // The config a mod_wsgi user would write; only LoadModule differs.

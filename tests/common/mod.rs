@@ -368,3 +368,32 @@ pub fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// A virtualenv with Flask from PyPI, made once and kept under target/.
+pub fn flask_venv() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv");
+    // Test binaries may run at once: one makes the venv, the others wait.
+    let lock =
+        fs::File::create(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv.lock"))
+            .unwrap();
+    // SAFETY: flock on a descriptor we own; released when `lock` drops.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if venv.join("ok").exists() {
+        return venv;
+    }
+    let _ = fs::remove_dir_all(&venv);
+    let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let run = |cmd: &mut std::process::Command| {
+        let out = cmd.output().expect("running venv/pip");
+        assert!(
+            out.status.success(),
+            "{:?} failed:\n{}",
+            cmd,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(std::process::Command::new(&python).args(["-m", "venv", venv.to_str().unwrap()]));
+    run(std::process::Command::new(venv.join("bin/pip")).args(["install", "--quiet", "flask"]));
+    fs::write(venv.join("ok"), "").unwrap();
+    venv
+}
