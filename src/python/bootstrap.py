@@ -3,13 +3,18 @@
 # Python bookkeeping live here; everything that touches Apache is a call into
 # the native `_mod_wsgi_rs` module, which checks its arguments itself.
 
-import hashlib
 import os
 import stat
 import sys
 import threading
-import traceback
 import types
+
+try:
+    # The small built-in md5: hashlib would load OpenSSL into every
+    # interpreter (about 4 MB each) just to name script modules.
+    from _md5 import md5 as _md5
+except ImportError:
+    from hashlib import md5 as _md5
 
 import _mod_wsgi_rs as _host
 
@@ -209,7 +214,7 @@ def _load_script(path, reload, mtime=None):
         cached = _scripts.get(path)
         if cached is not None and (not reload or cached[0] == mtime):
             return cached[1]
-        name = '_mod_wsgi_' + hashlib.md5(path.encode('utf-8')).hexdigest()
+        name = '_mod_wsgi_' + _md5(path.encode('utf-8')).hexdigest()
         module = types.ModuleType(name)
         module.__file__ = path
         with open(path, 'rb') as f:
@@ -310,6 +315,7 @@ def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
 
 
 def _format_exception(exc_type, exc_value, exc_tb):
+    import traceback  # only when something failed: it is not small
     return ''.join(traceback.format_exception(exc_type, exc_value, exc_tb))
 
 
