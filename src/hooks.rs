@@ -131,10 +131,12 @@ fn mpm_query(what: u32) -> i64 {
 }
 
 /// Starts Python in each Apache child (never in the parent: DESIGN.md §1).
-unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
+unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     catch("child_init", (), || {
         crate::daemon::group::close_in_apache_child();
+        crate::lifecycle::note_child_generation();
         let settings = config::global_snapshot();
+        let run_atexit = settings.destroy_interpreter;
         if settings.restrict_embedded {
             return;
         }
@@ -152,9 +154,25 @@ unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_re
             );
             return;
         }
+        // The child pool goes when the MPM stops this child (after its
+        // worker threads were joined): tell every interpreter why, bounded
+        // well inside Apache's SIGKILL (~9 s into `stop`).
+        crate::apache::pool::on_cleanup(
+            pchild,
+            Box::new(move || {
+                crate::lifecycle::stop(
+                    crate::lifecycle::embedded_reason(),
+                    run_atexit,
+                    EMBEDDED_STOP_DEADLINE,
+                )
+            }),
+        );
         preload_import_scripts_for("", s);
     })
 }
+
+/// How long an Apache child's Python shutdown may take (DESIGN.md §4).
+const EMBEDDED_STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `WSGIImportScript`: load the scripts meant for this process group ("" =
 /// embedded) into their interpreters as the process starts, so the first

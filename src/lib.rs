@@ -10,6 +10,7 @@ pub mod apache;
 mod config;
 mod daemon;
 mod hooks;
+mod lifecycle;
 mod python;
 mod users;
 

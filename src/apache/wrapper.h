@@ -18,3 +18,4 @@
 #include <apr_thread_proc.h>
 #include <unixd.h>
 #include <ap_listen.h>
+#include <scoreboard.h>

@@ -34,12 +34,19 @@ extern "C" fn on_signal(sig: libc::c_int) {
 pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration) -> ! {
     log::set_process_group(&g.spec.name);
     let status = match setup_and_serve(g, index, parent_pipe, delay) {
-        Ok(reason) => {
+        Ok((reason, why)) => {
             log::server(
                 ffi::APLOG_INFO,
                 std::ptr::null(),
-                &format!("daemon process {} stopping: {}", index + 1, reason),
+                &format!(
+                    "daemon process {} stopping: {} ({})",
+                    index + 1,
+                    why,
+                    reason
+                ),
             );
+            let run_atexit = crate::config::global_snapshot().destroy_interpreter;
+            crate::lifecycle::stop(reason, run_atexit, g.spec.shutdown_timeout);
             0
         }
         Err(e) => {
@@ -51,18 +58,20 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
             1
         }
     };
-    // SAFETY: leave at once: no atexit handlers, no unwinding into Apache's
-    // copy of the parent's state. (Orderly Python shutdown arrives with the
-    // lifecycle work.)
+    // SAFETY: the shutdown sequence ran; leave without C atexit handlers or
+    // unwinding into Apache's copy of the parent's state.
     unsafe { libc::_exit(status) }
 }
+
+/// Why a daemon stops: (reason given to `process_stopping`, description).
+type StopReason = (&'static str, &'static str);
 
 fn setup_and_serve(
     g: &Arc<DaemonGroup>,
     index: u32,
     parent_pipe: RawFd,
     delay: Duration,
-) -> Result<&'static str, String> {
+) -> Result<StopReason, String> {
     let parent = {
         // SAFETY: plain process-control syscalls in a freshly forked,
         // single-threaded child.
@@ -265,8 +274,9 @@ fn argv_span() -> Option<(usize, usize)> {
     (end > start + 1).then_some((start, end))
 }
 
-/// The main thread: waits for a signal or the parent's death.
-fn wait_for_stop(sig_read: RawFd, parent_pipe: RawFd, parent: i32) -> &'static str {
+/// The main thread: waits for a signal or the parent's death. SIGHUP and
+/// SIGUSR2 become `process_signal` events; the process keeps running.
+fn wait_for_stop(sig_read: RawFd, parent_pipe: RawFd, parent: i32) -> StopReason {
     loop {
         let mut fds = [
             libc::pollfd {
@@ -284,7 +294,7 @@ fn wait_for_stop(sig_read: RawFd, parent_pipe: RawFd, parent: i32) -> &'static s
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
         // SAFETY: getppid has no preconditions.
         if fds[1].revents != 0 || unsafe { libc::getppid() } != parent {
-            return "the Apache parent process has exited (parent_exit)";
+            return ("parent_exit", "the Apache parent process has exited");
         }
         if n > 0 && fds[0].revents != 0 {
             let mut b = [0u8; 16];
@@ -292,8 +302,16 @@ fn wait_for_stop(sig_read: RawFd, parent_pipe: RawFd, parent: i32) -> &'static s
             let got = unsafe { libc::read(sig_read, b.as_mut_ptr().cast(), b.len()) };
             for &sig in &b[..got.max(0) as usize] {
                 match sig as i32 {
-                    libc::SIGTERM | libc::SIGINT => return "stop signal (shutdown_signal)",
-                    libc::SIGUSR1 => return "graceful signal (graceful_signal)",
+                    libc::SIGTERM | libc::SIGINT => return ("shutdown_signal", "stop signal"),
+                    libc::SIGUSR1 => return ("graceful_signal", "graceful signal"),
+                    s @ (libc::SIGHUP | libc::SIGUSR2) => runtime::publish_signal(
+                        s,
+                        if s == libc::SIGHUP {
+                            "SIGHUP"
+                        } else {
+                            "SIGUSR2"
+                        },
+                    ),
                     _ => {}
                 }
             }

@@ -30,7 +30,88 @@ maximum_processes = 1
 threads_per_process = 1
 
 _ERR = 3
+_WARNING = 4
 _INFO = 6
+
+# ---- Events (mod_wsgi's API; subscriptions are per interpreter) -------------
+
+_subscribers = []  # (kind, callback); kind: 'events', 'shutdown' or 'signals'
+_request = threading.local()
+
+
+def subscribe_events(callback):
+    """Calls callback(name, **details) for every event. Returns callback,
+    so it can be used as a decorator."""
+    _subscribers.append(('events', callback))
+    return callback
+
+
+def subscribe_shutdown(callback):
+    """Calls callback('process_stopping', shutdown_reason=...) when this
+    process is stopping. Returns callback."""
+    _subscribers.append(('shutdown', callback))
+    return callback
+
+
+def subscribe_signals(callback):
+    """Calls callback('process_signal', signum=..., signame=...) when the
+    process receives SIGHUP or SIGUSR2 (daemon mode). Returns callback."""
+    _subscribers.append(('signals', callback))
+    return callback
+
+
+def request_data():
+    """The dictionary of the request this thread is handling."""
+    data = getattr(_request, 'data', None)
+    if data is None:
+        raise RuntimeError('no request is active in this thread')
+    return data
+
+
+def _wants(kind, name):
+    return (kind == 'events' or (kind == 'shutdown' and name == 'process_stopping')
+            or (kind == 'signals' and name == 'process_signal'))
+
+
+def _publish(name, handle=None, **details):
+    """Calls the subscribers for `name`; a failing one is logged with its
+    traceback and the others still run. Returns (dicts returned, failures)."""
+    returned, failed = [], []
+    for kind, callback in list(_subscribers):
+        if not _wants(kind, name):
+            continue
+        _host.set_activity('%s subscriber %s' % (name, _describe(callback)))
+        try:
+            result = callback(name, **details)
+        except BaseException:
+            failed.append(_describe(callback))
+            _host.log(handle, _ERR, 'event subscriber %s raised while handling %s:\n%s'
+                      % (_describe(callback), name, _format_exception(*sys.exc_info())))
+            continue
+        if isinstance(result, dict):
+            returned.append(result)
+    return returned, failed
+
+
+def _describe(callback):
+    return getattr(callback, '__qualname__', None) or repr(callback)
+
+
+def _signal(signum, signame):
+    """SIGHUP/SIGUSR2 reached this (daemon) process: tell the subscribers."""
+    _publish('process_signal', signum=signum, signame=signame)
+
+
+def _stopping(reason, run_atexit):
+    """The process is stopping: tell this interpreter's subscribers why,
+    then run its atexit callbacks unless WSGIDestroyInterpreter Off.
+    Returns the subscribers that raised."""
+    _, failed = _publish('process_stopping', shutdown_reason=reason)
+    if run_atexit:
+        _host.set_activity('atexit callbacks')
+        import atexit
+        atexit._run_exitfuncs()
+    return failed
 
 
 class _Log:
@@ -296,7 +377,16 @@ def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
     if application is None:
         raise LookupError("target WSGI script '%s' does not contain WSGI application '%s'"
                           % (script, callable_name))
-    response = _Response(handle)
+    if not _subscribers:
+        _request.data = {}
+        try:
+            return _respond(application, environ, handle, sendfile, _Response(handle))
+        finally:
+            _request.data = None
+    return _run_with_events(application, environ, handle, sendfile)
+
+
+def _respond(application, environ, handle, sendfile, response):
     result = application(environ, response.start_response)
     try:
         if not (sendfile and type(result) is FileWrapper and response.started
@@ -312,6 +402,44 @@ def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
         if close is not None:
             close()
         environ['wsgi.errors'].flush()
+
+
+class _EventResponse(_Response):
+    __slots__ = ('request_id',)
+
+    def start_response(self, status, response_headers, exc_info=None):
+        write = _Response.start_response(self, status, response_headers, exc_info)
+        _publish('response_started', self.handle, request_id=self.request_id,
+                 thread_id=threading.get_ident(), response_status=status,
+                 response_headers=response_headers, exc_info=exc_info)
+        return write
+
+
+def _run_with_events(application, environ, handle, sendfile):
+    import time
+    request_id = environ.get('mod_wsgi.request_id')
+    thread_id = threading.get_ident()
+    _request.data = {}
+    start = time.time()
+    returned, _ = _publish('request_started', handle, request_id=request_id, thread_id=thread_id,
+                           request_environ=environ, application_object=application,
+                           request_start=start)
+    for r in returned:
+        application = r.get('application_object', application)
+    response = _EventResponse(handle)
+    response.request_id = request_id
+    try:
+        _respond(application, environ, handle, sendfile, response)
+    except BaseException:
+        _publish('request_exception', handle, request_id=request_id, thread_id=thread_id,
+                 exception_info=sys.exc_info())
+        raise
+    finally:
+        finish = time.time()
+        _publish('request_finished', handle, request_id=request_id, thread_id=thread_id,
+                 application_start=start, application_finish=finish,
+                 application_time=finish - start)
+        _request.data = None
 
 
 def _format_exception(exc_type, exc_value, exc_tb):

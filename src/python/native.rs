@@ -528,8 +528,21 @@ unsafe extern "C" fn log_line(
     })
 }
 
+unsafe extern "C" fn set_activity(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
+    entry("set_activity", || {
+        let a = args(a, n, 1, "set_activity")?;
+        let text = object::str_value(&PyObj::borrowed(a[0])?).unwrap_or_default();
+        crate::lifecycle::set_activity(&text);
+        Ok(object::none())
+    })
+}
+
 #[repr(transparent)]
-struct MethodTable([py::PyMethodDef; 7]);
+struct MethodTable([py::PyMethodDef; 8]);
 // SAFETY: the table is only read by Python after installation.
 unsafe impl Sync for MethodTable {}
 
@@ -549,6 +562,7 @@ static METHODS: MethodTable = MethodTable([
     method(c"read", read),
     method(c"sendfile", sendfile),
     method(c"log", log_line),
+    method(c"set_activity", set_activity),
     py::PyMethodDef::zeroed(),
 ]);
 

@@ -1,0 +1,150 @@
+//! Stopping a process that ran Python: every interpreter is told why
+//! (`process_stopping`), its atexit callbacks run unless
+//! `WSGIDestroyInterpreter Off`, and a watchdog makes sure none of it can
+//! keep the process alive past its deadline. One report line says how it went.
+
+use crate::apache::{ffi, log};
+use crate::python::runtime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+static ACTIVITY: Mutex<String> = Mutex::new(String::new());
+
+/// Records what the shutdown is doing now (for the watchdog's report).
+pub fn set_activity(what: &str) {
+    let mut a = ACTIVITY.lock().unwrap_or_else(|e| e.into_inner());
+    a.clear();
+    a.push_str(what);
+}
+
+fn activity() -> String {
+    ACTIVITY.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Runs the shutdown sequence of this process, bounded by `deadline` (the
+/// watchdog `_exit`s the process when it passes). Returns normally when
+/// everything finished in time.
+pub fn stop(reason: &str, run_atexit: bool, deadline: Duration) {
+    if runtime::process_info().is_none() {
+        return;
+    }
+    let t0 = Instant::now();
+    let done = Arc::new(AtomicBool::new(false));
+    start_watchdog(reason.to_string(), deadline, done.clone());
+
+    let mut phases = Vec::new();
+    let mut failed = Vec::new();
+    for name in runtime::interpreter_names() {
+        let started = Instant::now();
+        set_activity(&format!(
+            "publishing process_stopping in interpreter '{}'",
+            name
+        ));
+        let remaining = deadline.saturating_sub(t0.elapsed());
+        match runtime::stop_interpreter(&name, reason, run_atexit, remaining) {
+            Ok(f) => failed.extend(f.into_iter().map(|s| format!("{}:{}", label(&name), s))),
+            Err(e) => log::server(
+                ffi::APLOG_ERR,
+                std::ptr::null(),
+                &format!("stopping interpreter '{}': {}", name, e),
+            ),
+        }
+        phases.push(format!(
+            "{}={}ms",
+            label(&name),
+            started.elapsed().as_millis()
+        ));
+    }
+    done.store(true, Ordering::SeqCst);
+    log::server(
+        ffi::APLOG_NOTICE,
+        std::ptr::null(),
+        &format!(
+            "shutdown report: pid={} reason={} total={}ms interpreters[{}] atexit={} failed_subscribers=[{}] watchdog=not fired",
+            std::process::id(),
+            reason,
+            t0.elapsed().as_millis(),
+            phases.join(" "),
+            if run_atexit { "run" } else { "skipped (WSGIDestroyInterpreter Off)" },
+            failed.join(", ")
+        ),
+    );
+}
+
+fn label(name: &str) -> &str {
+    if name.is_empty() {
+        "%{GLOBAL}"
+    } else {
+        name
+    }
+}
+
+/// A thread that ends the process if the shutdown is not done in time.
+fn start_watchdog(reason: String, deadline: Duration, done: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new().name("wsgi-shutdown-watchdog".into()).spawn(move || {
+        let t0 = Instant::now();
+        while t0.elapsed() < deadline {
+            if done.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if done.load(Ordering::SeqCst) {
+            return;
+        }
+        log::server(
+            ffi::APLOG_ERR,
+            std::ptr::null(),
+            &format!(
+                "shutdown report: pid={} reason={} total={}ms watchdog=fired: still {} (the Python stacks of that interpreter's threads are above); exiting now",
+                std::process::id(),
+                reason,
+                t0.elapsed().as_millis(),
+                activity()
+            ),
+        );
+        // SAFETY: the deadline passed; leave without running anything else.
+        unsafe { libc::_exit(1) };
+    });
+    if spawned.is_err() {
+        log::server(
+            ffi::APLOG_ERR,
+            std::ptr::null(),
+            "cannot start the shutdown watchdog",
+        );
+    }
+}
+
+static CHILD_GENERATION: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Remembers the configuration generation this Apache child was started for.
+pub fn note_child_generation() {
+    let mut g: std::ffi::c_int = 0;
+    // SAFETY: ap_mpm_query writes one int.
+    if unsafe { ffi::ap_mpm_query(ffi::AP_MPMQ_GENERATION, &mut g) } == 0 {
+        CHILD_GENERATION.store(g, Ordering::Relaxed);
+    }
+}
+
+/// Why an Apache child is stopping, as far as Apache lets a module know:
+/// a new configuration generation means a restart (graceful or not);
+/// otherwise the child is leaving on `stop`/`graceful-stop`, idle-child
+/// reaping or MaxConnectionsPerChild, which a child cannot tell apart.
+pub fn embedded_reason() -> &'static str {
+    // SAFETY: the scoreboard is shared memory the parent keeps for the life
+    // of the server; we only read the running generation.
+    let running = unsafe {
+        let sb = ffi::ap_scoreboard_image;
+        if sb.is_null() || (*sb).global.is_null() {
+            return "child_exit";
+        }
+        (*(*sb).global).running_generation
+    };
+    let mine = CHILD_GENERATION.load(Ordering::Relaxed);
+    if mine >= 0 && running != mine {
+        "server_restart"
+    } else {
+        "child_exit"
+    }
+}

@@ -1,0 +1,77 @@
+# A WSGI application that records what the lifecycle does to it: shutdown
+# and signal events, atexit, request events, in marker files the tests read.
+import atexit
+import json
+import os
+import threading
+import time
+
+import mod_wsgi
+
+MARKERS = os.path.join(os.path.dirname(__file__), 'markers')
+GROUP = (mod_wsgi.application_group or 'GLOBAL').replace('|', '_').replace('/', '_').replace(':', '_')
+EVENTS = []
+
+
+def mark(kind, text):
+    name = '%s-%s-%d' % (kind, GROUP, os.getpid())
+    with open(os.path.join(MARKERS, name), 'a') as f:
+        f.write(text + '\n')
+
+
+@mod_wsgi.subscribe_shutdown
+def on_stop(event, **details):
+    mark('stopping', '%s %s' % (event, details.get('shutdown_reason')))
+
+
+@mod_wsgi.subscribe_signals
+def on_signal(event, **details):
+    mark('signal', '%s %s' % (details.get('signame'), details.get('signum')))
+
+
+atexit.register(lambda: mark('atexit', 'ran'))
+
+
+def replacement(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'replaced application']
+
+
+@mod_wsgi.subscribe_events
+def on_event(name, **details):
+    if name in ('request_started', 'response_started', 'request_finished', 'request_exception'):
+        EVENTS.append(name)
+    if name == 'request_started':
+        mod_wsgi.request_data()['request_id_seen'] = details['request_id']
+        path = details['request_environ'].get('PATH_INFO')
+        if path == '/replace':
+            return {'application_object': replacement}
+        if path == '/bad-subscriber':
+            raise ValueError('subscriber failed on purpose')
+
+
+def hang_forever(event, **details):
+    mark('hanging', 'subscriber entered')
+    while True:
+        time.sleep(1)
+
+
+def application(environ, start_response):
+    path = environ.get('PATH_INFO', '')
+    if path == '/events':
+        body = json.dumps({'events': EVENTS[-8:], 'data': mod_wsgi.request_data(),
+                           'request_id': environ.get('mod_wsgi.request_id'),
+                           'pid': os.getpid()}).encode()
+    elif path == '/thread':
+        # A non-daemon thread that never ends: must not keep the process alive.
+        threading.Thread(target=lambda: [time.sleep(0.1) for _ in iter(int, 1)], daemon=False).start()
+        body = b'thread started'
+    elif path == '/hang-on-stop':
+        mod_wsgi.subscribe_shutdown(hang_forever)
+        body = b'will hang'
+    elif path == '/raise':
+        raise RuntimeError('lifecycle app raised on purpose')
+    else:
+        body = ('pid %d' % os.getpid()).encode()
+    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
+    return [body]

@@ -1,0 +1,288 @@
+//! The shutdown contract against a real httpd: every interpreter hears
+//! `process_stopping` with a reason, atexit follows WSGIDestroyInterpreter,
+//! a watchdog bounds everything, a report line tells what happened; plus
+//! the request events and daemon signals of the `mod_wsgi` event API.
+
+mod common;
+
+use common::{alive, children_named, wait_until, write_file, Server};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn app_dir(tag: &str) -> PathBuf {
+    let dir = common::temp_dir(tag);
+    write_file(&dir, "lifecycle.wsgi", include_str!("apps/lifecycle.wsgi"));
+    let markers = dir.join("markers");
+    fs::create_dir_all(&markers).unwrap();
+    fs::set_permissions(&markers, fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+/// Contents of the marker files whose names start with `kind-`.
+fn markers(dir: &Path, kind: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = fs::read_dir(dir.join("markers"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{kind}-"))
+        })
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read_to_string(e.path()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn two_groups(dir: &Path, extra: &str) -> String {
+    let d = dir.display();
+    format!(
+        "WSGIScriptAlias /a {d}/lifecycle.wsgi\n\
+         WSGIScriptAlias /b {d}/lifecycle.wsgi application-group=second\n{extra}"
+    )
+}
+
+#[test]
+fn every_interpreter_hears_process_stopping_and_atexit_runs() {
+    let dir = app_dir("lstop");
+    let mut s = Server::start("lstop", &two_groups(&dir, ""));
+    assert_eq!(s.get("/a/").status, 200);
+    assert_eq!(s.get("/b/").status, 200);
+    let took = s.stop();
+    eprintln!("stop took {took:?}");
+    let stopping = markers(&dir, "stopping");
+    let groups: Vec<&str> = stopping.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        groups.iter().any(|n| n.contains("-second-")),
+        "no process_stopping in 'second': {stopping:?}\n{}",
+        s.logs()
+    );
+    assert!(
+        groups.iter().any(|n| n.contains("_a-")),
+        "no process_stopping in the /a group: {stopping:?}"
+    );
+    for (_, text) in &stopping {
+        assert_eq!(text.trim(), "process_stopping child_exit", "{stopping:?}");
+    }
+    let atexit = markers(&dir, "atexit");
+    assert_eq!(
+        atexit.len(),
+        stopping.len(),
+        "atexit runs where process_stopping ran: {atexit:?}"
+    );
+    let log = s.error_log();
+    let report = log
+        .lines()
+        .find(|l| l.contains("shutdown report:") && l.contains("interpreters["))
+        .unwrap_or_else(|| panic!("no report line\n{log}"));
+    assert!(
+        report.contains("reason=child_exit")
+            && report.contains("watchdog=not fired")
+            && report.contains("atexit=run"),
+        "{report}"
+    );
+    assert!(report.contains("second="), "{report}");
+}
+
+#[test]
+fn destroy_interpreter_off_skips_atexit() {
+    let dir = app_dir("lnoatexit");
+    let mut s = Server::start("lnoatexit", &two_groups(&dir, "WSGIDestroyInterpreter Off"));
+    assert_eq!(s.get("/a/").status, 200);
+    s.stop();
+    assert!(!markers(&dir, "stopping").is_empty(), "{}", s.logs());
+    assert!(
+        markers(&dir, "atexit").is_empty(),
+        "atexit ran with WSGIDestroyInterpreter Off"
+    );
+    assert!(
+        s.error_log()
+            .contains("atexit=skipped (WSGIDestroyInterpreter Off)"),
+        "{}",
+        s.logs()
+    );
+}
+
+#[test]
+fn a_stuck_non_daemon_thread_does_not_delay_stop() {
+    let dir = app_dir("lthread");
+    let mut s = Server::start("lthread", &two_groups(&dir, ""));
+    assert_eq!(s.get("/a/thread").text(), "thread started");
+    let took = s.stop();
+    eprintln!("stop with a never-ending non-daemon thread took {took:?}");
+    // A hang would last until the harness's SIGKILL at 15 s; Apache's own
+    // SIGKILL would come at ~10 s.
+    assert!(
+        took < Duration::from_secs(5),
+        "stop took {took:?}\n{}",
+        s.logs()
+    );
+    assert!(
+        !markers(&dir, "stopping").is_empty(),
+        "subscribers did not run\n{}",
+        s.logs()
+    );
+}
+
+#[test]
+fn the_watchdog_ends_a_shutdown_that_hangs_and_shows_where() {
+    let dir = app_dir("lwatchdog");
+    let mut s = Server::start("lwatchdog", &two_groups(&dir, ""));
+    assert_eq!(s.get("/a/hang-on-stop").text(), "will hang");
+    let took = s.stop();
+    eprintln!("stop with a hanging subscriber took {took:?}");
+    assert!(
+        took < Duration::from_secs(6),
+        "stop took {took:?}\n{}",
+        s.logs()
+    );
+    assert!(!markers(&dir, "hanging").is_empty(), "{}", s.logs());
+    let log = s.error_log();
+    assert!(
+        log.contains("watchdog=fired") && log.contains("process_stopping subscriber hang_forever"),
+        "{log}"
+    );
+    // faulthandler's dump of the stuck interpreter's threads, in the error log.
+    assert!(
+        log.contains("in hang_forever"),
+        "no Python stack in the log:\n{log}"
+    );
+}
+
+#[test]
+fn request_events_and_request_data() {
+    let dir = app_dir("levents");
+    let s = Server::start("levents", &two_groups(&dir, ""));
+    assert_eq!(s.get("/a/first").status, 200);
+    let r = s.get("/a/events");
+    let v = common::json::parse_response(&r);
+    let events = format!("{:?}", v.get("events"));
+    for e in ["request_started", "response_started", "request_finished"] {
+        assert!(events.contains(e), "{e} missing from {events}");
+    }
+    // request_data() is per request, filled by the request_started subscriber.
+    assert_eq!(
+        v.get("data").get("request_id_seen").str(),
+        v.get("request_id").str()
+    );
+    // A subscriber may replace the application; a failing one is logged and
+    // the request still succeeds.
+    assert_eq!(s.get("/a/replace").text(), "replaced application");
+    assert_eq!(s.get("/a/bad-subscriber").status, 200);
+    assert!(
+        s.wait_for_log("subscriber failed on purpose", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(s.get("/a/raise").status, 500);
+    let v = common::json::parse_response(&s.get("/a/events"));
+    assert!(
+        format!("{:?}", v.get("events")).contains("request_exception"),
+        "{:?}",
+        v.get("events")
+    );
+}
+
+fn daemon_conf(dir: &Path, options: &str) -> String {
+    format!(
+        "WSGIDaemonProcess site processes=1 threads=2 display-name=%{{GROUP}} {options}\n\
+         WSGIScriptAlias /d {}/lifecycle.wsgi process-group=site\n",
+        dir.display()
+    )
+}
+
+#[test]
+fn daemon_signals_give_their_reasons() {
+    let dir = app_dir("lsignals");
+    let s = Server::start("lsignals", &daemon_conf(&dir, ""));
+    assert!(
+        s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(s.get("/d/").status, 200);
+    let first = children_named(s.pid(), "(wsgi:site)")[0];
+
+    // SIGHUP: a process_signal event, the process keeps running.
+    common::signal(first as i32, libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(5), || !markers(&dir, "signal")
+            .is_empty()),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(markers(&dir, "signal")[0].1.trim(), "SIGHUP 1");
+    assert_eq!(s.get("/d/").text(), format!("pid {first}"));
+
+    // SIGTERM: process_stopping(shutdown_signal), then a new daemon.
+    common::signal(first as i32, libc::SIGTERM);
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(first)),
+        "daemon did not stop"
+    );
+    let stopping = markers(&dir, "stopping");
+    assert!(
+        stopping
+            .iter()
+            .any(|(_, t)| t.trim() == "process_stopping shutdown_signal"),
+        "{stopping:?}\n{}",
+        s.logs()
+    );
+    assert!(wait_until(Duration::from_secs(10), || children_named(
+        s.pid(),
+        "(wsgi:site)"
+    )
+    .len()
+        == 1));
+    let second = children_named(s.pid(), "(wsgi:site)")[0];
+    assert_ne!(second, first);
+
+    // SIGUSR1: graceful_signal.
+    assert_eq!(s.get("/d/").status, 200);
+    common::signal(second as i32, libc::SIGUSR1);
+    assert!(wait_until(Duration::from_secs(10), || !alive(second)));
+    assert!(
+        markers(&dir, "stopping")
+            .iter()
+            .any(|(_, t)| t.trim() == "process_stopping graceful_signal"),
+        "{}",
+        s.logs()
+    );
+    assert!(
+        s.error_log().contains("reason=graceful_signal"),
+        "{}",
+        s.logs()
+    );
+}
+
+#[test]
+fn a_daemon_shutdown_is_bounded_by_shutdown_timeout() {
+    let dir = app_dir("ldwatchdog");
+    let s = Server::start("ldwatchdog", &daemon_conf(&dir, "shutdown-timeout=1"));
+    assert!(s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)));
+    assert_eq!(s.get("/d/hang-on-stop").text(), "will hang");
+    let pid = children_named(s.pid(), "(wsgi:site)")[0];
+    let t0 = std::time::Instant::now();
+    common::signal(pid as i32, libc::SIGTERM);
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(pid)),
+        "daemon still alive"
+    );
+    eprintln!(
+        "daemon with a hanging subscriber and shutdown-timeout=1 exited after {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        s.wait_for_log("watchdog=fired", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+    assert!(s.error_log().contains("in hang_forever"), "{}", s.logs());
+}
