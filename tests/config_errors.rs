@@ -161,6 +161,12 @@ WSGIPassAuthorization On
 #[test]
 fn both_ifmodule_names_match_this_module() {
     // A bad directive inside the block is only reported if the block is read.
-    rejects("<IfModule mod_wsgi.c>\n  WSGIPythonOptimize 9\n</IfModule>", &["WSGIPythonOptimize"]);
-    rejects("<IfModule wsgi_module>\n  WSGIPythonOptimize 9\n</IfModule>", &["WSGIPythonOptimize"]);
+    rejects(
+        "<IfModule mod_wsgi.c>\n  WSGIPythonOptimize 9\n</IfModule>",
+        &["WSGIPythonOptimize"],
+    );
+    rejects(
+        "<IfModule wsgi_module>\n  WSGIPythonOptimize 9\n</IfModule>",
+        &["WSGIPythonOptimize"],
+    );
 }

@@ -15,17 +15,23 @@ fn json(r: &http::Response) -> Value {
     common::json::parse_response(r)
 }
 
-/// A server whose /app runs the probe in daemon group `site`.
+/// A server whose /app runs the probe in daemon group `site` (two
+/// processes unless `options` says otherwise).
 fn daemon_server(tag: &str, options: &str, extra: &str) -> (Server, PathBuf) {
     let dir = probe_dir(tag);
+    let (options, ready) = if options.contains("processes=") {
+        (options.to_string(), "daemon process 1 ready")
+    } else {
+        (format!("processes=2 {options}"), "daemon process 2 ready")
+    };
     let conf = format!(
-        "WSGIDaemonProcess site processes=2 threads=4 display-name=%{{GROUP}} {options}\n\
+        "WSGIDaemonProcess site threads=4 display-name=%{{GROUP}} {options}\n\
          WSGIScriptAlias /app {}/probe.wsgi process-group=site\n{extra}",
         dir.display()
     );
     let s = Server::start(tag, &conf);
     assert!(
-        s.wait_for_log("daemon process 2 ready", Duration::from_secs(20)),
+        s.wait_for_log(ready, Duration::from_secs(20)),
         "daemons did not start\n{}",
         s.logs()
     );
@@ -412,4 +418,44 @@ fn flask_in_daemon_mode_as_mod_wsgis_docs_configure_it() {
         s.logs()
     );
     assert_eq!(children_named(s.pid(), "(wsgi:flaskapp)").len(), 2);
+}
+
+#[test]
+fn graceful_restart_lets_in_flight_daemon_requests_finish() {
+    let (s, _d) = daemon_server("dgraceful", "processes=1", "");
+    let old = json(&s.get("/app/module")).get("pid").num() as u32;
+    let port = s.port;
+    let in_flight = std::thread::spawn(move || {
+        http::send(
+            port,
+            b"GET /app/sleep?3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    s.graceful();
+    // New requests go to the new generation's daemon at once.
+    let new = json(&s.get("/app/module")).get("pid").num() as u32;
+    assert_ne!(
+        new, old,
+        "a request after the restart reached the old daemon"
+    );
+    let r = in_flight
+        .join()
+        .unwrap()
+        .expect("the in-flight request failed");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "{\"slept\": 3.0}"),
+        "{}",
+        s.logs()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(old)),
+        "the old daemon did not exit"
+    );
+    assert!(
+        s.wait_for_log("reason=graceful_signal", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
 }

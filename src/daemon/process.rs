@@ -20,6 +20,8 @@ use std::time::Duration;
 use wsgi_core::protocol::{Frame, PROTOCOL_VERSION};
 
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+/// Requests being served right now (for draining).
+static ACTIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
@@ -45,6 +47,9 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
                     reason
                 ),
             );
+            if reason == "graceful_signal" {
+                drain(g);
+            }
             let run_atexit = crate::config::global_snapshot().destroy_interpreter;
             crate::lifecycle::stop(reason, run_atexit, g.spec.shutdown_timeout);
             0
@@ -336,8 +341,44 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
     }
 }
 
+/// Keeps serving until no request is in flight and none is waiting on the
+/// socket, or graceful-timeout passes.
+fn drain(g: &DaemonGroup) {
+    let t0 = std::time::Instant::now();
+    let idle = || {
+        let mut pfd = libc::pollfd {
+            fd: g.listener,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: a zero-timeout poll on our listening socket.
+        let waiting = unsafe { libc::poll(&mut pfd, 1, 0) } > 0;
+        ACTIVE.load(Ordering::SeqCst) == 0 && !waiting
+    };
+    while !idle() && t0.elapsed() < g.spec.graceful_timeout {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    log::server(
+        ffi::APLOG_INFO,
+        std::ptr::null(),
+        &format!(
+            "drained after {}ms ({} request(s) still in flight)",
+            t0.elapsed().as_millis(),
+            ACTIVE.load(Ordering::SeqCst)
+        ),
+    );
+}
+
 /// Serves one request that an Apache child sent over `stream`.
 fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
+    struct InFlight;
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    ACTIVE.fetch_add(1, Ordering::SeqCst);
+    let _in_flight = InFlight;
     let mut conn = FramedConn::new(stream);
     let timeout = Some(if g.spec.socket_timeout.is_zero() {
         Duration::from_secs(300)

@@ -32,13 +32,7 @@ pub fn start_all(pconf: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) -> Result
     if groups.is_empty() {
         return Ok(());
     }
-    // The parent-liveness pipe: daemons read, only the parent holds the write
-    // end (close-on-exec, so piped loggers do not keep it open either).
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!("pipe2 failed: {}", std::io::Error::last_os_error()));
-    }
+    let fds = parent_pipe(s)?;
     group::set_parent_pipe(fds[0], fds[1]);
     let mut slots: Vec<*mut Slot> = Vec::new();
     for g in &groups {
@@ -63,16 +57,65 @@ pub fn start_all(pconf: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) -> Result
     on_cleanup(
         pconf,
         Box::new(move || {
-            stop_all(&slots, server as *mut ffi::server_rec);
-            group::close_all();
-            // SAFETY: our own pipe descriptors, closed once.
-            unsafe {
-                libc::close(fds[0]);
-                libc::close(fds[1]);
+            // SAFETY: ap_state_query has no preconditions.
+            let exiting =
+                unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE) } == ffi::AP_SQ_MS_EXITING;
+            if exiting {
+                stop_all(&slots, server as *mut ffi::server_rec);
+            } else {
+                retire_all(&slots, server as *mut ffi::server_rec);
             }
+            group::close_all();
         }),
     );
     Ok(())
+}
+
+/// The parent-liveness pipe: daemons read it, only the parent holds the
+/// write end (close-on-exec, so piped loggers do not hold it either). It
+/// lives as long as the parent, across restarts — daemons of an older
+/// generation still finishing their requests must not see EOF — so it is
+/// kept in the process pool, which (unlike this .so's statics) survives them.
+fn parent_pipe(s: *mut ffi::server_rec) -> Result<[RawFd; 2], String> {
+    const KEY: &std::ffi::CStr = c"mod_wsgi_rs:parent_pipe";
+    // SAFETY: the process pool lives as long as the parent; the stored value
+    // is two ints allocated from it.
+    unsafe {
+        let pool = (*(*s).process).pool;
+        let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
+        ffi::apr_pool_userdata_get(&mut data, KEY.as_ptr(), pool);
+        if !data.is_null() {
+            return Ok(*data.cast::<[RawFd; 2]>());
+        }
+        let mut fds = [0; 2];
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(format!("pipe2 failed: {}", std::io::Error::last_os_error()));
+        }
+        let stored = ffi::apr_palloc(pool, std::mem::size_of::<[RawFd; 2]>()).cast::<[RawFd; 2]>();
+        *stored = fds;
+        ffi::apr_pool_userdata_set(stored.cast(), KEY.as_ptr(), None, pool);
+        Ok(fds)
+    }
+}
+
+/// On a restart: old-generation daemons get SIGUSR1 and keep serving the
+/// requests Apache's old children already sent them until they are idle or
+/// graceful-timeout passes; the parent does not wait for them (new daemons
+/// start at once, on a new socket). They exit with the parent if it goes.
+fn retire_all(slots: &[*mut Slot], s: *mut ffi::server_rec) {
+    // SAFETY: the slots live in the pool being cleared (see stop_all).
+    for sl in slots
+        .iter()
+        .map(|p| unsafe { &**p })
+        .filter(|sl| sl.proc_.pid > 0)
+    {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(sl.proc_.pid, libc::SIGUSR1) };
+        log::server(ffi::APLOG_INFO, s, &format!(
+            "restart: daemon process pid={} of group '{}' finishes its requests (up to graceful-timeout {:?}) and exits",
+            sl.proc_.pid, sl.group.spec.name, sl.group.spec.graceful_timeout
+        ));
+    }
 }
 
 fn spawn(slot: *mut Slot, s: *mut ffi::server_rec) {
@@ -188,8 +231,7 @@ fn describe_status(status: c_int) -> String {
     }
 }
 
-/// SIGTERM to every daemon, a bounded wait, then SIGKILL (in the parent,
-/// when the configuration pool is cleared).
+/// On stop: SIGTERM to every daemon, a bounded wait, then SIGKILL.
 fn stop_all(slots: &[*mut Slot], s: *mut ffi::server_rec) {
     // SAFETY: the slots live in the pool being cleared; its cleanups run
     // in reverse order, so they are still valid here.

@@ -247,6 +247,30 @@ impl Server {
             .unwrap_or_else(|e| panic!("request failed: {e}\n{}", self.logs()))
     }
 
+    /// `apachectl graceful`: SIGUSR1 to the parent; waits (bounded) until
+    /// the new generation is up.
+    pub fn graceful(&self) {
+        let before = self
+            .error_log()
+            .matches("resuming normal operations")
+            .count();
+        signal(self.pid() as i32, libc::SIGUSR1);
+        let deadline = Instant::now() + START_DEADLINE;
+        while self
+            .error_log()
+            .matches("resuming normal operations")
+            .count()
+            <= before
+        {
+            assert!(
+                Instant::now() < deadline,
+                "graceful restart did not finish\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops httpd by PID: SIGTERM, a bounded wait, then SIGKILL to its
     /// whole process group. Returns how long the stop took.
     pub fn stop(&mut self) -> Duration {
