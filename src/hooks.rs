@@ -160,6 +160,7 @@ unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::serve
         crate::apache::pool::on_cleanup(
             pchild,
             Box::new(move || {
+                crate::lifecycle::block_stop_signals();
                 crate::lifecycle::stop(
                     crate::lifecycle::embedded_reason(),
                     run_atexit,

@@ -80,6 +80,30 @@ fn label(name: &str) -> &str {
     }
 }
 
+/// Blocks, for good, the signals the MPM uses to stop a child. On `stop`
+/// the parent writes the pipe of death and then also sends SIGTERM; the
+/// child's handler destroys the child pool, which would re-enter the pool
+/// destruction our shutdown sequence is running in (seen as a segfault
+/// under load). The child is exiting anyway; the watchdog and Apache's own
+/// SIGKILL still bound it.
+pub fn block_stop_signals() {
+    // SAFETY: manipulating this thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGUSR1,
+            libc::SIGINT,
+            libc::SIGWINCH,
+        ] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// A thread that ends the process if the shutdown is not done in time.
 fn start_watchdog(reason: String, deadline: Duration, done: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new().name("wsgi-shutdown-watchdog".into()).spawn(move || {

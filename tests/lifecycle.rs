@@ -286,3 +286,62 @@ fn a_daemon_shutdown_is_bounded_by_shutdown_timeout() {
     );
     assert!(s.error_log().contains("in hang_forever"), "{}", s.logs());
 }
+
+/// Waits until the single daemon of `s` is a process other than `old`.
+fn replaced(s: &Server, old: u32) -> Option<u32> {
+    let mut new = None;
+    wait_until(Duration::from_secs(10), || {
+        new = children_named(s.pid(), "(wsgi:site)")
+            .into_iter()
+            .find(|p| *p != old && alive(*p));
+        new.is_some() && !alive(old)
+    });
+    new
+}
+
+#[test]
+fn maximum_requests_recycles_a_daemon_after_its_requests() {
+    let dir = app_dir("lmaxreq");
+    let s = Server::start("lmaxreq", &daemon_conf(&dir, "maximum-requests=3"));
+    assert!(s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)));
+    let old = children_named(s.pid(), "(wsgi:site)")[0];
+    for _ in 0..3 {
+        assert_eq!(s.get("/d/").text(), format!("pid {old}"));
+    }
+    let new = replaced(&s, old).unwrap_or_else(|| panic!("not recycled\n{}", s.logs()));
+    assert!(
+        s.error_log().contains("reason=maximum_requests"),
+        "{}",
+        s.logs()
+    );
+    assert!(markers(&dir, "stopping")
+        .iter()
+        .any(|(_, t)| t.trim() == "process_stopping maximum_requests"));
+    assert_eq!(s.get("/d/").text(), format!("pid {new}"));
+}
+
+#[test]
+fn inactivity_timeout_and_restart_interval_recycle_daemons() {
+    let dir = app_dir("linactive");
+    let s = Server::start("linactive", &daemon_conf(&dir, "inactivity-timeout=1"));
+    assert!(s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)));
+    let old = children_named(s.pid(), "(wsgi:site)")[0];
+    assert_eq!(s.get("/d/").status, 200);
+    replaced(&s, old).unwrap_or_else(|| panic!("not recycled after inactivity\n{}", s.logs()));
+    assert!(
+        s.error_log().contains("reason=inactivity_timeout"),
+        "{}",
+        s.logs()
+    );
+
+    let dir = app_dir("linterval");
+    let s = Server::start("linterval", &daemon_conf(&dir, "restart-interval=1"));
+    assert!(s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)));
+    let old = children_named(s.pid(), "(wsgi:site)")[0];
+    replaced(&s, old).unwrap_or_else(|| panic!("not recycled by restart-interval\n{}", s.logs()));
+    assert!(
+        s.error_log().contains("reason=restart_interval"),
+        "{}",
+        s.logs()
+    );
+}

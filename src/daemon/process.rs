@@ -22,6 +22,19 @@ use wsgi_core::protocol::{Frame, PROTOCOL_VERSION};
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 /// Requests being served right now (for draining).
 static ACTIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Requests served so far (maximum-requests).
+static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// When the last request finished, in ms since the process started serving.
+static LAST_DONE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static SERVING_SINCE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// How long no request has been running.
+fn idle_for(started: std::time::Instant) -> Duration {
+    let since = *SERVING_SINCE.get_or_init(|| started);
+    since
+        .elapsed()
+        .saturating_sub(Duration::from_millis(LAST_DONE_MS.load(Ordering::SeqCst)))
+}
 
 extern "C" fn on_signal(sig: libc::c_int) {
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
@@ -47,7 +60,11 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
                     reason
                 ),
             );
-            if reason == "graceful_signal" {
+            // Planned recycling finishes what is in flight first, like a graceful stop.
+            if matches!(
+                reason,
+                "graceful_signal" | "maximum_requests" | "restart_interval"
+            ) {
                 drain(g);
             }
             let run_atexit = crate::config::global_snapshot().destroy_interpreter;
@@ -130,6 +147,7 @@ fn setup_and_serve(
         ),
     );
 
+    SERVING_SINCE.get_or_init(std::time::Instant::now);
     // SAFETY: the group's listening descriptor, inherited from the parent
     // and owned by this process from now on.
     let listener = Arc::new(unsafe { UnixListener::from_raw_fd(g.listener) });
@@ -140,7 +158,7 @@ fn setup_and_serve(
             .spawn(move || accept_loop(&listener, &g))
             .map_err(|e| format!("cannot start worker thread: {}", e))?;
     }
-    Ok(wait_for_stop(sig_read, parent_pipe, parent))
+    Ok(wait_for_stop(sig_read, parent_pipe, parent, &g.spec))
 }
 
 fn install_signal_handlers() -> Result<RawFd, String> {
@@ -281,8 +299,28 @@ fn argv_span() -> Option<(usize, usize)> {
 
 /// The main thread: waits for a signal or the parent's death. SIGHUP and
 /// SIGUSR2 become `process_signal` events; the process keeps running.
-fn wait_for_stop(sig_read: RawFd, parent_pipe: RawFd, parent: i32) -> StopReason {
+fn wait_for_stop(
+    sig_read: RawFd,
+    parent_pipe: RawFd,
+    parent: i32,
+    spec: &wsgi_core::DaemonProcessSpec,
+) -> StopReason {
+    let started = std::time::Instant::now();
     loop {
+        // The recycling triggers, each enforced whatever else is configured.
+        let served = SERVED.load(Ordering::SeqCst);
+        if spec.maximum_requests > 0 && served >= spec.maximum_requests {
+            return ("maximum_requests", "served maximum-requests");
+        }
+        if !spec.restart_interval.is_zero() && started.elapsed() >= spec.restart_interval {
+            return ("restart_interval", "restart-interval reached");
+        }
+        if !spec.inactivity_timeout.is_zero()
+            && ACTIVE.load(Ordering::SeqCst) == 0
+            && idle_for(started) >= spec.inactivity_timeout
+        {
+            return ("inactivity_timeout", "no request within inactivity-timeout");
+        }
         let mut fds = [
             libc::pollfd {
                 fd: sig_read,
@@ -295,8 +333,9 @@ fn wait_for_stop(sig_read: RawFd, parent_pipe: RawFd, parent: i32) -> StopReason
                 revents: 0,
             },
         ];
-        // SAFETY: polling our two descriptors; 1 s timeout to recheck the parent.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+        // SAFETY: polling our two descriptors; wakes every 100 ms to check
+        // the parent and the recycling triggers.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 100) };
         // SAFETY: getppid has no preconditions.
         if fds[1].revents != 0 || unsafe { libc::getppid() } != parent {
             return ("parent_exit", "the Apache parent process has exited");
@@ -374,6 +413,10 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
     struct InFlight;
     impl Drop for InFlight {
         fn drop(&mut self) {
+            SERVED.fetch_add(1, Ordering::SeqCst);
+            if let Some(since) = SERVING_SINCE.get() {
+                LAST_DONE_MS.store(since.elapsed().as_millis() as u64, Ordering::SeqCst);
+            }
             ACTIVE.fetch_sub(1, Ordering::SeqCst);
         }
     }

@@ -191,8 +191,14 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
                     return;
                 }
                 let how = describe_status(status);
+                // Exit status 0 is a planned exit (recycling, a signal it was sent).
+                let planned = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
                 log::server(
-                    ffi::APLOG_ERR,
+                    if planned {
+                        ffi::APLOG_INFO
+                    } else {
+                        ffi::APLOG_ERR
+                    },
                     s,
                     &format!(
                         "daemon process {} of group '{}' (pid={}) {}; starting a new one",
@@ -202,7 +208,7 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
                         how
                     ),
                 );
-                if sl.started.elapsed() < Duration::from_secs(1) {
+                if !planned && sl.started.elapsed() < Duration::from_secs(1) {
                     sl.quick_deaths += 1;
                 } else {
                     sl.quick_deaths = 0;
