@@ -433,11 +433,17 @@ fn graceful_restart_lets_in_flight_daemon_requests_finish() {
     });
     std::thread::sleep(Duration::from_millis(500));
     s.graceful();
-    // New requests go to the new generation's daemon at once.
-    let new = json(&s.get("/app/module")).get("pid").num() as u32;
-    assert_ne!(
-        new, old,
-        "a request after the restart reached the old daemon"
+    // Requests keep succeeding, and soon reach the new generation's daemon.
+    // (Apache's old children may accept a few more right after the restart;
+    // those go to the old, draining daemon: a known gap, see the issue.)
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let r = s.get("/app/module");
+            assert_eq!(r.status, 200, "{}", s.logs());
+            json(&r).get("pid").num() as u32 != old
+        }),
+        "no request reached the new daemon\n{}",
+        s.logs()
     );
     let r = in_flight
         .join()

@@ -81,14 +81,54 @@ pub fn close_parent_write_end() {
 }
 
 /// In the parent, when the configuration goes: close and remove sockets.
-pub fn close_all() {
+/// On a restart the socket files stay: Apache's old children may still
+/// send late requests to the old daemons while those drain. They are
+/// removed by `remove_old_sockets` once a generation is two restarts old,
+/// and all of them when the server stops (`exiting`).
+pub fn close_all(exiting: bool) {
     let mut r = registry();
-    for g in r.groups.drain(..) {
+    let groups: Vec<_> = r.groups.drain(..).collect();
+    r.parent_pipe = None;
+    drop(r);
+    for g in &groups {
         // SAFETY: the parent's own listening descriptor.
         unsafe { libc::close(g.listener) };
-        let _ = std::fs::remove_file(&g.socket_path);
     }
-    r.parent_pipe = None;
+    if exiting {
+        if let Some(g) = groups.first() {
+            remove_old_sockets(&g.socket_path, i32::MAX);
+        }
+    }
+}
+
+/// Removes this parent's socket files of generations before `keep_from`,
+/// found next to `example` (a socket path of this parent).
+pub fn remove_old_sockets(example: &str, keep_from: i32) {
+    let path = std::path::Path::new(example);
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    // name = BASE.PARENTPID.GENERATION.N.sock
+    let parts: Vec<&str> = name.rsplitn(5, '.').collect();
+    let [_, _, _, pid, base] = parts[..] else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let p: Vec<&str> = file.rsplitn(5, '.').collect();
+        if let [ext, _, generation, fpid, fbase] = p[..] {
+            let old = generation
+                .parse::<i32>()
+                .map(|g| g < keep_from)
+                .unwrap_or(false);
+            if ext == "sock" && fpid == pid && fbase == base && old {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 /// Builds every configured group: resolves its accounts, creates its socket.

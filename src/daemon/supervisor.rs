@@ -32,6 +32,10 @@ pub fn start_all(pconf: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) -> Result
     if groups.is_empty() {
         return Ok(());
     }
+    // Sockets of generations before the previous one have no users left.
+    // SAFETY: ap_state_query has no preconditions.
+    let generation = unsafe { ffi::ap_state_query(ffi::AP_SQ_CONFIG_GEN) };
+    group::remove_old_sockets(&groups[0].socket_path, generation - 1);
     let fds = parent_pipe(s)?;
     group::set_parent_pipe(fds[0], fds[1]);
     let mut slots: Vec<*mut Slot> = Vec::new();
@@ -65,7 +69,7 @@ pub fn start_all(pconf: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) -> Result
             } else {
                 retire_all(&slots, server as *mut ffi::server_rec);
             }
-            group::close_all();
+            group::close_all(exiting);
         }),
     );
     Ok(())
