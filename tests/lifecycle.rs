@@ -346,3 +346,28 @@ fn inactivity_timeout_and_restart_interval_recycle_daemons() {
         s.logs()
     );
 }
+
+#[test]
+fn request_timeout_restarts_a_daemon_with_a_stuck_request() {
+    let dir = app_dir("lreqtimeout");
+    let s = Server::start("lreqtimeout", &daemon_conf(&dir, "request-timeout=1"));
+    assert!(s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)));
+    let old = children_named(s.pid(), "(wsgi:site)")[0];
+    let t0 = std::time::Instant::now();
+    let r = s.get("/d/stuck?30");
+    eprintln!(
+        "a 30 s request under request-timeout=1 ended after {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(r.status, 502, "{}", s.logs());
+    assert!(
+        s.error_log().contains("reason=request_timeout"),
+        "{}",
+        s.logs()
+    );
+    assert!(markers(&dir, "stopping")
+        .iter()
+        .any(|(_, t)| t.trim() == "process_stopping request_timeout"));
+    replaced(&s, old).unwrap_or_else(|| panic!("no new daemon\n{}", s.logs()));
+    assert_eq!(s.get("/d/").status, 200);
+}

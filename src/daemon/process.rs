@@ -27,6 +27,15 @@ static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(
 /// When the last request finished, in ms since the process started serving.
 static LAST_DONE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static SERVING_SINCE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+/// When each request in flight started (request-timeout).
+static STARTS: std::sync::Mutex<Vec<(u64, std::time::Instant)>> = std::sync::Mutex::new(Vec::new());
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How long the oldest request in flight has been running.
+fn oldest_request() -> Option<Duration> {
+    let starts = STARTS.lock().unwrap_or_else(|e| e.into_inner());
+    starts.iter().map(|(_, t)| t.elapsed()).max()
+}
 
 /// How long no request has been running.
 fn idle_for(started: std::time::Instant) -> Duration {
@@ -315,6 +324,14 @@ fn wait_for_stop(
         if !spec.restart_interval.is_zero() && started.elapsed() >= spec.restart_interval {
             return ("restart_interval", "restart-interval reached");
         }
+        if !spec.request_timeout.is_zero()
+            && oldest_request().is_some_and(|d| d >= spec.request_timeout)
+        {
+            return (
+                "request_timeout",
+                "a request ran longer than request-timeout",
+            );
+        }
         if !spec.inactivity_timeout.is_zero()
             && ACTIVE.load(Ordering::SeqCst) == 0
             && idle_for(started) >= spec.inactivity_timeout
@@ -410,9 +427,13 @@ fn drain(g: &DaemonGroup) {
 
 /// Serves one request that an Apache child sent over `stream`.
 fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
-    struct InFlight;
+    struct InFlight(u64);
     impl Drop for InFlight {
         fn drop(&mut self) {
+            STARTS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(id, _)| *id != self.0);
             SERVED.fetch_add(1, Ordering::SeqCst);
             if let Some(since) = SERVING_SINCE.get() {
                 LAST_DONE_MS.store(since.elapsed().as_millis() as u64, Ordering::SeqCst);
@@ -421,7 +442,12 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
         }
     }
     ACTIVE.fetch_add(1, Ordering::SeqCst);
-    let _in_flight = InFlight;
+    let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+    STARTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((id, std::time::Instant::now()));
+    let _in_flight = InFlight(id);
     let mut conn = FramedConn::new(stream);
     let timeout = Some(if g.spec.socket_timeout.is_zero() {
         Duration::from_secs(300)

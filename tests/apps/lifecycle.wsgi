@@ -69,6 +69,9 @@ def application(environ, start_response):
     elif path == '/hang-on-stop':
         mod_wsgi.subscribe_shutdown(hang_forever)
         body = b'will hang'
+    elif path == '/stuck':
+        time.sleep(float(environ.get('QUERY_STRING') or '30'))
+        body = b'unstuck'
     elif path == '/raise':
         raise RuntimeError('lifecycle app raised on purpose')
     else:
