@@ -465,3 +465,22 @@ fn graceful_restart_lets_in_flight_daemon_requests_finish() {
         s.logs()
     );
 }
+
+#[test]
+fn a_client_that_hangs_up_makes_the_daemon_close_the_iterable() {
+    let (s, dir) = daemon_server("ddisconnect", "", "");
+    common::request_and_hang_up(s.port, "/app/slow-close?gone", 20_000);
+    // The daemon notices on its next write and calls close() well before
+    // the ~10 s the full response would take.
+    assert!(
+        common::wait_for_file(&dir.join("markers/gone"), Duration::from_secs(5)),
+        "close() was not called after the client left\n{}",
+        s.logs()
+    );
+    assert!(
+        s.wait_for_log("the client closed the connection", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(s.get("/app/module").status, 200);
+}

@@ -690,3 +690,15 @@ fn import_script_preloads_into_the_named_interpreter() {
         assert_eq!(m, "group=[]\n", "{}", s.logs());
     }
 }
+
+#[test]
+fn a_client_that_hangs_up_gets_the_iterable_closed() {
+    let (s, dir) = probe_server("disconnect", "");
+    common::request_and_hang_up(s.port, "/app/slow-close?gone", 20_000);
+    assert!(
+        common::wait_for_file(&dir.join("markers/gone"), Duration::from_secs(5)),
+        "close() was not called after the client left\n{}",
+        s.logs()
+    );
+    assert_eq!(s.get("/app/module").status, 200);
+}

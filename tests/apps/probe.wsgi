@@ -183,6 +183,17 @@ def application(environ, start_response):
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return ClosingIterable([b'a', b'b', b'c'], marker, fail_at=1)
 
+    if path == '/slow-close':
+        # Streams for ~10 s unless the client goes away; close() leaves a marker.
+        marker = os.path.join(MARKER_DIR, query)
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+
+        def slow():
+            for _ in range(500):
+                time.sleep(0.02)
+                yield b'x' * 4096
+        return ClosingIterable(slow(), marker)
+
     if path == '/file':
         name = os.path.join(MARKER_DIR, query)
         f = open(name, 'rb')

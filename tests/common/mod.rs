@@ -421,3 +421,18 @@ pub fn flask_venv() -> PathBuf {
     fs::write(venv.join("ok"), "").unwrap();
     venv
 }
+
+/// Sends a request, reads `n` bytes of the response, then hangs up.
+pub fn request_and_hang_up(port: u16, path: &str, n: usize) {
+    use std::io::Write;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = vec![0u8; n];
+    s.read_exact(&mut buf).unwrap();
+}
+
+/// Waits (bounded) until a file exists.
+pub fn wait_for_file(path: &Path, within: Duration) -> bool {
+    wait_until(within, || path.exists())
+}
