@@ -252,7 +252,23 @@ impl Relay<'_> {
             self.conn.send(&Frame::BodyEnd)
         } else {
             buf.resize((n as usize).clamp(1, 1 << 20), 0);
-            let got = request::read_body(self.r, buf);
+            // Fill what was asked for (one client read often returns ~8 KB),
+            // so a body costs one round trip per WantBody, not one per read.
+            let mut got: isize = 0;
+            while (got as usize) < buf.len() {
+                let n = request::read_body(self.r, &mut buf[got as usize..]);
+                if n <= 0 {
+                    if n < 0 || got == 0 {
+                        got = n;
+                    }
+                    if n == 0 {
+                        // End of body: say so after this last piece.
+                        self.body_done = got > 0 || self.body_done;
+                    }
+                    break;
+                }
+                got += n;
+            }
             if got < 0 {
                 log::request(
                     ffi::APLOG_INFO,
@@ -270,6 +286,7 @@ impl Relay<'_> {
                 self.body_done = true;
                 self.conn.send(&Frame::BodyEnd)
             } else {
+                // (If the end was reached, the next WantBody gets BodyEnd.)
                 self.conn.send_payload(&buf[..got as usize], true)
             }
         };
