@@ -404,12 +404,7 @@ fn flask_in_daemon_mode_as_mod_wsgis_docs_configure_it() {
     let w = json(&s.get("/site/where"));
     assert_eq!(w.get("prefix").str(), venv.to_str().unwrap());
     assert_eq!(w.get("root").str(), "/site");
-    let body = "a=1&b=two";
-    let r = s.request(&format!(
-        "POST /site/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        body.len(),
-        body
-    ));
+    let r = s.post_form("/site/echo", "a=1&b=two");
     assert_eq!(json(&r).get("form").get("b").str(), "two", "{}", r.text());
     assert_eq!(s.get("/site/fail").status, 500);
     assert!(

@@ -627,12 +627,7 @@ fn flask_app_from_a_virtualenv_via_python_home() {
     );
     assert_eq!(w.get("root").str(), "/site");
     assert_eq!(w.get("path").str(), "/where");
-    let body = "a=1&b=two";
-    let r = s.request(&format!(
-        "POST /site/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        body.len(),
-        body
-    ));
+    let r = s.post_form("/site/echo", "a=1&b=two");
     let e = json(&r);
     assert_eq!(e.get("form").get("b").str(), "two", "{}", r.text());
     // Flask turns its own exceptions into 500s; the traceback reaches the log.

@@ -55,16 +55,23 @@ fn c_text(text: String) -> CString {
     CString::new(text.replace('\0', "\\0")).expect("NULs were replaced")
 }
 
-/// Logs `msg` for the whole server (`s` may be null: the main server's log).
-pub fn server(level: i32, s: *const ffi::server_rec, msg: &str) {
-    let text = c_text(format!(
-        "mod_wsgi-rs (pid={}, process='{}'): {}",
+/// The text of one log line: module, process group, pid, request id if any.
+fn line(request_id: Option<&str>, msg: &str) -> CString {
+    let request = request_id
+        .map(|id| format!(", request={}", id))
+        .unwrap_or_default();
+    c_text(format!(
+        "mod_wsgi-rs (pid={}, process='{}'{}): {}",
         std::process::id(),
         group_label(),
+        request,
         msg
-    ));
+    ))
+}
+
+fn log_error(level: i32, s: *const ffi::server_rec, text: &CString) {
     // SAFETY: the format is a literal "%s" and `text` a valid C string that
-    // outlives the call; `s` is a live server_rec or null, which httpd accepts.
+    // outlives the call; `or_main_server` gives a live server_rec.
     unsafe {
         ffi::ap_log_error_(
             c"mod_wsgi_rs".as_ptr(),
@@ -79,6 +86,11 @@ pub fn server(level: i32, s: *const ffi::server_rec, msg: &str) {
     };
 }
 
+/// Logs `msg` for the whole server (`s` may be null: the main server's log).
+pub fn server(level: i32, s: *const ffi::server_rec, msg: &str) {
+    log_error(level, s, &line(None, msg));
+}
+
 /// Logs an error for the whole server.
 pub fn server_error(msg: &str) {
     server(ffi::APLOG_ERR, ptr::null(), msg);
@@ -86,15 +98,8 @@ pub fn server_error(msg: &str) {
 
 /// Logs `msg` for request `r`, naming its request id.
 pub fn request(level: i32, r: *mut ffi::request_rec, msg: &str) {
-    let id = super::request::log_id(r);
-    let text = c_text(format!(
-        "mod_wsgi-rs (pid={}, process='{}', request={}): {}",
-        std::process::id(),
-        group_label(),
-        id,
-        msg
-    ));
-    // SAFETY: as in `server`; `r` is the live request being handled.
+    let text = line(Some(&super::request::log_id(r)), msg);
+    // SAFETY: as in `log_error`; `r` is the live request being handled.
     unsafe {
         ffi::ap_log_rerror_(
             c"mod_wsgi_rs".as_ptr(),
@@ -112,24 +117,5 @@ pub fn request(level: i32, r: *mut ffi::request_rec, msg: &str) {
 /// Logs `msg` for a request known only by its id (in a daemon process,
 /// where the request_rec lives in the Apache child).
 pub fn with_request_id(level: i32, request_id: &str, msg: &str) {
-    let text = c_text(format!(
-        "mod_wsgi-rs (pid={}, process='{}', request={}): {}",
-        std::process::id(),
-        group_label(),
-        request_id,
-        msg
-    ));
-    // SAFETY: as in `server`.
-    unsafe {
-        ffi::ap_log_error_(
-            c"mod_wsgi_rs".as_ptr(),
-            0,
-            module_index(),
-            level,
-            0,
-            or_main_server(ptr::null()),
-            c"%s".as_ptr(),
-            text.as_ptr(),
-        )
-    };
+    log_error(level, ptr::null(), &line(Some(request_id), msg));
 }

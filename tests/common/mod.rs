@@ -436,3 +436,14 @@ pub fn request_and_hang_up(port: u16, path: &str, n: usize) {
 pub fn wait_for_file(path: &Path, within: Duration) -> bool {
     wait_until(within, || path.exists())
 }
+
+impl Server {
+    /// POSTs an urlencoded form body to `path`.
+    pub fn post_form(&self, path: &str, body: &str) -> http::Response {
+        self.request(&format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            body
+        ))
+    }
+}
