@@ -101,6 +101,37 @@ pub fn close_all(exiting: bool) {
     }
 }
 
+/// The socket of the same group from the newest generation after the one in
+/// `path`, if there is one. An Apache child of an old generation uses it
+/// when its own generation's daemons have finished draining and gone.
+pub fn newer_socket(path: &str) -> Option<String> {
+    let p = std::path::Path::new(path);
+    let (dir, name) = (p.parent()?, p.file_name()?.to_str()?);
+    let parts: Vec<&str> = name.rsplitn(5, '.').collect();
+    let [_, group, generation, pid, base] = parts[..] else {
+        return None;
+    };
+    let mine: i64 = generation.parse().ok()?;
+    let mut best: Option<(i64, std::path::PathBuf)> = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let f: Vec<&str> = file.rsplitn(5, '.').collect();
+        if let [ext, fgroup, fgen, fpid, fbase] = f[..] {
+            let Ok(g) = fgen.parse::<i64>() else { continue };
+            if ext == "sock"
+                && fgroup == group
+                && fpid == pid
+                && fbase == base
+                && g > mine
+                && best.as_ref().is_none_or(|(b, _)| g > *b)
+            {
+                best = Some((g, e.path()));
+            }
+        }
+    }
+    best.map(|(_, p)| p.to_string_lossy().into_owned())
+}
+
 /// Removes this parent's socket files of generations before `keep_from`,
 /// found next to `example` (a socket path of this parent).
 pub fn remove_old_sockets(example: &str, keep_from: i32) {
@@ -169,12 +200,16 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
             .and_then(crate::users::group_id)
             .unwrap_or(apache_gid);
         let user_name = spec.user.clone().unwrap_or_else(|| apache_user.clone());
+        // The group's name (hex, so any name is a safe file name) rather than
+        // its position: an old generation's child finds the same group's
+        // newest socket by it (see `newer_socket`).
+        let hex_name: String = spec.name.bytes().map(|b| format!("{:02x}", b)).collect();
         let socket_path = format!(
             "{}.{}.{}.{}.sock",
             prefix,
             std::process::id(),
             generation,
-            id + 1
+            hex_name
         );
         // Apache's children connect as Apache's User (or socket-user=).
         let socket_owner = spec

@@ -14,7 +14,7 @@ use crate::python::runtime;
 use crate::python::wsgi_call::{self, Outcome};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use wsgi_core::protocol::{Frame, PROTOCOL_VERSION};
@@ -157,6 +157,12 @@ fn setup_and_serve(
     );
 
     SERVING_SINCE.get_or_init(std::time::Instant::now);
+    // Non-blocking: workers poll, then accept under ACCEPT_LOCK (see there).
+    // SAFETY: fcntl on our own listening descriptor.
+    unsafe {
+        let flags = libc::fcntl(g.listener, libc::F_GETFL);
+        libc::fcntl(g.listener, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
     // SAFETY: the group's listening descriptor, inherited from the parent
     // and owned by this process from now on.
     let listener = Arc::new(unsafe { UnixListener::from_raw_fd(g.listener) });
@@ -380,11 +386,44 @@ fn wait_for_stop(
     }
 }
 
+/// Taking a connection and counting it as in flight happen under this lock,
+/// and so does the drain's idle check: a connection can never be accepted
+/// but not yet counted when the daemon decides it is idle and leaves.
+static ACCEPT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static STOP_ACCEPTING: AtomicBool = AtomicBool::new(false);
+
 fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
     loop {
-        match listener.accept() {
-            Ok((stream, _)) => serve_connection(stream, g),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+        let mut pfd = libc::pollfd {
+            fd: g.listener,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polling our listening socket, at most 200 ms.
+        if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
+            continue;
+        }
+        let accepted = {
+            let _lock = ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            if STOP_ACCEPTING.load(Ordering::SeqCst) {
+                return;
+            }
+            let r = listener.accept();
+            if r.is_ok() {
+                ACTIVE.fetch_add(1, Ordering::SeqCst);
+            }
+            r
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                // Accepted sockets do not inherit the listener's O_NONBLOCK.
+                serve_connection(stream, g)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => {
                 log::server(
                     ffi::APLOG_ERR,
@@ -398,20 +437,25 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
 }
 
 /// Keeps serving until no request is in flight and none is waiting on the
-/// socket, or graceful-timeout passes.
+/// socket, or graceful-timeout passes; then stops accepting for good.
 fn drain(g: &DaemonGroup) {
     let t0 = std::time::Instant::now();
-    let idle = || {
-        let mut pfd = libc::pollfd {
-            fd: g.listener,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: a zero-timeout poll on our listening socket.
-        let waiting = unsafe { libc::poll(&mut pfd, 1, 0) } > 0;
-        ACTIVE.load(Ordering::SeqCst) == 0 && !waiting
-    };
-    while !idle() && t0.elapsed() < g.spec.graceful_timeout {
+    loop {
+        {
+            let _lock = ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pfd = libc::pollfd {
+                fd: g.listener,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: a zero-timeout poll on our listening socket.
+            let waiting = unsafe { libc::poll(&mut pfd, 1, 0) } > 0;
+            let idle = ACTIVE.load(Ordering::SeqCst) == 0 && !waiting;
+            if idle || t0.elapsed() >= g.spec.graceful_timeout {
+                STOP_ACCEPTING.store(true, Ordering::SeqCst);
+                break;
+            }
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     log::server(
@@ -441,7 +485,7 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
             ACTIVE.fetch_sub(1, Ordering::SeqCst);
         }
     }
-    ACTIVE.fetch_add(1, Ordering::SeqCst);
+    // (ACTIVE was counted up by the accept loop, under ACCEPT_LOCK.)
     let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
     STARTS
         .lock()

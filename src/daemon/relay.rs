@@ -74,23 +74,32 @@ pub fn target_from_environ(env: &[(Vec<u8>, Vec<u8>)], g: &DaemonGroup) -> (AppT
     (target, get(K_REQUEST_ID))
 }
 
-fn connect(g: &DaemonGroup) -> io::Result<UnixStream> {
+fn connect(g: &DaemonGroup, start: &str) -> io::Result<(UnixStream, String)> {
     // A daemon that is (re)starting refuses or has no socket yet: retry
-    // until connect-timeout, as mod_wsgi does.
+    // until connect-timeout, as mod_wsgi does. After a graceful restart this
+    // child may be of the old generation, whose daemons leave once drained:
+    // then the same group's newest socket serves it.
     let deadline = Instant::now() + g.spec.connect_timeout;
     let mut wait = Duration::from_millis(5);
+    let mut path = start.to_string();
     loop {
-        match UnixStream::connect(&g.socket_path) {
-            Ok(s) => return Ok(s),
+        match UnixStream::connect(&path) {
+            Ok(s) => return Ok((s, path)),
             Err(e)
-                if Instant::now() + wait < deadline
-                    && matches!(
-                        e.kind(),
-                        io::ErrorKind::ConnectionRefused
-                            | io::ErrorKind::NotFound
-                            | io::ErrorKind::WouldBlock
-                    ) =>
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused
+                        | io::ErrorKind::NotFound
+                        | io::ErrorKind::WouldBlock
+                ) =>
             {
+                if let Some(newer) = super::group::newer_socket(&path) {
+                    path = newer;
+                    continue;
+                }
+                if Instant::now() + wait >= deadline {
+                    return Err(e);
+                }
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_millis(200));
             }
@@ -106,21 +115,6 @@ pub fn relay(
     target: &AppTarget,
     mut cgi: Vec<(Vec<u8>, Vec<u8>)>,
 ) -> c_int {
-    let stream = match connect(g) {
-        Ok(s) => s,
-        Err(e) => {
-            log::request(
-                ffi::APLOG_ERR,
-                r,
-                &format!(
-                    "cannot reach daemon process group '{}' at {}: {} (after connect-timeout {:?})",
-                    g.spec.name, g.socket_path, e, g.spec.connect_timeout
-                ),
-            );
-            return ffi::HTTP_SERVICE_UNAVAILABLE;
-        }
-    };
-    let mut conn = FramedConn::new(stream);
     // SAFETY: live request; the server's Timeout directive (microseconds).
     let server_timeout =
         Duration::from_micros(unsafe { (*(*r).server).timeout }.max(1_000_000) as u64);
@@ -129,33 +123,54 @@ pub fn relay(
     } else {
         g.spec.socket_timeout
     };
-    let _ = conn.set_timeouts(Some(timeout), Some(timeout));
     encode_target(&mut cgi, target);
-    if let Err(e) = conn.send(&Frame::Request {
+    let request = Frame::Request {
         version: PROTOCOL_VERSION,
         environ: cgi,
-    }) {
-        log::request(
-            ffi::APLOG_ERR,
+    };
+    let mut path = g.socket_path.clone();
+    loop {
+        let (stream, used) = match connect(g, &path) {
+            Ok(s) => s,
+            Err(e) => {
+                log::request(
+                    ffi::APLOG_ERR,
+                    r,
+                    &format!(
+                    "cannot reach daemon process group '{}' at {}: {} (after connect-timeout {:?})",
+                    g.spec.name, path, e, g.spec.connect_timeout
+                ),
+                );
+                return ffi::HTTP_SERVICE_UNAVAILABLE;
+            }
+        };
+        let mut conn = FramedConn::new(stream);
+        let _ = conn.set_timeouts(Some(timeout), Some(timeout));
+        let sent = conn.send(&request);
+        let relay = Relay {
             r,
-            &format!(
-                "sending the request to daemon process group '{}' failed: {}",
-                g.spec.name, e
-            ),
-        );
-        return ffi::HTTP_SERVICE_UNAVAILABLE;
+            g,
+            conn,
+            head_sent: false,
+            body_started: false,
+            body_done: false,
+            declared: None,
+            written: 0,
+            frames: 0,
+        };
+        let mut relay = relay;
+        let result = match sent {
+            Ok(()) => relay.run(),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(status) => return status,
+            Err(e) => match relay.unanswered(e, &used, &mut path) {
+                Some(status) => return status,
+                None => continue, // retry on the newer generation's socket
+            },
+        }
     }
-    Relay {
-        r,
-        g,
-        conn,
-        head_sent: false,
-        body_started: false,
-        body_done: false,
-        declared: None,
-        written: 0,
-    }
-    .run()
 }
 
 struct Relay<'a> {
@@ -167,20 +182,47 @@ struct Relay<'a> {
     body_done: bool,
     declared: Option<u64>,
     written: u64,
+    /// Frames received from the daemon so far.
+    frames: u32,
 }
 
 impl Relay<'_> {
-    fn run(mut self) -> c_int {
+    /// The connection failed before the daemon sent anything: if this is an
+    /// old generation's socket and a newer one exists, the draining daemon
+    /// left without taking the request (it finishes every request it
+    /// accepts, and no body was read: there was no WantBody), so it is
+    /// retried there (None). Otherwise the status to answer with.
+    fn unanswered(&mut self, e: io::Error, used: &str, path: &mut String) -> Option<c_int> {
+        let gone = matches!(
+            e.kind(),
+            io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+        );
+        if gone && self.frames == 0 {
+            if let Some(newer) = super::group::newer_socket(used) {
+                *path = newer;
+                return None;
+            }
+        }
+        Some(self.broken(e))
+    }
+
+    /// Relays the daemon's frames. Err: the connection failed before any
+    /// frame arrived (the caller decides whether to retry).
+    fn run(&mut self) -> Result<c_int, io::Error> {
         let mut body_buf = Vec::new();
         loop {
             let frame = match self.conn.recv() {
                 Ok(f) => f,
-                Err(e) => return self.broken(e),
+                Err(e) if self.frames == 0 => return Err(e),
+                Err(e) => return Ok(self.broken(e)),
             };
+            self.frames += 1;
             match frame {
                 Frame::WantBody(n) => {
                     if let Err(status) = self.send_body(n, &mut body_buf) {
-                        return status;
+                        return Ok(status);
                     }
                 }
                 Frame::Head {
@@ -209,7 +251,7 @@ impl Relay<'_> {
                             self.r,
                             "the client closed the connection before the response was complete",
                         );
-                        return ffi::OK;
+                        return Ok(ffi::OK);
                     }
                     self.written += d.len() as u64;
                 }
@@ -217,7 +259,7 @@ impl Relay<'_> {
                     if matches!(self.declared, Some(cl) if self.written < cl) {
                         self.close_connection();
                     }
-                    return ffi::OK;
+                    return Ok(ffi::OK);
                 }
                 Frame::Error { status, message } if !self.head_sent => {
                     log::request(
@@ -229,13 +271,13 @@ impl Relay<'_> {
                             String::from_utf8_lossy(&message)
                         ),
                     );
-                    return status as c_int;
+                    return Ok(status as c_int);
                 }
                 other => {
-                    return self.broken(io::Error::new(
+                    return Ok(self.broken(io::Error::new(
                         io::ErrorKind::InvalidData,
                         format!("unexpected frame {:?}", frame_name(&other)),
-                    ));
+                    )));
                 }
             }
         }
