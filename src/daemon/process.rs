@@ -394,19 +394,22 @@ static STOP_ACCEPTING: AtomicBool = AtomicBool::new(false);
 
 fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
     loop {
-        let mut pfd = libc::pollfd {
-            fd: g.listener,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: polling our listening socket, at most 200 ms.
-        if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
-            continue;
-        }
+        // Only the thread holding the lock waits for a connection (as Apache's
+        // own accept mutex does): one wake-up per connection, no herd.
         let accepted = {
             let _lock = ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
             if STOP_ACCEPTING.load(Ordering::SeqCst) {
                 return;
+            }
+            let mut pfd = libc::pollfd {
+                fd: g.listener,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: polling our listening socket, at most 100 ms (so a
+            // drain check waiting for the lock is not held up for long).
+            if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
+                continue;
             }
             let r = listener.accept();
             if r.is_ok() {
@@ -415,10 +418,8 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
             r
         };
         match accepted {
-            Ok((stream, _)) => {
-                // Accepted sockets do not inherit the listener's O_NONBLOCK.
-                serve_connection(stream, g)
-            }
+            // Accepted sockets do not inherit the listener's O_NONBLOCK.
+            Ok((stream, _)) => serve_connection(stream, g),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -437,25 +438,29 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
 }
 
 /// Keeps serving until no request is in flight and none is waiting on the
-/// socket, or graceful-timeout passes; then stops accepting for good.
+/// socket, or graceful-timeout passes; then stops accepting for good and
+/// lets whatever was accepted meanwhile finish (within the same timeout).
 fn drain(g: &DaemonGroup) {
     let t0 = std::time::Instant::now();
-    loop {
-        {
-            let _lock = ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            let mut pfd = libc::pollfd {
-                fd: g.listener,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: a zero-timeout poll on our listening socket.
-            let waiting = unsafe { libc::poll(&mut pfd, 1, 0) } > 0;
-            let idle = ACTIVE.load(Ordering::SeqCst) == 0 && !waiting;
-            if idle || t0.elapsed() >= g.spec.graceful_timeout {
-                STOP_ACCEPTING.store(true, Ordering::SeqCst);
-                break;
-            }
-        }
+    let in_time = || t0.elapsed() < g.spec.graceful_timeout;
+    let waiting = || {
+        let mut pfd = libc::pollfd {
+            fd: g.listener,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: a zero-timeout poll on our listening socket.
+        unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
+    };
+    while (ACTIVE.load(Ordering::SeqCst) > 0 || waiting()) && in_time() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Workers check this first thing under the lock and leave; taking the
+    // lock once then means no accept is half done. Connections still queued
+    // are refused when we exit, and the relay retries those elsewhere.
+    STOP_ACCEPTING.store(true, Ordering::SeqCst);
+    drop(ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
+    while ACTIVE.load(Ordering::SeqCst) > 0 && in_time() {
         std::thread::sleep(Duration::from_millis(20));
     }
     log::server(
