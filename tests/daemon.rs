@@ -394,24 +394,7 @@ fn flask_in_daemon_mode_as_mod_wsgis_docs_configure_it() {
             venv = venv.display()
         ),
     );
-    let r = s.get("/site/");
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, "flask says hi"),
-        "{}",
-        s.logs()
-    );
-    let w = json(&s.get("/site/where"));
-    assert_eq!(w.get("prefix").str(), venv.to_str().unwrap());
-    assert_eq!(w.get("root").str(), "/site");
-    let r = s.post_form("/site/echo", "a=1&b=two");
-    assert_eq!(json(&r).get("form").get("b").str(), "two", "{}", r.text());
-    assert_eq!(s.get("/site/fail").status, 500);
-    assert!(
-        s.wait_for_log("flask view failed on purpose", Duration::from_secs(5)),
-        "{}",
-        s.logs()
-    );
+    common::check_flask_site(&s, &venv);
     assert_eq!(children_named(s.pid(), "(wsgi:flaskapp)").len(), 2);
 }
 

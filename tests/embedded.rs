@@ -611,33 +611,7 @@ fn flask_app_from_a_virtualenv_via_python_home() {
             d = dir.display()
         ),
     );
-    let r = s.get("/site/");
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, "flask says hi"),
-        "{}",
-        s.logs()
-    );
-    let w = json(&s.get("/site/where"));
-    assert_eq!(w.get("prefix").str(), venv.to_str().unwrap());
-    assert!(
-        w.get("flask").str().starts_with(venv.to_str().unwrap()),
-        "{:?}",
-        w
-    );
-    assert_eq!(w.get("root").str(), "/site");
-    assert_eq!(w.get("path").str(), "/where");
-    let r = s.post_form("/site/echo", "a=1&b=two");
-    let e = json(&r);
-    assert_eq!(e.get("form").get("b").str(), "two", "{}", r.text());
-    // Flask turns its own exceptions into 500s; the traceback reaches the log.
-    assert_eq!(s.get("/site/fail").status, 500);
-    assert!(
-        s.wait_for_log("flask view failed on purpose", Duration::from_secs(5)),
-        "{}",
-        s.logs()
-    );
-    assert_eq!(s.get("/site/").status, 200);
+    common::check_flask_site(&s, &venv);
 }
 
 #[test]

@@ -447,3 +447,36 @@ impl Server {
         ))
     }
 }
+
+/// What a user of the Flask test app (tests/apps/flask_app.wsgi, mounted at
+/// /site) sees when it is served from the virtualenv `venv`.
+pub fn check_flask_site(s: &Server, venv: &Path) {
+    let r = s.get("/site/");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "flask says hi"),
+        "{}",
+        s.logs()
+    );
+    let w = json::parse_response(&s.get("/site/where"));
+    let venv = venv.to_str().unwrap();
+    assert_eq!(w.get("prefix").str(), venv);
+    assert!(w.get("flask").str().starts_with(venv), "{:?}", w);
+    assert_eq!(w.get("root").str(), "/site");
+    assert_eq!(w.get("path").str(), "/where");
+    let r = s.post_form("/site/echo", "a=1&b=two");
+    assert_eq!(
+        json::parse_response(&r).get("form").get("b").str(),
+        "two",
+        "{}",
+        r.text()
+    );
+    // Flask turns its own exceptions into 500s; the traceback reaches the log.
+    assert_eq!(s.get("/site/fail").status, 500);
+    assert!(
+        s.wait_for_log("flask view failed on purpose", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(s.get("/site/").status, 200);
+}
