@@ -517,10 +517,13 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
         Ok(_) | Err(_) => return,
     };
     let (target, request_id) = super::relay::target_from_environ(&environ, g);
+    let eager = super::relay::eager_body(&environ);
     let chan = Channel::Daemon {
         conn,
         request_id: request_id.clone(),
         body_done: false,
+        eager,
+        pending: Vec::new(),
     };
     match wsgi_call::run_app(chan, &target, &environ) {
         Ok((

@@ -21,6 +21,51 @@ const K_APP_GROUP: &[u8] = b"mod_wsgi.application_group";
 const K_RELOAD: &[u8] = b"mod_wsgi.script_reloading";
 const K_HTTPS: &[u8] = b"mod_wsgi.rs.https";
 const K_REQUEST_ID: &[u8] = b"mod_wsgi.request_id";
+const K_EAGER: &[u8] = b"mod_wsgi.rs.eager_body";
+
+/// Bodies up to this size, with a known length and no `Expect:
+/// 100-continue`, are read first and sent with the request (as mod_wsgi
+/// does), saving the daemon a WantBody round trip.
+const EAGER_MAX: u64 = 64 * 1024;
+
+/// Whether the child sent the body with the request (daemon side).
+pub fn eager_body(env: &[(Vec<u8>, Vec<u8>)]) -> bool {
+    env.iter().any(|(k, v)| k == K_EAGER && v == b"1")
+}
+
+/// The whole body, when it qualifies for sending eagerly; Err(status) if
+/// reading it from the client failed.
+fn read_eager_body(
+    r: *mut ffi::request_rec,
+    cgi: &[(Vec<u8>, Vec<u8>)],
+) -> Result<Option<Vec<u8>>, c_int> {
+    let get = |k: &[u8]| {
+        cgi.iter()
+            .find(|(ek, _)| ek == k)
+            .map(|(_, v)| v.as_slice())
+    };
+    let length = get(b"CONTENT_LENGTH")
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    let expects_continue =
+        get(b"HTTP_EXPECT").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+    let Some(length) = length.filter(|n| (1..=EAGER_MAX).contains(n)) else {
+        return Ok(None);
+    };
+    if expects_continue || !request::start_body(r) {
+        return Ok(None);
+    }
+    let mut body = vec![0u8; length as usize];
+    let mut got = 0;
+    while got < body.len() {
+        match request::read_body(r, &mut body[got..]) {
+            n if n < 0 => return Err(ffi::HTTP_BAD_REQUEST),
+            0 => break,
+            n => got += n as usize,
+        }
+    }
+    body.truncate(got);
+    Ok(Some(body))
+}
 
 /// Adds the handler's decisions to the CGI variables sent to the daemon.
 fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget) {
@@ -123,7 +168,21 @@ pub fn relay(
     } else {
         g.spec.socket_timeout
     };
+    let eager = match read_eager_body(r, &cgi) {
+        Ok(b) => b,
+        Err(status) => {
+            log::request(
+                ffi::APLOG_INFO,
+                r,
+                "reading the request body from the client failed",
+            );
+            return status;
+        }
+    };
     encode_target(&mut cgi, target);
+    if eager.is_some() {
+        cgi.push((K_EAGER.to_vec(), b"1".to_vec()));
+    }
     let request = Frame::Request {
         version: PROTOCOL_VERSION,
         environ: cgi,
@@ -146,14 +205,20 @@ pub fn relay(
         };
         let mut conn = FramedConn::new(stream);
         let _ = conn.set_timeouts(Some(timeout), Some(timeout));
-        let sent = conn.send(&request);
+        let mut sent = conn.send(&request);
+        if let (Ok(()), Some(body)) = (&sent, &eager) {
+            sent = conn
+                .send_payload(body, true)
+                .and_then(|_| conn.send(&Frame::BodyEnd));
+        }
+        let sent_body = eager.is_some();
         let relay = Relay {
             r,
             g,
             conn,
             head_sent: false,
-            body_started: false,
-            body_done: false,
+            body_started: sent_body,
+            body_done: sent_body,
             declared: None,
             written: 0,
             frames: 0,

@@ -14,6 +14,11 @@ pub enum Channel {
         conn: FramedConn,
         request_id: String,
         body_done: bool,
+        /// The Apache child sends the (small) body unasked, right after the
+        /// request: no WantBody round trip (see docs/protocol.md).
+        eager: bool,
+        /// Body bytes received but not yet handed to the application.
+        pending: Vec<u8>,
     },
 }
 
@@ -84,22 +89,33 @@ impl Channel {
                 }
             }
             Channel::Daemon {
-                conn, body_done, ..
+                conn,
+                body_done,
+                eager,
+                pending,
+                ..
             } => {
+                if !pending.is_empty() {
+                    let n = pending.len().min(buf.len());
+                    buf[..n].copy_from_slice(&pending[..n]);
+                    pending.drain(..n);
+                    return Ok(n);
+                }
                 if *body_done {
                     return Ok(0);
                 }
-                conn.send(&Frame::WantBody(buf.len() as u32))
-                    .map_err(|_| ())?;
+                if !*eager {
+                    conn.send(&Frame::WantBody(buf.len() as u32))
+                        .map_err(|_| ())?;
+                }
                 match conn.recv() {
-                    Ok(Frame::Body(b)) if b.len() <= buf.len() => {
-                        buf[..b.len()].copy_from_slice(&b);
-                        if b.is_empty() {
-                            *body_done = true;
-                        }
-                        Ok(b.len())
+                    Ok(Frame::Body(b)) if !b.is_empty() => {
+                        let n = b.len().min(buf.len());
+                        buf[..n].copy_from_slice(&b[..n]);
+                        pending.extend_from_slice(&b[n..]);
+                        Ok(n)
                     }
-                    Ok(Frame::BodyEnd) => {
+                    Ok(Frame::Body(_)) | Ok(Frame::BodyEnd) => {
                         *body_done = true;
                         Ok(0)
                     }
