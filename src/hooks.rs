@@ -334,7 +334,7 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
             ffi::ap_get_module_config((*r).request_config, std::ptr::addr_of!(crate::wsgi_module))
                 .cast::<AliasMatch>();
         let alias = (!m.is_null()).then(|| (*m).alias.clone());
-        let dir = (*config::module_config::<DirConfig>((*r).per_dir_config)).clone();
+        let dir = &*config::module_config::<DirConfig>((*r).per_dir_config);
         (
             alias,
             dir,
@@ -433,7 +433,7 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
         .and_then(|s| s.pass_authorization)
         .or(dir.pass_authorization)
         .unwrap_or(false);
-    let cgi = wsgi_call::cgi_environ(r, pass_auth, head_as_get);
+    let cgi = crate::apache::cgi::cgi_environ(r, pass_auth, head_as_get);
     let script_name = cgi
         .iter()
         .find(|(k, _)| k == b"SCRIPT_NAME")

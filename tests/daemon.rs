@@ -150,19 +150,7 @@ fn application_errors_are_500_and_logged_with_the_request_id() {
     let (s, _d) = daemon_server("derrors", "", "");
     let r = s.get("/app/raise?daemon-side");
     assert_eq!(r.status, 500);
-    assert!(
-        s.wait_for_log(
-            "probe raised on purpose daemon-side",
-            Duration::from_secs(5)
-        ),
-        "{}",
-        s.logs()
-    );
-    let log = s.error_log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("RuntimeError: probe raised on purpose daemon-side"))
-        .unwrap();
+    let line = s.log_line("RuntimeError: probe raised on purpose daemon-side");
     assert!(
         line.contains("process='site'") && line.contains("request="),
         "{line}"

@@ -261,11 +261,7 @@ fn errors_and_stdout_reach_the_error_log_with_the_request_id() {
         "{}",
         s.logs()
     );
-    let log = s.error_log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("probe wsgi.errors line tag123"))
-        .unwrap();
+    let line = s.log_line("probe wsgi.errors line tag123");
     assert!(
         line.contains("mod_wsgi-rs (pid=") && line.contains("request="),
         "{line}"

@@ -118,12 +118,12 @@ fn a_stuck_non_daemon_thread_does_not_delay_stop() {
     assert_eq!(s.get("/a/thread").text(), "thread started");
     let took = s.stop();
     eprintln!("stop with a never-ending non-daemon thread took {took:?}");
-    // A hang would last until the harness's SIGKILL at 15 s; Apache's own
-    // SIGKILL would come at ~10 s.
+    // A child that hung would make Apache escalate: AH00045 (its SIGTERM,
+    // ~3 s into stop), then AH00046 (SIGKILL, ~9 s). Neither may appear.
+    let log = s.error_log();
     assert!(
-        took < Duration::from_secs(5),
-        "stop took {took:?}\n{}",
-        s.logs()
+        !log.contains("AH00045") && !log.contains("AH00046"),
+        "Apache had to kill a child\n{log}"
     );
     assert!(
         !markers(&dir, "stopping").is_empty(),
@@ -139,9 +139,10 @@ fn the_watchdog_ends_a_shutdown_that_hangs_and_shows_where() {
     assert_eq!(s.get("/a/hang-on-stop").text(), "will hang");
     let took = s.stop();
     eprintln!("stop with a hanging subscriber took {took:?}");
+    // The watchdog (2 s) ends the child before Apache's SIGKILL (AH00046).
     assert!(
-        took < Duration::from_secs(6),
-        "stop took {took:?}\n{}",
+        !s.error_log().contains("AH00046"),
+        "Apache had to SIGKILL a child\n{}",
         s.logs()
     );
     assert!(!markers(&dir, "hanging").is_empty(), "{}", s.logs());

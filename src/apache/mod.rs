@@ -1,6 +1,7 @@
 //! The thin, `unsafe` boundary with httpd: raw bindings and small safe wrappers.
 //! Raw Apache pointers live only under this module and `crate::hooks`.
 
+pub mod cgi;
 pub mod ffi;
 pub mod guard;
 pub mod log;

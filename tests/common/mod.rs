@@ -219,6 +219,20 @@ impl Server {
         )
     }
 
+    /// The first error-log line containing `needle` (waiting for it, bounded).
+    pub fn log_line(&self, needle: &str) -> String {
+        assert!(
+            self.wait_for_log(needle, Duration::from_secs(5)),
+            "no '{needle}' in the log\n{}",
+            self.logs()
+        );
+        self.error_log()
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap()
+            .to_string()
+    }
+
     /// Waits (bounded) until the error log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, within: Duration) -> bool {
         let deadline = Instant::now() + within;
