@@ -30,6 +30,8 @@ struct Slot {
 pub fn start_all(pconf: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) -> Result<(), String> {
     let groups = group::build_all(pconf)?;
     if groups.is_empty() {
+        // A group removed from the configuration: its daemons drain and go.
+        retire_noted(s);
         return Ok(());
     }
     // Sockets of generations before the previous one have no users left.
@@ -57,6 +59,9 @@ pub fn start_all(pconf: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) -> Result
             slots.push(slot);
         }
     }
+    // The new sockets exist and their daemons are starting: only now may the
+    // previous generation's daemons drain and leave.
+    retire_noted(s);
     let server = s as usize;
     on_cleanup(
         pconf,
@@ -67,7 +72,7 @@ pub fn start_all(pconf: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) -> Result
             if exiting {
                 stop_all(&slots, server as *mut ffi::server_rec);
             } else {
-                retire_all(&slots, server as *mut ffi::server_rec);
+                note_retiring(&slots, server as *mut ffi::server_rec);
             }
             group::close_all(exiting);
         }),
@@ -102,23 +107,69 @@ fn parent_pipe(s: *mut ffi::server_rec) -> Result<[RawFd; 2], String> {
     }
 }
 
-/// On a restart: old-generation daemons get SIGUSR1 and keep serving the
-/// requests Apache's old children already sent them until they are idle or
-/// graceful-timeout passes; the parent does not wait for them (new daemons
-/// start at once, on a new socket). They exit with the parent if it goes.
-fn retire_all(slots: &[*mut Slot], s: *mut ffi::server_rec) {
-    // SAFETY: the slots live in the pool being cleared (see stop_all).
-    for sl in slots
-        .iter()
-        .map(|p| unsafe { &**p })
-        .filter(|sl| sl.proc_.pid > 0)
-    {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(sl.proc_.pid, libc::SIGUSR1) };
-        log::server(ffi::APLOG_INFO, s, &format!(
-            "restart: daemon process pid={} of group '{}' finishes its requests (up to graceful-timeout {:?}) and exits",
-            sl.proc_.pid, sl.group.spec.name, sl.group.spec.graceful_timeout
-        ));
+/// Daemons of the generation being replaced, kept in the process pool (as
+/// plain C data: the .so, and so its Rust types, may differ after the
+/// restart) until the new generation's sockets exist.
+#[repr(C)]
+struct Retiring {
+    count: i32,
+    pids: [i32; 1024],
+}
+
+fn retiring(s: *mut ffi::server_rec) -> *mut Retiring {
+    const KEY: &std::ffi::CStr = c"mod_wsgi_rs:retiring";
+    // SAFETY: as in parent_pipe: process-pool memory, zeroed on creation.
+    unsafe {
+        let pool = (*(*s).process).pool;
+        let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
+        ffi::apr_pool_userdata_get(&mut data, KEY.as_ptr(), pool);
+        if data.is_null() {
+            data = ffi::apr_palloc(pool, std::mem::size_of::<Retiring>());
+            std::ptr::write_bytes(data.cast::<u8>(), 0, std::mem::size_of::<Retiring>());
+            ffi::apr_pool_userdata_set(data, KEY.as_ptr(), None, pool);
+        }
+        data.cast()
+    }
+}
+
+/// On a restart, the old generation's daemons are only noted here; they are
+/// told to leave by `retire_noted` once the new generation's sockets exist
+/// (telling them now would let an idle one leave before a late request from
+/// an old Apache child has a newer socket to fall back to).
+fn note_retiring(slots: &[*mut Slot], s: *mut ffi::server_rec) {
+    let r = retiring(s);
+    // SAFETY: the slots live in the pool being cleared (see stop_all); `r`
+    // is our process-pool record, used only by this single-threaded parent.
+    unsafe {
+        let rec = &mut *r;
+        for sl in slots.iter().map(|p| &**p).filter(|sl| sl.proc_.pid > 0) {
+            if (rec.count as usize) < rec.pids.len() {
+                rec.pids[rec.count as usize] = sl.proc_.pid;
+                rec.count += 1;
+            } else {
+                // No room to remember it: tell it now rather than never.
+                libc::kill(sl.proc_.pid, libc::SIGUSR1);
+            }
+        }
+    }
+}
+
+/// SIGUSR1 to the previous generation's daemons: they finish the requests
+/// already sent to them (up to graceful-timeout), then exit. The parent does
+/// not wait for them.
+fn retire_noted(s: *mut ffi::server_rec) {
+    let r = retiring(s);
+    // SAFETY: as in note_retiring.
+    unsafe {
+        let rec = &mut *r;
+        for &pid in &rec.pids[..rec.count as usize] {
+            libc::kill(pid, libc::SIGUSR1);
+            log::server(ffi::APLOG_INFO, s, &format!(
+                "restart: daemon process pid={} of the previous generation finishes its requests (up to its graceful-timeout) and exits",
+                pid
+            ));
+        }
+        rec.count = 0;
     }
 }
 
