@@ -156,19 +156,26 @@ pub fn note_child_generation() {
 /// otherwise the child is leaving on `stop`/`graceful-stop`, idle-child
 /// reaping or MaxConnectionsPerChild, which a child cannot tell apart.
 pub fn embedded_reason() -> &'static str {
+    if server_restarted() {
+        "server_restart"
+    } else {
+        "child_exit"
+    }
+}
+
+/// Whether the server has restarted since this Apache child started: the
+/// parent bumps the scoreboard's running generation as soon as it takes a
+/// restart signal, before it reads the new configuration.
+pub fn server_restarted() -> bool {
     // SAFETY: the scoreboard is shared memory the parent keeps for the life
     // of the server; we only read the running generation.
     let running = unsafe {
         let sb = ffi::ap_scoreboard_image;
         if sb.is_null() || (*sb).global.is_null() {
-            return "child_exit";
+            return false;
         }
         (*(*sb).global).running_generation
     };
     let mine = CHILD_GENERATION.load(Ordering::Relaxed);
-    if mine >= 0 && running != mine {
-        "server_restart"
-    } else {
-        "child_exit"
-    }
+    mine >= 0 && running != mine
 }

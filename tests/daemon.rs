@@ -399,18 +399,13 @@ fn graceful_restart_lets_in_flight_daemon_requests_finish() {
     });
     std::thread::sleep(Duration::from_millis(500));
     s.graceful();
-    // Requests keep succeeding, and soon reach the new generation's daemon.
-    // (Apache's old children may accept a few more right after the restart;
-    // those go to the old, draining daemon: a known gap, see the issue.)
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            let r = s.get("/app/module");
-            assert_eq!(r.status, 200, "{}", s.logs());
-            json(&r).get("pid").num() as u32 != old
-        }),
-        "no request reached the new daemon\n{}",
-        s.logs()
-    );
+    // Every request that starts after the restart reaches the new
+    // generation's daemon, even one an old Apache child takes.
+    for _ in 0..10 {
+        let r = s.get("/app/module");
+        assert_eq!(r.status, 200, "{}", s.logs());
+        assert_ne!(json(&r).get("pid").num() as u32, old, "{}", s.logs());
+    }
     let r = in_flight
         .join()
         .unwrap()

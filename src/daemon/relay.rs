@@ -187,7 +187,16 @@ pub fn relay(
         version: PROTOCOL_VERSION,
         environ: cgi,
     };
-    let mut path = g.socket_path.clone();
+    // After a restart (the scoreboard's generation moved on), a request this
+    // old-generation child takes is new work: it goes to the group's newest
+    // daemons, so new code serves every request that starts after a restart.
+    // Until the new socket exists (the parent is still reading the new
+    // configuration), or if the group is gone, our own daemons serve it.
+    let mut path = if crate::lifecycle::server_restarted() {
+        super::group::newer_socket(&g.socket_path).unwrap_or_else(|| g.socket_path.clone())
+    } else {
+        g.socket_path.clone()
+    };
     loop {
         let (stream, used) = match connect(g, &path) {
             Ok(s) => s,

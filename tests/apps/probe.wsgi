@@ -11,6 +11,13 @@ import time
 import mod_wsgi
 
 CALLS = {'count': 0}
+# The "code version" this process loaded (tests rewrite the file between
+# restarts to see which code serves a request).
+try:
+    with open(os.path.join(os.path.dirname(__file__), 'code-version')) as _f:
+        CODE_VERSION = _f.read().strip()
+except OSError:
+    CODE_VERSION = 'none'
 # Written by the app (as Apache's child user), read by the tests.
 MARKER_DIR = os.path.join(os.path.dirname(__file__), 'markers')
 
@@ -228,6 +235,12 @@ def application(environ, start_response):
     if path == '/sleep':
         time.sleep(float(query or '1'))
         return _json(start_response, {'slept': float(query or '1')})
+
+    if path == '/code-version':
+        body = CODE_VERSION.encode()
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('Content-Length', str(len(body)))])
+        return [body]
 
     if path == '/stdin':
         try:

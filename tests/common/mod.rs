@@ -140,6 +140,9 @@ pub struct Server {
     pub root: PathBuf,
     pub port: u16,
     child: Option<Child>,
+    /// The parent's pid, which is also its process group.
+    pgid: i32,
+    mpm: String,
 }
 
 impl Server {
@@ -165,10 +168,13 @@ impl Server {
             .process_group(0)
             .spawn()
             .expect("starting httpd");
+        let pgid = child.id() as i32;
         let mut server = Server {
             root,
             port,
             child: Some(child),
+            pgid,
+            mpm: mpm.to_string(),
         };
         server.wait_ready();
         server
@@ -199,6 +205,23 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Live processes whose command line names this server's directory
+    /// (its children, and daemons without a display-name).
+    pub fn processes(&self) -> Vec<u32> {
+        let needle = self.root.display().to_string();
+        let mut out = Vec::new();
+        for e in fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmd).contains(&needle) && alive(pid) {
+                out.push(pid);
+            }
+        }
+        out
     }
 
     pub fn error_log(&self) -> String {
@@ -285,11 +308,57 @@ impl Server {
         }
     }
 
+    /// Rewrites the running server's httpd.conf (same port, MPM and
+    /// paths) with `extra`, for the next restart.
+    pub fn reconfigure(&self, extra: &str) {
+        let conf = format!(
+            "{}\n{}\n",
+            base_config(&self.root, self.port, &self.mpm),
+            extra.replace("@ROOT@", &self.root.display().to_string())
+        );
+        write_file(&self.root, "httpd.conf", &conf);
+    }
+
+    /// What `apachectl configtest` (`httpd -t`) says of the current
+    /// httpd.conf: (passed, output).
+    pub fn configtest(&self) -> (bool, String) {
+        let out = Command::new(httpd_bin())
+            .args(["-t", "-f", self.root.join("httpd.conf").to_str().unwrap()])
+            .output()
+            .expect("running httpd -t");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (out.status.success(), text)
+    }
+
+    /// `apachectl graceful-stop`: SIGWINCH to the parent, then waits (up to
+    /// `within`) for it to exit. Returns how long that took, or None if it
+    /// was still running (the caller fails; Drop then stops it by force).
+    pub fn graceful_stop(&mut self, within: Duration) -> Option<Duration> {
+        let t0 = Instant::now();
+        let child = self.child.as_mut()?;
+        signal(child.id() as i32, libc::SIGWINCH);
+        while t0.elapsed() < within {
+            if child.try_wait().ok().flatten().is_some() {
+                // Drop still sends SIGKILL to the process group, in case.
+                self.child = None;
+                return Some(t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
     /// Stops httpd by PID: SIGTERM, a bounded wait, then SIGKILL to its
     /// whole process group. Returns how long the stop took.
     pub fn stop(&mut self) -> Duration {
         let t0 = Instant::now();
         let Some(mut child) = self.child.take() else {
+            // Already gone (graceful_stop): stragglers in its group go too.
+            signal(-self.pgid, 9);
             return Duration::ZERO;
         };
         let pid = child.id() as i32;
