@@ -372,3 +372,175 @@ fn request_timeout_restarts_a_daemon_with_a_stuck_request() {
     replaced(&s, old).unwrap_or_else(|| panic!("no new daemon\n{}", s.logs()));
     assert_eq!(s.get("/d/").status, 200);
 }
+
+/// Starts a one-process daemon group with `options` and returns the server
+/// and the daemon's pid.
+fn one_daemon(tag: &str, options: &str) -> (Server, PathBuf, u32) {
+    let dir = app_dir(tag);
+    let s = Server::start(tag, &daemon_conf(&dir, options));
+    assert!(
+        s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)),
+        "{}",
+        s.logs()
+    );
+    let pid = children_named(s.pid(), "(wsgi:site)")[0];
+    (s, dir, pid)
+}
+
+fn stopped_for(s: &Server, dir: &Path, reason: &str) {
+    assert!(
+        s.wait_for_log(&format!("reason={reason}"), Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+    let want = format!("process_stopping {reason}");
+    assert!(
+        wait_until(Duration::from_secs(5), || markers(dir, "stopping")
+            .iter()
+            .any(|(_, t)| t.trim() == want)),
+        "{:?}\n{}",
+        markers(dir, "stopping"),
+        s.logs()
+    );
+}
+
+#[test]
+fn cpu_and_memory_limits_recycle_a_daemon_after_its_requests() {
+    let (s, dir, old) = one_daemon("lcpu", "cpu-time-limit=1");
+    // The limit passes mid-request: the request still completes.
+    let r = s.get("/d/spin?2");
+    assert_eq!((r.status, r.text().as_str()), (200, "spun"), "{}", s.logs());
+    replaced(&s, old).unwrap_or_else(|| panic!("not recycled\n{}", s.logs()));
+    stopped_for(&s, &dir, "cpu_time_limit");
+
+    let (s, dir, old) = one_daemon("lmemory", "memory-limit=150000000");
+    let r = s.get("/d/grow?200");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "grown"),
+        "{}",
+        s.logs()
+    );
+    replaced(&s, old).unwrap_or_else(|| panic!("not recycled\n{}", s.logs()));
+    stopped_for(&s, &dir, "memory_limit");
+    assert_eq!(s.get("/d/").status, 200);
+}
+
+#[test]
+fn deadlock_timeout_restarts_a_daemon_whose_gil_is_stuck() {
+    let (s, _dir, old) = one_daemon("ldeadlock", "deadlock-timeout=2 shutdown-timeout=2");
+    let t0 = std::time::Instant::now();
+    let r = s.get("/d/hold-gil?60");
+    eprintln!(
+        "a request holding the GIL for 60 s ended after {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(r.status, 502, "{}", s.logs());
+    assert!(
+        s.wait_for_log("reason=deadlock_timeout", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+    // Nothing could run Python any more, so the watchdog ended the process.
+    assert!(s.error_log().contains("watchdog=fired"), "{}", s.logs());
+    let new = replaced(&s, old).unwrap_or_else(|| panic!("no new daemon\n{}", s.logs()));
+    assert_eq!(s.get("/d/").text(), format!("pid {new}"));
+}
+
+#[test]
+fn interrupt_timeout_stops_only_the_stuck_request_when_it_can() {
+    let (s, dir, pid) = one_daemon("linterrupt", "request-timeout=1 interrupt-timeout=2");
+    // Python code running: the exception lands, the request fails alone.
+    let t0 = std::time::Instant::now();
+    let r = s.get("/d/spin?30");
+    eprintln!(
+        "a 30 s busy request under request-timeout=1 ended after {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(r.status, 500, "{}", s.logs());
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert!(
+        s.error_log().contains("mod_wsgi.RequestTimeout"),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(s.get("/d/").text(), format!("pid {pid}"), "same process");
+    // Nothing pending is left for that thread's next requests.
+    for _ in 0..4 {
+        assert_eq!(s.get("/d/").status, 200);
+    }
+    // Blocked in C (time.sleep): the exception cannot land, so after
+    // interrupt-timeout the process restarts.
+    let r = s.get("/d/stuck?30");
+    assert_eq!(r.status, 502, "{}", s.logs());
+    stopped_for(&s, &dir, "request_timeout");
+    replaced(&s, pid).unwrap_or_else(|| panic!("no new daemon\n{}", s.logs()));
+}
+
+#[test]
+fn startup_timeout_restarts_a_daemon_whose_script_does_not_load() {
+    let dir = app_dir("lstartup");
+    common::write_file(
+        &dir,
+        "broken.wsgi",
+        "import os\n\
+         if not os.path.exists(os.path.join(os.path.dirname(__file__), 'markers', 'fixed')):\n\
+         \x20   raise ImportError('not deployed yet')\n\
+         def application(environ, start_response):\n\
+         \x20   start_response('200 OK', [('Content-Type', 'text/plain')])\n\
+         \x20   return [b'loaded']\n",
+    );
+    let s = Server::start(
+        "lstartup",
+        &format!(
+            "WSGIDaemonProcess site processes=1 display-name=%{{GROUP}} startup-timeout=2\n\
+             WSGIScriptAlias /b {}/broken.wsgi process-group=site\n",
+            dir.display()
+        ),
+    );
+    assert!(s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)));
+    let old = children_named(s.pid(), "(wsgi:site)")[0];
+    assert_eq!(s.get("/b/").status, 500);
+    replaced(&s, old).unwrap_or_else(|| panic!("not restarted\n{}", s.logs()));
+    assert!(
+        s.error_log().contains("reason=startup_timeout"),
+        "{}",
+        s.logs()
+    );
+    common::write_file(&dir, "markers/fixed", "");
+    assert_eq!(s.get("/b/").text(), "loaded");
+}
+
+#[test]
+fn sigusr1_is_an_eviction_when_eviction_timeout_is_set_but_a_restart_stays_graceful() {
+    let (s, dir, pid) = one_daemon("leviction", "eviction-timeout=10");
+    let port = s.port;
+    let in_flight = std::thread::spawn(move || {
+        common::http::send(
+            port,
+            b"GET /d/stuck?2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    common::signal(pid as i32, libc::SIGUSR1);
+    let r = in_flight.join().unwrap().expect("in-flight request");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "unstuck"),
+        "{}",
+        s.logs()
+    );
+    stopped_for(&s, &dir, "eviction_signal");
+    let new = replaced(&s, pid).unwrap_or_else(|| panic!("no new daemon\n{}", s.logs()));
+    assert_eq!(s.get("/d/").text(), format!("pid {new}"));
+
+    // A server restart retires the daemons with SIGUSR1 too, but from the
+    // parent: that stays a graceful_signal, bounded by graceful-timeout.
+    s.graceful();
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(new)),
+        "{}",
+        s.logs()
+    );
+    stopped_for(&s, &dir, "graceful_signal");
+}

@@ -4,6 +4,7 @@
 
 pub mod conn;
 pub mod group;
+pub mod health;
 pub mod process;
 pub mod relay;
 pub mod supervisor;

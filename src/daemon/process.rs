@@ -27,14 +27,29 @@ static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(
 /// When the last request finished, in ms since the process started serving.
 static LAST_DONE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static SERVING_SINCE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-/// When each request in flight started (request-timeout).
-static STARTS: std::sync::Mutex<Vec<(u64, std::time::Instant)>> = std::sync::Mutex::new(Vec::new());
+/// The requests in flight (request-timeout). Never locked with the GIL held.
+static IN_FLIGHT: std::sync::Mutex<Vec<Arc<RequestSlot>>> = std::sync::Mutex::new(Vec::new());
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One request in flight, as the main thread sees it.
+struct RequestSlot {
+    id: u64,
+    started: std::time::Instant,
+    /// The serving thread (Python's thread ident is its pthread id).
+    thread: libc::pthread_t,
+    app_group: std::sync::OnceLock<String>,
+    request_id: std::sync::OnceLock<String>,
+    /// When the main thread asked for an interrupt (interrupt-timeout).
+    interrupt_asked: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Set under the GIL: the exception was injected / the app returned.
+    injected: AtomicBool,
+    done: AtomicBool,
+}
 
 /// How long the oldest request in flight has been running.
 fn oldest_request() -> Option<Duration> {
-    let starts = STARTS.lock().unwrap_or_else(|e| e.into_inner());
-    starts.iter().map(|(_, t)| t.elapsed()).max()
+    let slots = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    slots.iter().map(|s| s.started.elapsed()).max()
 }
 
 /// How long no request has been running.
@@ -45,10 +60,26 @@ fn idle_for(started: std::time::Instant) -> Duration {
         .saturating_sub(Duration::from_millis(LAST_DONE_MS.load(Ordering::SeqCst)))
 }
 
-extern "C" fn on_signal(sig: libc::c_int) {
+/// The signal byte for SIGUSR1 sent by our Apache parent: the server is
+/// restarting and this daemon's generation retires (a user's SIGUSR1 is an
+/// eviction when eviction-timeout is set).
+const RETIRE: u8 = 0xF0;
+static PARENT_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
     if fd >= 0 {
-        let b = sig as u8;
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+        let sender = if info.is_null() {
+            0
+        } else {
+            unsafe { (*info).si_pid() }
+        };
+        let b = if sig == libc::SIGUSR1 && sender == PARENT_PID.load(Ordering::Relaxed) {
+            RETIRE
+        } else {
+            sig as u8
+        };
         // SAFETY: write(2) is async-signal-safe; a full pipe just drops it.
         unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
     }
@@ -69,12 +100,13 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
                     reason
                 ),
             );
-            // Planned recycling finishes what is in flight first, like a graceful stop.
-            if matches!(
-                reason,
-                "graceful_signal" | "maximum_requests" | "restart_interval"
-            ) {
-                drain(g);
+            // Planned recycling finishes what is in flight first, like a
+            // graceful stop; an eviction has its own bound.
+            match reason {
+                "eviction_signal" => drain(g, g.spec.eviction_timeout),
+                "graceful_signal" | "maximum_requests" | "restart_interval" | "cpu_time_limit"
+                | "memory_limit" => drain(g, g.spec.graceful_timeout),
+                _ => {}
             }
             let run_atexit = crate::config::global_snapshot().destroy_interpreter;
             crate::lifecycle::stop(reason, run_atexit, g.spec.shutdown_timeout);
@@ -94,8 +126,7 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
     unsafe { libc::_exit(status) }
 }
 
-/// Why a daemon stops: (reason given to `process_stopping`, description).
-type StopReason = (&'static str, &'static str);
+use super::health::{self, StopReason};
 
 fn setup_and_serve(
     g: &Arc<DaemonGroup>,
@@ -112,6 +143,7 @@ fn setup_and_serve(
             libc::getppid()
         }
     };
+    PARENT_PID.store(parent, Ordering::Relaxed);
     let sig_read = install_signal_handlers()?;
     close_inherited(g);
     set_identity(g)?;
@@ -143,6 +175,7 @@ fn setup_and_serve(
         threads_per_process: g.spec.threads.max(1) as i64,
         settings,
     })?;
+    health::start_gil_heartbeat(&g.spec);
     crate::hooks::preload_import_scripts_for(&g.spec.name, std::ptr::null_mut());
     log::server(
         ffi::APLOG_INFO,
@@ -186,6 +219,10 @@ fn install_signal_handlers() -> Result<RawFd, String> {
     // SAFETY: replacing the handlers inherited from the Apache parent with
     // ours (which only write to the pipe) and unblocking every signal.
     unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
         for sig in [
             libc::SIGTERM,
             libc::SIGINT,
@@ -193,7 +230,7 @@ fn install_signal_handlers() -> Result<RawFd, String> {
             libc::SIGHUP,
             libc::SIGUSR2,
         ] {
-            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
@@ -333,10 +370,12 @@ fn wait_for_stop(
         if !spec.request_timeout.is_zero()
             && oldest_request().is_some_and(|d| d >= spec.request_timeout)
         {
-            return (
-                "request_timeout",
-                "a request ran longer than request-timeout",
-            );
+            if let Some(stop) = overdue_requests(spec) {
+                return stop;
+            }
+        }
+        if let Some(stop) = health::check(spec) {
+            return stop;
         }
         if !spec.inactivity_timeout.is_zero()
             && ACTIVE.load(Ordering::SeqCst) == 0
@@ -370,6 +409,12 @@ fn wait_for_stop(
             for &sig in &b[..got.max(0) as usize] {
                 match sig as i32 {
                     libc::SIGTERM | libc::SIGINT => return ("shutdown_signal", "stop signal"),
+                    s if s == RETIRE as i32 => {
+                        return ("graceful_signal", "the server restarted gracefully")
+                    }
+                    libc::SIGUSR1 if !spec.eviction_timeout.is_zero() => {
+                        return ("eviction_signal", "eviction signal")
+                    }
                     libc::SIGUSR1 => return ("graceful_signal", "graceful signal"),
                     s @ (libc::SIGHUP | libc::SIGUSR2) => runtime::publish_signal(
                         s,
@@ -384,6 +429,74 @@ fn wait_for_stop(
             }
         }
     }
+}
+
+/// Requests past request-timeout. Without interrupt-timeout the process
+/// restarts at once. With it, each overdue request's thread first gets a
+/// `mod_wsgi.RequestTimeout` exception (only that thread: the others go
+/// on), and the process restarts only if the request is still running
+/// interrupt-timeout later (an exception cannot reach a thread blocked in C).
+fn overdue_requests(spec: &wsgi_core::DaemonProcessSpec) -> Option<StopReason> {
+    let overdue: Vec<Arc<RequestSlot>> = IN_FLIGHT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|s| s.started.elapsed() >= spec.request_timeout)
+        .cloned()
+        .collect();
+    for slot in overdue {
+        if spec.interrupt_timeout.is_zero() {
+            return Some((
+                "request_timeout",
+                "a request ran longer than request-timeout",
+            ));
+        }
+        let mut asked = slot
+            .interrupt_asked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match *asked {
+            Some(t) if t.elapsed() >= spec.interrupt_timeout => {
+                return Some((
+                    "request_timeout",
+                    "a request ran longer than request-timeout and did not stop when interrupted",
+                ))
+            }
+            Some(_) => {}
+            None => {
+                *asked = Some(std::time::Instant::now());
+                interrupt(slot.clone());
+            }
+        }
+    }
+    None
+}
+
+/// Injects `mod_wsgi.RequestTimeout` into the thread serving `slot`, from a
+/// thread of its own: taking the GIL may block (that is deadlock-timeout's
+/// business), and the main thread must never wait for it.
+fn interrupt(slot: Arc<RequestSlot>) {
+    let request_id = slot.request_id.get().cloned().unwrap_or_default();
+    log::with_request_id(
+        ffi::APLOG_WARNING,
+        &request_id,
+        "request ran longer than request-timeout: raising mod_wsgi.RequestTimeout in its thread",
+    );
+    let _ = std::thread::Builder::new()
+        .name("wsgi-interrupt".into())
+        .spawn(move || {
+            let Some(group) = slot.app_group.get() else {
+                return;
+            };
+            let _ = runtime::with_interpreter(group, |_| {
+                // Under the GIL, as the worker's "done" is set: an exception
+                // is never left pending for the thread's next request.
+                if !slot.done.load(Ordering::SeqCst) {
+                    runtime::raise_in_thread(slot.thread, Some("RequestTimeout"));
+                    slot.injected.store(true, Ordering::SeqCst);
+                }
+            });
+        });
 }
 
 /// Taking a connection and counting it as in flight happen under this lock,
@@ -440,9 +553,9 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
 /// Keeps serving until no request is in flight and none is waiting on the
 /// socket, or graceful-timeout passes; then stops accepting for good and
 /// lets whatever was accepted meanwhile finish (within the same timeout).
-fn drain(g: &DaemonGroup) {
+fn drain(g: &DaemonGroup, timeout: Duration) {
     let t0 = std::time::Instant::now();
-    let in_time = || t0.elapsed() < g.spec.graceful_timeout;
+    let in_time = || t0.elapsed() < timeout;
     let waiting = || {
         let mut pfd = libc::pollfd {
             fd: g.listener,
@@ -476,13 +589,13 @@ fn drain(g: &DaemonGroup) {
 
 /// Serves one request that an Apache child sent over `stream`.
 fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
-    struct InFlight(u64);
+    struct InFlight(Arc<RequestSlot>);
     impl Drop for InFlight {
         fn drop(&mut self) {
-            STARTS
+            IN_FLIGHT
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .retain(|(id, _)| *id != self.0);
+                .retain(|s| s.id != self.0.id);
             SERVED.fetch_add(1, Ordering::SeqCst);
             if let Some(since) = SERVING_SINCE.get() {
                 LAST_DONE_MS.store(since.elapsed().as_millis() as u64, Ordering::SeqCst);
@@ -491,12 +604,22 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
         }
     }
     // (ACTIVE was counted up by the accept loop, under ACCEPT_LOCK.)
-    let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
-    STARTS
+    let slot = Arc::new(RequestSlot {
+        id: NEXT_ID.fetch_add(1, Ordering::SeqCst),
+        started: std::time::Instant::now(),
+        // SAFETY: pthread_self has no preconditions.
+        thread: unsafe { libc::pthread_self() },
+        app_group: std::sync::OnceLock::new(),
+        request_id: std::sync::OnceLock::new(),
+        interrupt_asked: std::sync::Mutex::new(None),
+        injected: AtomicBool::new(false),
+        done: AtomicBool::new(false),
+    });
+    IN_FLIGHT
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push((id, std::time::Instant::now()));
-    let _in_flight = InFlight(id);
+        .push(slot.clone());
+    let _in_flight = InFlight(slot.clone());
     let mut conn = FramedConn::new(stream);
     let timeout = Some(if g.spec.socket_timeout.is_zero() {
         Duration::from_secs(300)
@@ -517,6 +640,8 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
         Ok(_) | Err(_) => return,
     };
     let (target, request_id) = super::relay::target_from_environ(&environ, g);
+    let _ = slot.app_group.set(target.application_group.clone());
+    let _ = slot.request_id.set(request_id.clone());
     let eager = super::relay::eager_body(&environ);
     let chan = Channel::Daemon {
         conn,
@@ -525,7 +650,18 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
         eager,
         pending: Vec::new(),
     };
-    match wsgi_call::run_app(chan, &target, &environ) {
+    let outcome = wsgi_call::run_app(chan, &target, &environ);
+    if !g.spec.interrupt_timeout.is_zero() {
+        // Under the GIL, so an interrupt cannot land after this point; one
+        // that landed too late to be raised is withdrawn.
+        let _ = runtime::with_interpreter(&target.application_group, |_| {
+            slot.done.store(true, Ordering::SeqCst);
+            if slot.injected.load(Ordering::SeqCst) {
+                runtime::raise_in_thread(slot.thread, None);
+            }
+        });
+    }
+    match outcome {
         Ok((
             Outcome::Failed {
                 headers_sent: false,

@@ -23,6 +23,13 @@ import _mod_wsgi_rs as _host
 version = (4, 9, 4)
 server_version = _host.server_version
 
+
+
+class RequestTimeout(Exception):
+    """Raised inside a request's thread when the request ran longer than
+    the daemon's request-timeout and interrupt-timeout is set."""
+
+
 # Filled in by the host right after this module runs.
 process_group = ''
 application_group = ''
@@ -298,16 +305,18 @@ def _load_script(path, reload, mtime=None):
         name = '_mod_wsgi_' + _md5(path.encode('utf-8')).hexdigest()
         module = types.ModuleType(name)
         module.__file__ = path
-        with open(path, 'rb') as f:
-            code = compile(f.read(), path, 'exec', dont_inherit=True)
-        sys.modules[name] = module
         try:
+            with open(path, 'rb') as f:
+                code = compile(f.read(), path, 'exec', dont_inherit=True)
+            sys.modules[name] = module
             exec(code, module.__dict__)
         except BaseException:
             sys.modules.pop(name, None)
             _scripts.pop(path, None)
+            _host.script_loaded(False)
             raise
         _scripts[path] = (mtime, module)
+        _host.script_loaded(True)
         return module
 
 

@@ -541,8 +541,22 @@ unsafe extern "C" fn set_activity(
     })
 }
 
+unsafe extern "C" fn script_loaded(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
+    entry("script_loaded", || {
+        let a = args(a, n, 1, "script_loaded")?;
+        // SAFETY: GIL held; comparing against the True singleton.
+        let ok = a[0] == unsafe { py::Py_True() };
+        crate::daemon::health::note_script_load(ok);
+        Ok(object::none())
+    })
+}
+
 #[repr(transparent)]
-struct MethodTable([py::PyMethodDef; 8]);
+struct MethodTable([py::PyMethodDef; 9]);
 // SAFETY: the table is only read by Python after installation.
 unsafe impl Sync for MethodTable {}
 
@@ -563,6 +577,7 @@ static METHODS: MethodTable = MethodTable([
     method(c"sendfile", sendfile),
     method(c"log", log_line),
     method(c"set_activity", set_activity),
+    method(c"script_loaded", script_loaded),
     py::PyMethodDef::zeroed(),
 ]);
 

@@ -442,3 +442,32 @@ pub fn publish_signal(signum: i32, signame: &str) {
         }
     }
 }
+
+/// Raises `mod_wsgi.<exception>` in the thread `thread` of the current
+/// interpreter when it next runs Python code, or (None) withdraws one that
+/// is pending (GIL held, inside `with_interpreter`).
+pub fn raise_in_thread(thread: u64, exception: Option<&str>) {
+    let exc = match exception {
+        Some(name) => {
+            let Ok(cname) = CString::new(name) else {
+                return;
+            };
+            // SAFETY: GIL held (caller's contract); mod_wsgi exists in every
+            // interpreter we create.
+            let found = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })
+                .and_then(|m| m.getattr(&cname));
+            match found {
+                Ok(e) => Some(e),
+                Err(_) => {
+                    // SAFETY: GIL held; drop the lookup's exception.
+                    unsafe { py::PyErr_Clear() };
+                    return;
+                }
+            }
+        }
+        None => None,
+    };
+    let ptr = exc.as_ref().map_or(std::ptr::null_mut(), |e| e.as_ptr());
+    // SAFETY: GIL held; a null exception withdraws a pending one.
+    unsafe { py::PyThreadState_SetAsyncExc(thread as _, ptr) };
+}

@@ -11,6 +11,7 @@ import mod_wsgi
 MARKERS = os.path.join(os.path.dirname(__file__), 'markers')
 GROUP = (mod_wsgi.application_group or 'GLOBAL').replace('|', '_').replace('/', '_').replace(':', '_')
 EVENTS = []
+HELD = []
 
 
 def mark(kind, text):
@@ -72,6 +73,20 @@ def application(environ, start_response):
     elif path == '/stuck':
         time.sleep(float(environ.get('QUERY_STRING') or '30'))
         body = b'unstuck'
+    elif path == '/spin':
+        # Busy in Python code: uses CPU, and an injected exception lands.
+        end = time.time() + float(environ.get('QUERY_STRING') or '30')
+        while time.time() < end:
+            pass
+        body = b'spun'
+    elif path == '/hold-gil':
+        # Blocked in C without releasing the GIL (ctypes.PyDLL keeps it).
+        import ctypes
+        ctypes.PyDLL(None).sleep(int(environ.get('QUERY_STRING') or '30'))
+        body = b'released'
+    elif path == '/grow':
+        HELD.append(b'x' * (int(environ.get('QUERY_STRING') or '100') << 20))
+        body = b'grown'
     elif path == '/raise':
         raise RuntimeError('lifecycle app raised on purpose')
     else:

@@ -1,0 +1,124 @@
+//! A daemon process's health, as its main thread checks it every 100 ms:
+//! CPU time (`cpu-time-limit`), memory (`memory-limit`,
+//! `virtual-memory-limit`), a GIL heartbeat (`deadlock-timeout`) and
+//! whether the WSGI script ever loaded (`startup-timeout`). Each check is
+//! enforced whatever else is configured, and names the reason it stops for.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use wsgi_core::DaemonProcessSpec;
+
+/// (reason given to `process_stopping`, description for the log).
+pub type StopReason = (&'static str, &'static str);
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+/// When a thread last got the GIL (ms since EPOCH).
+static GIL_SEEN_MS: AtomicU64 = AtomicU64::new(0);
+/// When loading the WSGI script first failed with no success yet (ms since
+/// EPOCH, plus one so that 0 means "not failing").
+static SCRIPT_FAILING_SINCE: AtomicU64 = AtomicU64::new(0);
+static SCRIPT_LOADED: AtomicBool = AtomicBool::new(false);
+
+fn now_ms() -> u64 {
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// Called from Python each time a WSGI script is loaded (or fails to).
+pub fn note_script_load(ok: bool) {
+    if ok {
+        SCRIPT_LOADED.store(true, Ordering::SeqCst);
+        SCRIPT_FAILING_SINCE.store(0, Ordering::SeqCst);
+    } else if !SCRIPT_LOADED.load(Ordering::SeqCst) {
+        let _ = SCRIPT_FAILING_SINCE.compare_exchange(
+            0,
+            now_ms() + 1,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
+}
+
+/// A thread that takes the GIL once a second and notes when it got it. If
+/// some thread holds the GIL without end (a C extension stuck without
+/// releasing it), the note stops moving and `check` sees a deadlock.
+pub fn start_gil_heartbeat(spec: &DaemonProcessSpec) {
+    GIL_SEEN_MS.store(now_ms(), Ordering::SeqCst);
+    if spec.deadlock_timeout.is_zero() {
+        return;
+    }
+    let period =
+        (spec.deadlock_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+    let _ = std::thread::Builder::new()
+        .name("wsgi-gil-heartbeat".into())
+        .spawn(move || loop {
+            if crate::python::runtime::with_interpreter("", |_| ()).is_ok() {
+                GIL_SEEN_MS.store(now_ms(), Ordering::SeqCst);
+            }
+            std::thread::sleep(period);
+        });
+}
+
+/// The first health limit this process is over, if any.
+pub fn check(spec: &DaemonProcessSpec) -> Option<StopReason> {
+    if !spec.deadlock_timeout.is_zero()
+        && Duration::from_millis(now_ms().saturating_sub(GIL_SEEN_MS.load(Ordering::SeqCst)))
+            >= spec.deadlock_timeout
+    {
+        return Some((
+            "deadlock_timeout",
+            "the Python GIL has not been released within deadlock-timeout",
+        ));
+    }
+    let failing = SCRIPT_FAILING_SINCE.load(Ordering::SeqCst);
+    if !spec.startup_timeout.is_zero()
+        && failing > 0
+        && Duration::from_millis(now_ms().saturating_sub(failing - 1)) >= spec.startup_timeout
+    {
+        return Some((
+            "startup_timeout",
+            "the WSGI script has not loaded within startup-timeout",
+        ));
+    }
+    if !spec.cpu_time_limit.is_zero() && cpu_time() >= spec.cpu_time_limit {
+        return Some(("cpu_time_limit", "used more CPU time than cpu-time-limit"));
+    }
+    if spec.memory_limit > 0 || spec.virtual_memory_limit > 0 {
+        let (size, resident) = memory();
+        if spec.memory_limit > 0 && resident >= spec.memory_limit {
+            return Some(("memory_limit", "resident memory reached memory-limit"));
+        }
+        if spec.virtual_memory_limit > 0 && size >= spec.virtual_memory_limit {
+            return Some((
+                "memory_limit",
+                "virtual memory reached virtual-memory-limit",
+            ));
+        }
+    }
+    None
+}
+
+/// User plus system CPU time of the whole process.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the struct we pass.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// (virtual size, resident set) in bytes, from /proc/self/statm.
+fn memory() -> (u64, u64) {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let mut f = statm
+        .split_whitespace()
+        .map(|v| v.parse::<u64>().unwrap_or(0));
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    let size = f.next().unwrap_or(0) * page;
+    let resident = f.next().unwrap_or(0) * page;
+    (size, resident)
+}
