@@ -544,3 +544,179 @@ fn sigusr1_is_an_eviction_when_eviction_timeout_is_set_but_a_restart_stays_grace
     );
     stopped_for(&s, &dir, "graceful_signal");
 }
+
+/// For each way a process ends: the time from the trigger to the process's
+/// exit (printed; these are the figures the lifecycle issue asks for) and
+/// the reason its `process_stopping` subscriber received (asserted).
+#[test]
+fn every_trigger_ends_its_process_promptly_with_its_reason() {
+    let dir = app_dir("ltimes");
+    let d = dir.display();
+    let group = |name: &str, opts: &str| {
+        format!(
+            "WSGIDaemonProcess {name} processes=1 threads=2 display-name=%{{GROUP}} {opts}\n\
+             WSGIScriptAlias /{name} {d}/lifecycle.wsgi process-group={name}\n"
+        )
+    };
+    let conf = format!(
+        "WSGIScriptAlias /e {d}/lifecycle.wsgi\n{}{}{}",
+        group("plain", ""),
+        group("maxreq", "maximum-requests=2"),
+        group("reqtime", "request-timeout=1")
+    );
+    let daemon = |s: &Server, g: &str| {
+        let mut pid = None;
+        wait_until(Duration::from_secs(20), || {
+            pid = children_named(s.pid(), &format!("(wsgi:{g})"))
+                .first()
+                .copied();
+            pid.is_some()
+        });
+        pid.unwrap_or_else(|| panic!("no daemon for {g}\n{}", s.logs()))
+    };
+    let reason_of = |pid: u32| {
+        let mut r = String::new();
+        wait_until(Duration::from_secs(3), || {
+            r = markers(&dir, "stopping")
+                .into_iter()
+                .find(|(n, _)| n.ends_with(&format!("-{pid}")))
+                .map(|(_, t)| t.trim().trim_start_matches("process_stopping ").to_string())
+                .unwrap_or_default();
+            !r.is_empty()
+        });
+        r
+    };
+    let gone = |pid: u32| wait_until(Duration::from_secs(15), || !alive(pid));
+    // The Apache children serving /e (each has loaded the app).
+    let embedded = |s: &Server| {
+        let mut pids: Vec<u32> = (0..6)
+            .map(|_| {
+                s.get("/e/")
+                    .text()
+                    .trim_start_matches("pid ")
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        pids.sort();
+        pids.dedup();
+        pids
+    };
+    let mut rows: Vec<(String, Duration, String, &str)> = Vec::new();
+
+    let mut s = Server::start("ltimes", &conf);
+    // SIGUSR1 to an idle daemon.
+    let p = daemon(&s, "plain");
+    assert_eq!(s.get("/plain/").text(), format!("pid {p}"));
+    let t0 = std::time::Instant::now();
+    common::signal(p as i32, libc::SIGUSR1);
+    assert!(gone(p));
+    rows.push((
+        "kill -USR1 (daemon)".into(),
+        t0.elapsed(),
+        reason_of(p),
+        "graceful_signal",
+    ));
+    // maximum-requests=2: from the end of the second request.
+    let p = daemon(&s, "maxreq");
+    assert_eq!(s.get("/maxreq/").status, 200);
+    assert_eq!(s.get("/maxreq/").status, 200);
+    let t0 = std::time::Instant::now();
+    assert!(gone(p));
+    rows.push((
+        "maximum-requests (daemon)".into(),
+        t0.elapsed(),
+        reason_of(p),
+        "maximum_requests",
+    ));
+    // request-timeout=1: from the moment the request passed the timeout.
+    let p = daemon(&s, "reqtime");
+    assert_eq!(s.get("/reqtime/").status, 200);
+    let t0 = std::time::Instant::now();
+    assert_eq!(s.get("/reqtime/stuck?30").status, 502);
+    assert!(gone(p));
+    rows.push((
+        "request-timeout (daemon)".into(),
+        t0.elapsed().saturating_sub(Duration::from_secs(1)),
+        reason_of(p),
+        "request_timeout",
+    ));
+    // apachectl graceful: the old daemon and the old Apache children.
+    let p = daemon(&s, "plain");
+    assert_eq!(s.get("/plain/").status, 200);
+    let children = embedded(&s);
+    let t0 = std::time::Instant::now();
+    s.graceful();
+    assert!(gone(p));
+    rows.push((
+        "graceful (daemon)".into(),
+        t0.elapsed(),
+        reason_of(p),
+        "graceful_signal",
+    ));
+    for c in children {
+        assert!(gone(c));
+        rows.push((
+            "graceful (Apache child)".into(),
+            t0.elapsed(),
+            reason_of(c),
+            "server_restart",
+        ));
+    }
+    // apachectl graceful-stop.
+    let p = daemon(&s, "plain");
+    assert_eq!(s.get("/plain/").status, 200);
+    let children = embedded(&s);
+    let took = s
+        .graceful_stop(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("graceful-stop did not finish\n{}", s.logs()));
+    assert!(gone(p));
+    rows.push((
+        "graceful-stop (daemon)".into(),
+        took,
+        reason_of(p),
+        "shutdown_signal",
+    ));
+    for c in children {
+        rows.push((
+            "graceful-stop (Apache child)".into(),
+            took,
+            reason_of(c),
+            "child_exit",
+        ));
+    }
+    drop(s);
+
+    // apachectl stop.
+    let mut s = Server::start("ltimes2", &conf);
+    let p = daemon(&s, "plain");
+    assert_eq!(s.get("/plain/").status, 200);
+    let children = embedded(&s);
+    let took = s
+        .signal_and_wait(libc::SIGTERM, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("stop did not finish\n{}", s.logs()));
+    rows.push((
+        "stop (daemon)".into(),
+        took,
+        reason_of(p),
+        "shutdown_signal",
+    ));
+    for c in children {
+        rows.push((
+            "stop (Apache child)".into(),
+            took,
+            reason_of(c),
+            "child_exit",
+        ));
+    }
+
+    for (what, took, reason, _) in &rows {
+        eprintln!(
+            "{what:32} exited {:>7.1} ms after the trigger, reason {reason}",
+            took.as_secs_f64() * 1e3
+        );
+    }
+    for (what, _, reason, want) in &rows {
+        assert_eq!(reason, want, "{what}");
+    }
+}

@@ -466,3 +466,51 @@ fn restarts_apply_removed_groups_and_new_process_counts_while_old_ones_drain() {
         "{served_by:?}"
     );
 }
+
+/// `apachectl restart` (SIGHUP) and `apachectl stop` (SIGTERM) are prompt
+/// with both an embedded application and a daemon group loaded, and leave
+/// nothing behind.
+#[test]
+fn restart_and_stop_are_prompt() {
+    let dir = probe_dir("rstop");
+    let conf = format!(
+        "{}WSGIScriptAlias /e {}/probe.wsgi\n",
+        groups_conf(&dir, 2, false),
+        dir.display()
+    );
+    let mut s = Server::start("rstop", &conf);
+    let both_serve = |s: &Server| {
+        wait_until(Duration::from_secs(20), || {
+            s.get("/a/code-version").status == 200 && s.get("/e/code-version").status == 200
+        })
+    };
+    assert!(both_serve(&s), "{}", s.logs());
+    let old = daemons(&s, "a");
+
+    let t0 = Instant::now();
+    common::signal(s.pid() as i32, libc::SIGHUP);
+    assert!(
+        s.wait_for_log("SIGHUP received", Duration::from_secs(10)),
+        "{}",
+        s.logs()
+    );
+    assert!(both_serve(&s), "{}", s.logs());
+    let restart = t0.elapsed();
+    assert!(
+        wait_until(Duration::from_secs(10), || old
+            .iter()
+            .all(|p| !common::alive(*p))),
+        "{}",
+        s.logs()
+    );
+
+    let took = s
+        .signal_and_wait(libc::SIGTERM, Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("stop did not finish\n{}", s.logs()));
+    let left = s.processes();
+    eprintln!(
+        "restart: serving again (both modes) {restart:?} after SIGHUP; stop: parent gone {took:?} after SIGTERM; left: {left:?}"
+    );
+    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

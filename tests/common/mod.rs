@@ -338,9 +338,15 @@ impl Server {
     /// `within`) for it to exit. Returns how long that took, or None if it
     /// was still running (the caller fails; Drop then stops it by force).
     pub fn graceful_stop(&mut self, within: Duration) -> Option<Duration> {
+        self.signal_and_wait(libc::SIGWINCH, within)
+    }
+
+    /// Sends `sig` to the parent and waits (up to `within`) for it to exit,
+    /// without touching anything else: what is left can then be inspected.
+    pub fn signal_and_wait(&mut self, sig: i32, within: Duration) -> Option<Duration> {
         let t0 = Instant::now();
         let child = self.child.as_mut()?;
-        signal(child.id() as i32, libc::SIGWINCH);
+        signal(child.id() as i32, sig);
         while t0.elapsed() < within {
             if child.try_wait().ok().flatten().is_some() {
                 // Drop still sends SIGKILL to the process group, in case.
