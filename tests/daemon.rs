@@ -445,3 +445,23 @@ fn a_client_that_hangs_up_makes_the_daemon_close_the_iterable() {
     );
     assert_eq!(s.get("/app/module").status, 200);
 }
+
+#[test]
+fn a_request_that_waited_past_queue_timeout_gets_503() {
+    let (s, _d) = daemon_server("dqueue", "processes=1 threads=1 queue-timeout=1", "");
+    let port = s.port;
+    let busy = std::thread::spawn(move || {
+        http::send(port, b"GET /app/sleep?3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // The only thread is busy for ~3 s: this one waits longer than 1 s.
+    let t0 = std::time::Instant::now();
+    let r = s.get("/app/module");
+    assert_eq!(r.status, 503, "{}", s.logs());
+    assert!(t0.elapsed() >= Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert!(s.error_log().contains("more than queue-timeout"), "{}", s.logs());
+    let first = busy.join().unwrap().expect("the busy request");
+    assert_eq!(first.status, 200);
+    // Without a queue, requests run.
+    assert_eq!(s.get("/app/module").status, 200);
+}

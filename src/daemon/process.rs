@@ -640,6 +640,23 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
         Ok(_) | Err(_) => return,
     };
     let (target, request_id) = super::relay::target_from_environ(&environ, g);
+    if !g.spec.queue_timeout.is_zero() {
+        if let Some(waited) = super::relay::queued_for(&environ) {
+            if waited > g.spec.queue_timeout {
+                let _ = conn.send(&Frame::Error {
+                    status: 503,
+                    message: format!(
+                        "request {} waited {:.1}s for a free daemon thread, more than queue-timeout ({:?}); answered 503 without running the application",
+                        request_id,
+                        waited.as_secs_f64(),
+                        g.spec.queue_timeout
+                    )
+                    .into_bytes(),
+                });
+                return;
+            }
+        }
+    }
     let _ = slot.app_group.set(target.application_group.clone());
     let _ = slot.request_id.set(request_id.clone());
     let eager = super::relay::eager_body(&environ);

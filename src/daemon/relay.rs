@@ -94,6 +94,21 @@ fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget) {
     ));
 }
 
+/// How long ago Apache read the request line (`mod_wsgi.request_start`,
+/// µs since the epoch): for queue-timeout, the time a request waited for a
+/// daemon thread.
+pub fn queued_for(env: &[(Vec<u8>, Vec<u8>)]) -> Option<Duration> {
+    let start: u64 = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == b"mod_wsgi.request_start")
+        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(now.saturating_sub(Duration::from_micros(start)))
+}
+
 /// The daemon's reading of what `encode_target` sent (and the request id).
 pub fn target_from_environ(env: &[(Vec<u8>, Vec<u8>)], g: &DaemonGroup) -> (AppTarget, String) {
     let get = |k: &[u8]| {
