@@ -451,7 +451,10 @@ fn a_request_that_waited_past_queue_timeout_gets_503() {
     let (s, _d) = daemon_server("dqueue", "processes=1 threads=1 queue-timeout=1", "");
     let port = s.port;
     let busy = std::thread::spawn(move || {
-        http::send(port, b"GET /app/sleep?3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        http::send(
+            port,
+            b"GET /app/sleep?3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
     });
     std::thread::sleep(Duration::from_millis(300));
     // The only thread is busy for ~3 s: this one waits longer than 1 s.
@@ -459,9 +462,47 @@ fn a_request_that_waited_past_queue_timeout_gets_503() {
     let r = s.get("/app/module");
     assert_eq!(r.status, 503, "{}", s.logs());
     assert!(t0.elapsed() >= Duration::from_secs(2), "{:?}", t0.elapsed());
-    assert!(s.error_log().contains("more than queue-timeout"), "{}", s.logs());
+    assert!(
+        s.error_log().contains("more than queue-timeout"),
+        "{}",
+        s.logs()
+    );
     let first = busy.join().unwrap().expect("the busy request");
     assert_eq!(first.status, 200);
     // Without a queue, requests run.
     assert_eq!(s.get("/app/module").status, 200);
+}
+
+#[test]
+fn a_changed_script_restarts_the_daemons_and_no_request_fails() {
+    let (s, dir) = daemon_server("dreload", "", "");
+    let pid_of = |r: &http::Response| json(r).get("pid").num() as u32;
+    let old: std::collections::BTreeSet<u32> =
+        (0..10).map(|_| pid_of(&s.get("/app/module"))).collect();
+    // A new version of the script (its modification time moves).
+    std::thread::sleep(Duration::from_millis(20));
+    let script = dir.join("probe.wsgi");
+    let text = std::fs::read_to_string(&script).unwrap() + "\n# deployed again\n";
+    common::write_file(&dir, "probe.wsgi", &text);
+    // Every request after the change is served, and by a process that
+    // started after it (mod_wsgi's daemon-mode reloading).
+    for _ in 0..10 {
+        let r = s.get("/app/module");
+        assert_eq!(r.status, 200, "{}", s.logs());
+        assert!(
+            !old.contains(&pid_of(&r)),
+            "an old process served it\n{}",
+            s.logs()
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || old.iter().all(|p| !alive(*p))),
+        "{}",
+        s.logs()
+    );
+    assert!(
+        s.error_log().contains("reason=script_reload"),
+        "{}",
+        s.logs()
+    );
 }

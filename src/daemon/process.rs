@@ -64,6 +64,10 @@ fn idle_for(started: std::time::Instant) -> Duration {
 /// restarting and this daemon's generation retires (a user's SIGUSR1 is an
 /// eviction when eviction-timeout is set).
 const RETIRE: u8 = 0xF0;
+/// Written by a worker that saw a changed WSGI script (script_reload).
+const SCRIPT_CHANGED: u8 = 0xF1;
+/// The modification time each WSGI script had when this process first ran it.
+static SCRIPT_MTIMES: std::sync::Mutex<Vec<(String, i64)>> = std::sync::Mutex::new(Vec::new());
 static PARENT_PID: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
@@ -103,9 +107,12 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
             // Planned recycling finishes what is in flight first, like a
             // graceful stop; an eviction has its own bound.
             match reason {
-                "eviction_signal" => drain(g, g.spec.eviction_timeout),
+                "eviction_signal" => drain(g, g.spec.eviction_timeout, true),
                 "graceful_signal" | "maximum_requests" | "restart_interval" | "cpu_time_limit"
-                | "memory_limit" => drain(g, g.spec.graceful_timeout),
+                | "memory_limit" => drain(g, g.spec.graceful_timeout, true),
+                // New requests already wait for the replacement (it loads
+                // the new script); only those in flight finish here.
+                "script_reload" => drain(g, g.spec.graceful_timeout, false),
                 _ => {}
             }
             let run_atexit = crate::config::global_snapshot().destroy_interpreter;
@@ -409,6 +416,9 @@ fn wait_for_stop(
             for &sig in &b[..got.max(0) as usize] {
                 match sig as i32 {
                     libc::SIGTERM | libc::SIGINT => return ("shutdown_signal", "stop signal"),
+                    s if s == SCRIPT_CHANGED as i32 => {
+                        return ("script_reload", "a WSGI script file changed")
+                    }
                     s if s == RETIRE as i32 => {
                         return ("graceful_signal", "the server restarted gracefully")
                     }
@@ -553,10 +563,13 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
 /// Keeps serving until no request is in flight and none is waiting on the
 /// socket, or graceful-timeout passes; then stops accepting for good and
 /// lets whatever was accepted meanwhile finish (within the same timeout).
-fn drain(g: &DaemonGroup, timeout: Duration) {
+fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) {
     let t0 = std::time::Instant::now();
     let in_time = || t0.elapsed() < timeout;
     let waiting = || {
+        if !serve_queued {
+            return false;
+        }
         let mut pfd = libc::pollfd {
             fd: g.listener,
             events: libc::POLLIN,
@@ -585,6 +598,22 @@ fn drain(g: &DaemonGroup, timeout: Duration) {
             ACTIVE.load(Ordering::SeqCst)
         ),
     );
+}
+
+/// Whether `script` has changed since this process first ran it (the
+/// modification time Apache saw, in ns; 0 = unknown).
+fn script_changed(script: &str, mtime: i64) -> bool {
+    if mtime == 0 {
+        return false;
+    }
+    let mut seen = SCRIPT_MTIMES.lock().unwrap_or_else(|e| e.into_inner());
+    match seen.iter().find(|(s, _)| s == script) {
+        Some((_, first)) => *first != mtime,
+        None => {
+            seen.push((script.to_string(), mtime));
+            false
+        }
+    }
 }
 
 /// Serves one request that an Apache child sent over `stream`.
@@ -656,6 +685,28 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
                 return;
             }
         }
+    }
+    if target.reload && script_changed(&target.script, target.script_mtime_ns) {
+        // mod_wsgi's daemon-mode reloading: a changed script restarts the
+        // process, so the new code starts with fresh modules. This request
+        // goes back to the relay, which sends it again; it is served by
+        // another process or this one's replacement.
+        let first = !STOP_ACCEPTING.swap(true, Ordering::SeqCst);
+        if first {
+            log::with_request_id(
+                ffi::APLOG_INFO,
+                &request_id,
+                &format!(
+                    "{} changed: restarting this process to load it",
+                    target.script
+                ),
+            );
+            let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+            // SAFETY: writing one byte to our own non-blocking self-pipe.
+            unsafe { libc::write(fd, (&SCRIPT_CHANGED as *const u8).cast(), 1) };
+        }
+        let _ = conn.send(&Frame::Retry);
+        return;
     }
     let _ = slot.app_group.set(target.application_group.clone());
     let _ = slot.request_id.set(request_id.clone());

@@ -109,6 +109,9 @@ pub fn queued_for(env: &[(Vec<u8>, Vec<u8>)]) -> Option<Duration> {
     Some(now.saturating_sub(Duration::from_micros(start)))
 }
 
+/// How often one request may be turned away by restarting daemons.
+const MAX_RETRIES: u32 = 16;
+
 /// The daemon's reading of what `encode_target` sent (and the request id).
 pub fn target_from_environ(env: &[(Vec<u8>, Vec<u8>)], g: &DaemonGroup) -> (AppTarget, String) {
     let get = |k: &[u8]| {
@@ -212,6 +215,7 @@ pub fn relay(
     } else {
         g.socket_path.clone()
     };
+    let mut retries = 0u32;
     loop {
         let (stream, used) = match connect(g, &path) {
             Ok(s) => s,
@@ -246,6 +250,7 @@ pub fn relay(
             declared: None,
             written: 0,
             frames: 0,
+            retry: false,
         };
         let mut relay = relay;
         let result = match sent {
@@ -253,6 +258,24 @@ pub fn relay(
             Err(e) => Err(e),
         };
         match result {
+            Ok(_) if relay.retry => {
+                // A daemon restarting for a changed script turned it away;
+                // another process (or its replacement) takes it.
+                retries += 1;
+                if retries > MAX_RETRIES {
+                    log::request(
+                        ffi::APLOG_ERR,
+                        r,
+                        &format!(
+                            "daemon process group '{}' turned the request away {} times (restarting)",
+                            g.spec.name, retries
+                        ),
+                    );
+                    return ffi::HTTP_SERVICE_UNAVAILABLE;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
             Ok(status) => return status,
             Err(e) => match relay.unanswered(e, &used, &mut path) {
                 Some(status) => return status,
@@ -273,6 +296,8 @@ struct Relay<'a> {
     written: u64,
     /// Frames received from the daemon so far.
     frames: u32,
+    /// The daemon asked for the request to be sent again.
+    retry: bool,
 }
 
 impl Relay<'_> {
@@ -348,6 +373,11 @@ impl Relay<'_> {
                     if matches!(self.declared, Some(cl) if self.written < cl) {
                         self.close_connection();
                     }
+                    return Ok(ffi::OK);
+                }
+                // Only as the first frame: no body was asked for yet.
+                Frame::Retry if self.frames == 1 => {
+                    self.retry = true;
                     return Ok(ffi::OK);
                 }
                 Frame::Error { status, message } if !self.head_sent => {
@@ -477,5 +507,6 @@ fn frame_name(f: &Frame) -> &'static str {
         Frame::Data(_) => "Data",
         Frame::End => "End",
         Frame::Error { .. } => "Error",
+        Frame::Retry => "Retry",
     }
 }

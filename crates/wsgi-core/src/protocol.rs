@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! child  -> daemon: Request{version, environ}  Body* BodyEnd   (Body only after WantBody)
-//! daemon -> child : WantBody(n)* Head Data* End | Error
+//! daemon -> child : WantBody(n)* Head Data* End | Error | Retry
 //! ```
 
 /// Bumped on any incompatible change; both sides check it.
@@ -49,6 +49,9 @@ pub enum Frame {
     /// The daemon could not produce a response (before any Head): the
     /// Apache side answers with `status` and logs `message`.
     Error { status: u16, message: Vec<u8> },
+    /// The daemon did not take the request (it is restarting, e.g. for a
+    /// changed WSGI script) and asked for no body: send it again.
+    Retry,
 }
 
 const T_REQUEST: u8 = 1;
@@ -59,6 +62,7 @@ const T_HEAD: u8 = 17;
 const T_DATA: u8 = 18;
 const T_END: u8 = 19;
 const T_ERROR: u8 = 20;
+const T_RETRY: u8 = 21;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
@@ -112,6 +116,7 @@ impl Frame {
                 T_DATA
             }
             Frame::End => T_END,
+            Frame::Retry => T_RETRY,
             Frame::Error { status, message } => {
                 out.extend_from_slice(&status.to_be_bytes());
                 out.extend_from_slice(message);
@@ -169,6 +174,7 @@ impl Frame {
             }
             T_DATA => Frame::Data(p.to_vec()),
             T_END => Frame::End,
+            T_RETRY => Frame::Retry,
             T_ERROR => {
                 let status = r.u16()?;
                 Frame::Error {
@@ -295,6 +301,7 @@ mod tests {
         });
         round_trip(Frame::Data(vec![7; 100_000]));
         round_trip(Frame::End);
+        round_trip(Frame::Retry);
         round_trip(Frame::Error {
             status: 500,
             message: b"boom".to_vec(),
