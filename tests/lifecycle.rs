@@ -183,6 +183,8 @@ fn request_events_and_request_data() {
         "{}",
         s.logs()
     );
+    // request_finished carries mod_wsgi's payload: I/O counts, status, times.
+    check_request_finished(&s, "/a", None);
     assert_eq!(s.get("/a/raise").status, 500);
     let v = common::json::parse_response(&s.get("/a/events"));
     assert!(
@@ -190,6 +192,53 @@ fn request_events_and_request_data() {
         "{:?}",
         v.get("events")
     );
+}
+
+/// POSTs 3000 bytes to `{prefix}/read`, then checks the request_finished
+/// payload that request produced (`daemon`: the pid serving the app, which
+/// then differs from `server_pid`, the Apache child).
+fn check_request_finished(s: &Server, prefix: &str, daemon: Option<u32>) {
+    let body = "y".repeat(3000);
+    let r = s.request(&format!(
+        "POST {prefix}/read HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 3000\r\nConnection: close\r\n\r\n{body}",
+        s.port
+    ));
+    assert_eq!(r.text(), "read 3000");
+    // The event is published after the response went out: wait for it.
+    let mut f = common::json::parse_response(&s.get(&format!("{prefix}/finished")));
+    wait_until(Duration::from_secs(5), || {
+        f = common::json::parse_response(&s.get(&format!("{prefix}/finished")));
+        f.get("input_length").num() == 3000.0
+    });
+    assert_eq!(f.get("input_length").num(), 3000.0, "{f:?}");
+    assert!(f.get("input_reads").num() >= 1.0, "{f:?}");
+    assert_eq!(f.get("output_length").num(), 9.0, "{f:?}");
+    assert_eq!(f.get("output_writes").num(), 1.0, "{f:?}");
+    assert_eq!(f.get("status").num(), 200.0, "{f:?}");
+    for k in [
+        "input_time",
+        "output_time",
+        "cpu_user_time",
+        "cpu_system_time",
+        "cpu_time",
+        "application_time",
+    ] {
+        assert!(f.get(k).num() >= 0.0, "{k}: {f:?}");
+    }
+    let (req, app, fin) = (
+        f.get("request_start").num(),
+        f.get("application_start").num(),
+        f.get("application_finish").num(),
+    );
+    assert!(req > 1e9 && req <= app && app <= fin, "{f:?}");
+    let server_pid = f.get("server_pid").num() as u32;
+    match daemon {
+        Some(pid) => {
+            assert_eq!(f.get("pid").num() as u32, pid);
+            assert_ne!(server_pid, pid, "server_pid is the Apache child");
+        }
+        None => assert_eq!(server_pid, f.get("pid").num() as u32),
+    }
 }
 
 fn daemon_conf(dir: &Path, options: &str) -> String {
@@ -211,6 +260,7 @@ fn daemon_signals_give_their_reasons() {
     );
     assert_eq!(s.get("/d/").status, 200);
     let first = children_named(s.pid(), "(wsgi:site)")[0];
+    check_request_finished(&s, "/d", Some(first));
 
     // SIGHUP: a process_signal event, the process keeps running.
     common::signal(first as i32, libc::SIGHUP);

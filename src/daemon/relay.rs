@@ -22,6 +22,8 @@ const K_RELOAD: &[u8] = b"mod_wsgi.script_reloading";
 const K_HTTPS: &[u8] = b"mod_wsgi.rs.https";
 const K_REQUEST_ID: &[u8] = b"mod_wsgi.request_id";
 const K_EAGER: &[u8] = b"mod_wsgi.rs.eager_body";
+/// The Apache child that took the request (`server_pid` in request events).
+const K_SERVER_PID: &[u8] = b"mod_wsgi.rs.server_pid";
 
 /// Bodies up to this size, with a known length and no `Expect:
 /// 100-continue`, are read first and sent with the request (as mod_wsgi
@@ -83,6 +85,10 @@ fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget) {
         } else {
             b"0".to_vec()
         },
+    ));
+    cgi.push((
+        K_SERVER_PID.to_vec(),
+        std::process::id().to_string().into_bytes(),
     ));
     cgi.push((
         K_HTTPS.to_vec(),

@@ -425,14 +425,23 @@ class _EventResponse(_Response):
 
 
 def _run_with_events(application, environ, handle, sendfile):
+    import resource
     import time
     request_id = environ.get('mod_wsgi.request_id')
     thread_id = threading.get_ident()
     _request.data = {}
+    try:
+        request_start = int(environ.get('mod_wsgi.request_start', 0)) / 1e6
+    except ValueError:
+        request_start = 0.0
+    # In a daemon, the Apache child that took the request.
+    server_pid = int(environ.get('mod_wsgi.rs.server_pid') or os.getpid())
     start = time.time()
+    cpu0 = resource.getrusage(resource.RUSAGE_THREAD)
     returned, _ = _publish('request_started', handle, request_id=request_id, thread_id=thread_id,
                            request_environ=environ, application_object=application,
-                           request_start=start)
+                           server_pid=server_pid, request_start=request_start,
+                           application_start=start)
     for r in returned:
         application = r.get('application_object', application)
     response = _EventResponse(handle)
@@ -445,9 +454,19 @@ def _run_with_events(application, environ, handle, sendfile):
         raise
     finally:
         finish = time.time()
+        cpu1 = resource.getrusage(resource.RUSAGE_THREAD)
+        user = cpu1.ru_utime - cpu0.ru_utime
+        system = cpu1.ru_stime - cpu0.ru_stime
+        (input_reads, input_length, input_time, output_writes, output_length,
+         output_time, status) = _host.stats(handle)
         _publish('request_finished', handle, request_id=request_id, thread_id=thread_id,
+                 server_pid=server_pid, request_start=request_start,
                  application_start=start, application_finish=finish,
-                 application_time=finish - start)
+                 application_time=finish - start,
+                 input_reads=input_reads, input_length=input_length, input_time=input_time,
+                 output_writes=output_writes, output_length=output_length,
+                 output_time=output_time, status=status,
+                 cpu_user_time=user, cpu_system_time=system, cpu_time=user + system)
         _request.data = None
 
 

@@ -9,6 +9,7 @@ use super::object::{self, PyErrSet, PyObj, PyResult};
 use crate::apache::{ffi, log};
 use pyo3_ffi as py;
 use std::ffi::{c_char, CStr, CString};
+use std::time::{Duration, Instant};
 use wsgi_core::response::{check_header_name, check_header_value, is_hop_by_hop, parse_status};
 
 const CAPSULE_NAME: &CStr = c"mod_wsgi_rs.request";
@@ -31,6 +32,17 @@ pub struct RequestState {
     body_started: bool,
     body_done: bool,
     client_gone: bool,
+    stats: Stats,
+}
+
+/// I/O counts and times for the `request_finished` event.
+#[derive(Default)]
+struct Stats {
+    input_reads: u64,
+    input_length: u64,
+    input_time: Duration,
+    output_writes: u64,
+    output_time: Duration,
 }
 
 impl RequestState {
@@ -112,7 +124,10 @@ impl RequestState {
         }
         let chunk = &data[..n];
         let chan = self.live()?;
+        let t0 = Instant::now();
         let ok = object::allow_threads(|| chan.write(chunk));
+        self.stats.output_writes += 1;
+        self.stats.output_time += t0.elapsed();
         self.written += n as u64;
         self.check_sent(ok)
     }
@@ -129,7 +144,10 @@ impl RequestState {
             return Ok(true);
         }
         let chan = self.live()?;
+        let t0 = Instant::now();
         let ok = object::allow_threads(|| chan.send_file(fd, offset, n));
+        self.stats.output_writes += 1;
+        self.stats.output_time += t0.elapsed();
         self.written += n;
         self.check_sent(ok).map(|_| true)
     }
@@ -178,7 +196,11 @@ impl RequestState {
             return Ok(Vec::new());
         }
         let chan = self.live()?;
+        let t0 = Instant::now();
         let (out, failed, eof) = object::allow_threads(|| read_body(chan, size));
+        self.stats.input_reads += 1;
+        self.stats.input_length += out.len() as u64;
+        self.stats.input_time += t0.elapsed();
         self.body_done = eof || failed;
         if failed {
             object::raise(
@@ -230,6 +252,7 @@ pub fn new_handle(chan: Channel) -> PyResult<PyObj> {
         body_started: false,
         body_done: false,
         client_gone: false,
+        stats: Stats::default(),
     });
     let p = Box::into_raw(state);
     // SAFETY: GIL held; on failure we take the box back.
@@ -475,6 +498,29 @@ unsafe extern "C" fn finish(
     })
 }
 
+/// (input_reads, input_length, input_time, output_writes, output_length,
+/// output_time, status) of a request so far; status 0 before start_response.
+unsafe extern "C" fn stats(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
+    entry("stats", || {
+        let a = args(a, n, 1, "stats")?;
+        let st = state_of(a[0])?;
+        let s = &st.stats;
+        object::tuple(vec![
+            object::int(s.input_reads as i64)?,
+            object::int(s.input_length as i64)?,
+            object::float(s.input_time.as_secs_f64())?,
+            object::int(s.output_writes as i64)?,
+            object::int(st.written as i64)?,
+            object::float(s.output_time.as_secs_f64())?,
+            object::int(st.head.as_ref().map_or(0, |h| h.status as i64))?,
+        ])
+    })
+}
+
 unsafe extern "C" fn read(
     _m: *mut py::PyObject,
     a: *mut *mut py::PyObject,
@@ -556,7 +602,7 @@ unsafe extern "C" fn script_loaded(
 }
 
 #[repr(transparent)]
-struct MethodTable([py::PyMethodDef; 9]);
+struct MethodTable([py::PyMethodDef; 10]);
 // SAFETY: the table is only read by Python after installation.
 unsafe impl Sync for MethodTable {}
 
@@ -578,6 +624,7 @@ static METHODS: MethodTable = MethodTable([
     method(c"log", log_line),
     method(c"set_activity", set_activity),
     method(c"script_loaded", script_loaded),
+    method(c"stats", stats),
     py::PyMethodDef::zeroed(),
 ]);
 

@@ -133,6 +133,11 @@ pub fn int(n: i64) -> PyResult<PyObj> {
     PyObj::owned(unsafe { py::PyLong_FromLongLong(n) })
 }
 
+pub fn float(v: f64) -> PyResult<PyObj> {
+    // SAFETY: GIL held (caller's contract, as for every helper here).
+    PyObj::owned(unsafe { py::PyFloat_FromDouble(v) })
+}
+
 pub fn boolean(v: bool) -> PyObj {
     // SAFETY: GIL held; True/False are immortal-enough singletons we incref.
     PyObj::borrowed(unsafe {

@@ -12,6 +12,7 @@ MARKERS = os.path.join(os.path.dirname(__file__), 'markers')
 GROUP = (mod_wsgi.application_group or 'GLOBAL').replace('|', '_').replace('/', '_').replace(':', '_')
 EVENTS = []
 HELD = []
+LAST_FINISHED = {}
 
 
 def mark(kind, text):
@@ -42,9 +43,14 @@ def replacement(environ, start_response):
 def on_event(name, **details):
     if name in ('request_started', 'response_started', 'request_finished', 'request_exception'):
         EVENTS.append(name)
+    if name == 'request_finished' and mod_wsgi.request_data().get('path') == '/read':
+        LAST_FINISHED.clear()
+        LAST_FINISHED.update({k: v for k, v in details.items()
+                              if isinstance(v, (int, float, str)) or v is None})
     if name == 'request_started':
         mod_wsgi.request_data()['request_id_seen'] = details['request_id']
         path = details['request_environ'].get('PATH_INFO')
+        mod_wsgi.request_data()['path'] = path
         if path == '/replace':
             return {'application_object': replacement}
         if path == '/bad-subscriber':
@@ -87,6 +93,10 @@ def application(environ, start_response):
     elif path == '/grow':
         HELD.append(b'x' * (int(environ.get('QUERY_STRING') or '100') << 20))
         body = b'grown'
+    elif path == '/read':
+        body = b'read %d' % len(environ['wsgi.input'].read())
+    elif path == '/finished':
+        body = json.dumps(dict(LAST_FINISHED, pid=os.getpid())).encode()
     elif path == '/raise':
         raise RuntimeError('lifecycle app raised on purpose')
     else:
