@@ -506,3 +506,38 @@ fn a_changed_script_restarts_the_daemons_and_no_request_fails() {
         s.logs()
     );
 }
+
+#[test]
+fn daemon_logs_reach_the_virtual_hosts_error_log_with_the_request_id() {
+    let dir = probe_dir("dvhost");
+    let s = Server::start(
+        "dvhost",
+        &format!(
+            "WSGIDaemonProcess site processes=1 threads=2\n\
+             <VirtualHost *>\n\
+             \x20 ServerName vhost.test\n\
+             \x20 ErrorLog @ROOT@/vhost-error.log\n\
+             \x20 WSGIScriptAlias /app {}/probe.wsgi process-group=site\n\
+             </VirtualHost>\n",
+            dir.display()
+        ),
+    );
+    let r =
+        s.request("GET /app/errors?vh1 HTTP/1.1\r\nHost: vhost.test\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200, "{}", s.logs());
+    let vhost_log = || std::fs::read_to_string(s.root.join("vhost-error.log")).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(5), || vhost_log()
+            .contains("probe stdout line vh1")),
+        "vhost log: {}\n{}",
+        vhost_log(),
+        s.logs()
+    );
+    let log = vhost_log();
+    for needle in ["probe stdout line vh1", "probe wsgi.errors line vh1"] {
+        let line = log.lines().find(|l| l.contains(needle)).unwrap();
+        assert!(line.contains("request="), "no request id: {line}");
+        assert!(line.contains("process='site'"), "{line}");
+    }
+    assert!(!s.error_log().contains("line vh1"), "{}", s.logs());
+}

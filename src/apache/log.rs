@@ -117,5 +117,11 @@ pub fn request(level: i32, r: *mut ffi::request_rec, msg: &str) {
 /// Logs `msg` for a request known only by its id (in a daemon process,
 /// where the request_rec lives in the Apache child).
 pub fn with_request_id(level: i32, request_id: &str, msg: &str) {
-    log_error(level, ptr::null(), &line(Some(request_id), msg));
+    with_request_id_on(level, ptr::null(), request_id, msg);
+}
+
+/// Like `with_request_id`, to server `s`'s error log (a virtual host's;
+/// null: the main server's).
+pub fn with_request_id_on(level: i32, s: *const ffi::server_rec, request_id: &str, msg: &str) {
+    log_error(level, s, &line(Some(request_id), msg));
 }

@@ -8,3 +8,4 @@ pub mod log;
 pub mod module_def;
 pub mod pool;
 pub mod request;
+pub mod vhosts;

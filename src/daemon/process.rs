@@ -714,6 +714,7 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
     let chan = Channel::Daemon {
         conn,
         request_id: request_id.clone(),
+        server: super::relay::vhost_from_environ(&environ),
         body_done: false,
         eager,
         pending: Vec::new(),

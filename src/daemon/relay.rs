@@ -22,6 +22,8 @@ const K_RELOAD: &[u8] = b"mod_wsgi.script_reloading";
 const K_HTTPS: &[u8] = b"mod_wsgi.rs.https";
 const K_REQUEST_ID: &[u8] = b"mod_wsgi.request_id";
 const K_EAGER: &[u8] = b"mod_wsgi.rs.eager_body";
+/// The request's virtual host (see apache::vhosts), for the daemon's logs.
+const K_VHOST: &[u8] = b"mod_wsgi.rs.vhost";
 /// The Apache child that took the request (`server_pid` in request events).
 const K_SERVER_PID: &[u8] = b"mod_wsgi.rs.server_pid";
 
@@ -70,7 +72,13 @@ fn read_eager_body(
 }
 
 /// Adds the handler's decisions to the CGI variables sent to the daemon.
-fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget) {
+fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget, r: *mut ffi::request_rec) {
+    // SAFETY: the live request being relayed.
+    let server = unsafe { (*r).server };
+    cgi.push((
+        K_VHOST.to_vec(),
+        crate::apache::vhosts::describe(server).into_bytes(),
+    ));
     cgi.push((K_SCRIPT.to_vec(), t.script.clone().into_bytes()));
     cgi.push((K_MTIME.to_vec(), t.script_mtime_ns.to_string().into_bytes()));
     cgi.push((K_CALLABLE.to_vec(), t.callable.clone().into_bytes()));
@@ -98,6 +106,16 @@ fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget) {
             b"0".to_vec()
         },
     ));
+}
+
+/// The server_rec of the request's virtual host in this process (null:
+/// the main server).
+pub fn vhost_from_environ(env: &[(Vec<u8>, Vec<u8>)]) -> *const ffi::server_rec {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == K_VHOST)
+        .map(|(_, v)| crate::apache::vhosts::find(&String::from_utf8_lossy(v)))
+        .unwrap_or(std::ptr::null())
 }
 
 /// How long ago Apache read the request line (`mod_wsgi.request_start`,
@@ -203,7 +221,7 @@ pub fn relay(
             return status;
         }
     };
-    encode_target(&mut cgi, target);
+    encode_target(&mut cgi, target, r);
     if eager.is_some() {
         cgi.push((K_EAGER.to_vec(), b"1".to_vec()));
     }

@@ -13,6 +13,8 @@ pub enum Channel {
     Daemon {
         conn: FramedConn,
         request_id: String,
+        /// The request's virtual host in this process, for its error log.
+        server: *const ffi::server_rec,
         body_done: bool,
         /// The Apache child sends the (small) body unasked, right after the
         /// request: no WantBody round trip (see docs/protocol.md).
@@ -146,7 +148,9 @@ impl Channel {
     pub fn log(&self, level: i32, msg: &str) {
         match self {
             Channel::Apache(r) => log::request(level, *r, msg),
-            Channel::Daemon { request_id, .. } => log::with_request_id(level, request_id, msg),
+            Channel::Daemon {
+                request_id, server, ..
+            } => log::with_request_id_on(level, *server, request_id, msg),
         }
     }
 }

@@ -554,6 +554,18 @@ unsafe extern "C" fn sendfile(
     })
 }
 
+thread_local! {
+    /// The request this thread is running the application for, if any:
+    /// print() and sys.stderr lines written meanwhile belong to it.
+    static CURRENT: std::cell::Cell<*mut py::PyObject> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Marks `handle` as this thread's request while the application runs
+/// (null: none). The handle outlives the mark: run_app clears it first.
+pub fn set_current(handle: *mut py::PyObject) {
+    CURRENT.with(|c| c.set(handle));
+}
+
 unsafe extern "C" fn log_line(
     _m: *mut py::PyObject,
     a: *mut *mut py::PyObject,
@@ -566,7 +578,12 @@ unsafe extern "C" fn log_line(
             .unwrap_or_else(|| "<non-str log text>".into());
         // SAFETY: GIL held; comparing against the None singleton.
         if a[0] == unsafe { py::Py_None() } {
-            log::server(level, std::ptr::null(), &text);
+            let current = CURRENT.with(|c| c.get());
+            if current.is_null() {
+                log::server(level, std::ptr::null(), &text);
+            } else {
+                state_of(current)?.log(level, &text);
+            }
         } else {
             state_of(a[0])?.log(level, &text);
         }

@@ -43,7 +43,9 @@ pub fn run_app(
 ) -> Result<(Outcome, Option<Channel>), String> {
     runtime::with_interpreter(&target.application_group, |interp| {
         let handle = native::new_handle(chan).map_err(|_| runtime::describe_error(Some(interp)))?;
+        native::set_current(handle.as_ptr());
         let result = call_app(interp, target, cgi, &handle);
+        native::set_current(std::ptr::null_mut());
         let state = native::state_of(handle.as_ptr()).expect("our own capsule");
         let outcome = match result {
             Ok(_) => Outcome::Done,
