@@ -96,6 +96,37 @@ pub fn read_body(r: *mut ffi::request_rec, buf: &mut [u8]) -> isize {
     (unsafe { ffi::ap_get_client_block(r, buf.as_mut_ptr().cast(), buf.len() as _) }) as isize
 }
 
+/// Reads up to `room` body bytes onto the end of `out` (no zero-filling,
+/// no intermediate buffer); the count read, 0 at the end, negative on error.
+pub fn read_body_onto(r: *mut ffi::request_rec, out: &mut Vec<u8>, room: usize) -> isize {
+    out.reserve(room);
+    let len = out.len();
+    // SAFETY: `reserve` made room for `room` bytes after `len`; Apache
+    // writes at most that many and returns how many it wrote, and only
+    // those become part of the vector.
+    unsafe {
+        let n = ffi::ap_get_client_block(r, out.as_mut_ptr().add(len).cast(), room as _) as isize;
+        if n > 0 {
+            out.set_len(len + n as usize);
+        }
+        n
+    }
+}
+
+/// Body bytes still to come (known Content-Length), if Apache knows.
+pub fn body_remaining(r: *mut ffi::request_rec) -> Option<usize> {
+    // SAFETY: live request; `remaining` is set by ap_setup_client_block.
+    let left = unsafe { (*r).remaining };
+    (left > 0).then_some(left as usize)
+}
+
+/// Whether a Content-Length body has been read to its end (a chunked one
+/// only tells at its last chunk).
+pub fn body_fully_read(r: *mut ffi::request_rec) -> bool {
+    // SAFETY: live request with client block set up.
+    unsafe { (*r).read_chunked == 0 && (*r).remaining == 0 }
+}
+
 /// Tells Apache the body will be read now (sends `100 Continue` if the
 /// client asked for it). Returns whether there is a body at all.
 pub fn start_body(r: *mut ffi::request_rec) -> bool {
@@ -108,6 +139,10 @@ pub fn start_body(r: *mut ffi::request_rec) -> bool {
 pub fn write_and_flush(r: *mut ffi::request_rec, data: &[u8]) -> bool {
     write(r, data, true)
 }
+
+/// Below this, an unflushed write only lands in the output brigade's buffer
+/// (APR's bucket buffer is 8000 bytes), with no network I/O.
+pub const SMALL_WRITE: usize = 4096;
 
 /// Writes bytes to the client, flushing if asked; false when the client is gone.
 pub fn write(r: *mut ffi::request_rec, data: &[u8], flush: bool) -> bool {

@@ -257,12 +257,14 @@ pub fn relay(
         };
         let mut conn = FramedConn::new(stream);
         let _ = conn.set_timeouts(Some(timeout), Some(timeout));
-        let mut sent = conn.send(&request);
-        if let (Ok(()), Some(body)) = (&sent, &eager) {
-            sent = conn
-                .send_payload(body, true)
-                .and_then(|_| conn.send(&Frame::BodyEnd));
-        }
+        // The request and a small body go out in one write.
+        let sent = match &eager {
+            Some(body) => {
+                conn.defer(&request);
+                conn.send_payload_then(body, true, Some(&Frame::BodyEnd))
+            }
+            None => conn.send(&request),
+        };
         let sent_body = eager.is_some();
         let relay = Relay {
             r,

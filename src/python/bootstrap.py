@@ -361,6 +361,17 @@ class _Response:
             self.sent = True
             _host.write(self.handle, data)
 
+    def write_last(self, data):
+        """The only body item of a one-item list: sent with the head and
+        the end of the response in one go."""
+        if type(data) is not bytes:
+            if not isinstance(data, bytes):
+                raise TypeError('response body items must be bytes, not %s'
+                                % type(data).__name__)
+            data = bytes(data)
+        self.sent = True
+        _host.finish(self.handle, data)
+
 
 def _send_file(wrapper, handle):
     """Sends a FileWrapper around a regular file as a file; False if it is
@@ -398,6 +409,10 @@ def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
 def _respond(application, environ, handle, sendfile, response):
     result = application(environ, response.start_response)
     try:
+        if type(result) is list and len(result) == 1 and response.started:
+            # The common case: the whole body known up front.
+            response.write_last(result[0])
+            return
         if not (sendfile and type(result) is FileWrapper and response.started
                 and _send_file(result, handle)):
             write = response.write

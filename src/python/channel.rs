@@ -37,16 +37,19 @@ impl Channel {
                 request::set_response_head(*r, status, line, headers);
                 true
             }
-            Channel::Daemon { conn, .. } => conn
-                .send(&Frame::Head {
+            // PEP 3333: the head goes out with the first body bytes (or the
+            // end), in the same write.
+            Channel::Daemon { conn, .. } => {
+                conn.defer(&Frame::Head {
                     status,
                     status_line: line.as_bytes().to_vec(),
                     headers: headers
                         .iter()
                         .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
                         .collect(),
-                })
-                .is_ok(),
+                });
+                true
+            }
         }
     }
 
@@ -56,6 +59,25 @@ impl Channel {
             Channel::Apache(r) => request::write_and_flush(*r, data),
             Channel::Daemon { conn, .. } => conn.send_data(data).is_ok(),
         }
+    }
+
+    /// Sends the last body bytes and ends the response (one write in
+    /// daemon mode; no separate flush in embedded mode, where Apache sends
+    /// everything when the handler returns). `short` as for `finish`.
+    pub fn write_final(&mut self, data: &[u8], short: bool) -> bool {
+        match self {
+            Channel::Apache(r) => request::write(*r, data, false) && self.finish(short),
+            Channel::Daemon { conn, .. } => conn
+                .send_payload_then(data, false, Some(&Frame::End))
+                .is_ok(),
+        }
+    }
+
+    /// Whether `write_final` of `len` bytes only copies into Apache's output
+    /// buffer, without network I/O (so the GIL may be kept): a small last
+    /// piece in embedded mode, which Apache sends after the handler returns.
+    pub fn buffers_without_io(&self, len: usize) -> bool {
+        matches!(self, Channel::Apache(_)) && len < request::SMALL_WRITE
     }
 
     /// Whether a file can be handed over as a file (only to Apache itself).
@@ -76,6 +98,43 @@ impl Channel {
         match self {
             Channel::Apache(r) => request::start_body(*r),
             Channel::Daemon { .. } => true,
+        }
+    }
+
+    /// Reads up to `room` body bytes onto the end of `out`: Ok(0) at the end.
+    pub fn read_body_onto(&mut self, out: &mut Vec<u8>, room: usize) -> Result<usize, ()> {
+        match self {
+            Channel::Apache(r) => {
+                let n = request::read_body_onto(*r, out, room);
+                if n < 0 {
+                    Err(())
+                } else {
+                    Ok(n as usize)
+                }
+            }
+            Channel::Daemon { .. } => {
+                let len = out.len();
+                out.resize(len + room, 0);
+                let got = self.read_body(&mut out[len..]);
+                out.truncate(len + *got.as_ref().unwrap_or(&0));
+                got
+            }
+        }
+    }
+
+    /// Whether the body is known to be over without another read.
+    pub fn body_known_done(&self) -> bool {
+        match self {
+            Channel::Apache(r) => request::body_fully_read(*r),
+            Channel::Daemon { .. } => false,
+        }
+    }
+
+    /// Body bytes still to come, when known (a size hint for reading).
+    pub fn body_remaining(&self) -> Option<usize> {
+        match self {
+            Channel::Apache(r) => request::body_remaining(*r),
+            Channel::Daemon { pending, .. } => (!pending.is_empty()).then_some(pending.len()),
         }
     }
 

@@ -89,8 +89,9 @@ impl RequestState {
             return Err(PyErrSet);
         };
         let chan = self.live()?;
-        let ok =
-            object::allow_threads(|| chan.send_head(head.status, &head.status_line, &head.headers));
+        // No I/O (Apache keeps the head in the request; a daemon sends it
+        // with the first body bytes): no need to give up the GIL.
+        let ok = chan.send_head(head.status, &head.status_line, &head.headers);
         self.head = Some(head);
         self.headers_sent = true;
         self.check_sent(ok)
@@ -165,6 +166,35 @@ impl RequestState {
         Err(PyErrSet)
     }
 
+    /// The application's last body bytes and the end of the response.
+    fn write_final(&mut self, data: &[u8]) -> PyResult<()> {
+        self.send_head()?;
+        let n = self.allowed(data.len() as u64);
+        let short = matches!(self.content_length, Some(cl) if self.written + n < cl);
+        if short {
+            self.log(
+                ffi::APLOG_WARNING,
+                &format!(
+                    "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
+                    self.written + n,
+                    self.content_length.unwrap_or(0)
+                ),
+            );
+        }
+        let chunk = &data[..n as usize];
+        let chan = self.live()?;
+        let t0 = Instant::now();
+        let ok = if chan.buffers_without_io(chunk.len()) {
+            chan.write_final(chunk, short)
+        } else {
+            object::allow_threads(|| chan.write_final(chunk, short))
+        };
+        self.stats.output_writes += 1;
+        self.stats.output_time += t0.elapsed();
+        self.written += n;
+        self.check_sent(ok)
+    }
+
     fn finish(&mut self) -> PyResult<()> {
         self.send_head()?;
         let short =
@@ -185,19 +215,21 @@ impl RequestState {
     }
 
     fn read(&mut self, size: i64) -> PyResult<Vec<u8>> {
-        if !self.body_started {
-            let chan = self.live()?;
-            // Apache sends "100 Continue" only now that the application reads.
-            let has_body = object::allow_threads(|| chan.start_body());
-            self.body_started = true;
-            self.body_done = !has_body;
-        }
         if self.body_done || size == 0 {
             return Ok(Vec::new());
         }
+        let first = !self.body_started;
+        self.body_started = true;
         let chan = self.live()?;
         let t0 = Instant::now();
-        let (out, failed, eof) = object::allow_threads(|| read_body(chan, size));
+        // One GIL release for both: Apache sends "100 Continue" only now
+        // that the application reads, then the body arrives.
+        let (out, failed, eof) = object::allow_threads(|| {
+            if first && !chan.start_body() {
+                return (Vec::new(), false, true);
+            }
+            read_body(chan, size)
+        });
         self.stats.input_reads += 1;
         self.stats.input_length += out.len() as u64;
         self.stats.input_time += t0.elapsed();
@@ -217,15 +249,21 @@ impl RequestState {
 /// Reads up to `size` bytes (all of the body when negative):
 /// (bytes, failed, reached the end).
 fn read_body(chan: &mut Channel, size: i64) -> (Vec<u8>, bool, bool) {
+    const PIECE: usize = 1 << 16;
     let want = if size < 0 { usize::MAX } else { size as usize };
-    let mut out = Vec::with_capacity(want.min(1 << 16));
-    let mut buf = vec![0u8; want.min(1 << 16)];
+    // A known Content-Length sizes the buffer once (up to 16 MiB up front).
+    let first = chan.body_remaining().unwrap_or(PIECE).clamp(1, 16 << 20);
+    let mut out = Vec::with_capacity(want.min(first));
     while out.len() < want {
-        let room = (want - out.len()).min(buf.len());
-        match chan.read_body(&mut buf[..room]) {
+        let spare = out.capacity() - out.len();
+        if spare == 0 && chan.body_known_done() {
+            return (out, false, true);
+        }
+        let room = (want - out.len()).min(if spare > 0 { spare } else { PIECE });
+        match chan.read_body_onto(&mut out, room) {
             Err(()) => return (out, true, true),
             Ok(0) => return (out, false, true),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Ok(_) => {}
         }
     }
     (out, false, false)
@@ -492,8 +530,16 @@ unsafe extern "C" fn finish(
     n: py::Py_ssize_t,
 ) -> *mut py::PyObject {
     entry("finish", || {
-        let a = args(a, n, 1, "finish")?;
-        state_of(a[0])?.finish()?;
+        // finish(handle) or finish(handle, last_bytes)
+        if n == 2 {
+            let a = args(a, n, 2, "finish")?;
+            let state = state_of(a[0])?;
+            let data = as_bytes(a[1])?;
+            state.write_final(data)?;
+        } else {
+            let a = args(a, n, 1, "finish")?;
+            state_of(a[0])?.finish()?;
+        }
         Ok(object::none())
     })
 }
