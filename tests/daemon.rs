@@ -541,3 +541,26 @@ fn daemon_logs_reach_the_virtual_hosts_error_log_with_the_request_id() {
     }
     assert!(!s.error_log().contains("line vh1"), "{}", s.logs());
 }
+
+#[test]
+fn files_go_to_apache_as_descriptors_and_out_with_sendfile() {
+    let (s, dir) = daemon_server("dsendfile", "processes=1", "");
+    let data: Vec<u8> = (0..1_048_576u32).map(|i| (i * 13 % 251) as u8).collect();
+    fs::write(dir.join("markers/f.bin"), &data).unwrap();
+    let r = s.get("/app/counted-file?f.bin:100");
+    assert_eq!(r.status, 200, "{}", s.logs());
+    assert!(
+        r.body == data[100..],
+        "file body differs ({} bytes)",
+        r.body.len()
+    );
+    // The daemon never read the file: Apache did, from the descriptor.
+    assert_eq!(common::reads_marker(&dir), 0);
+
+    // With WSGIEnableSendfile Off the wrapper is iterated in the daemon.
+    let (s, dir) = daemon_server("dnosendfile", "processes=1", "WSGIEnableSendfile Off\n");
+    fs::write(dir.join("markers/f.bin"), &data).unwrap();
+    let r = s.get("/app/counted-file?f.bin");
+    assert!(r.body == data, "file body differs ({} bytes)", r.body.len());
+    assert!(common::reads_marker(&dir) > 0);
+}

@@ -365,6 +365,17 @@ fn file_wrapper_sends_files_and_iterates_other_objects() {
     assert_eq!(r.header("Content-Length"), Some("1048576"));
     assert!(r.body == data, "file body differs ({} bytes)", r.body.len());
 
+    // Sent by Apache from the descriptor: Python never reads the file
+    // (and never iterates the wrapper after sending it).
+    let r = s.get("/app/counted-file?big.bin:10");
+    assert!(
+        r.body == data[10..],
+        "file body differs ({} bytes)",
+        r.body.len()
+    );
+    assert_eq!(common::reads_marker(&dir), 0);
+    assert!(!s.error_log().contains("truncated"), "{}", s.logs());
+
     let r = s.get("/app/file-wrapper-bytesio");
     assert_eq!(r.text(), "from-bytesio".repeat(100));
 }

@@ -1,8 +1,11 @@
 //! A framed connection over a UNIX stream socket (both ends use it): frames
-//! from `wsgi_core::protocol`, buffered reads, and body data written with
-//! one `writev` and no copy.
+//! from `wsgi_core::protocol`, buffered reads, body data written with one
+//! `writev` and no copy, and file descriptors passed along with a frame
+//! (SCM_RIGHTS) for `File`.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 use wsgi_core::protocol::{parse_header, Frame, HEADER_LEN};
@@ -20,6 +23,8 @@ pub struct FramedConn {
     rpos: usize,
     rend: usize,
     wbuf: Vec<u8>,
+    /// Descriptors received with the bytes read so far, in order.
+    fds: VecDeque<OwnedFd>,
 }
 
 impl FramedConn {
@@ -30,6 +35,7 @@ impl FramedConn {
             rpos: 0,
             rend: 0,
             wbuf: Vec::with_capacity(4096),
+            fds: VecDeque::new(),
         }
     }
 
@@ -45,6 +51,63 @@ impl FramedConn {
         let result = self.stream.write_all(&self.wbuf);
         self.wbuf.clear();
         result
+    }
+
+    /// Sends `f` (after any deferred frames) with `fd` attached: the peer
+    /// gets its own descriptor for the same open file.
+    pub fn send_with_fd(&mut self, f: &Frame, fd: RawFd) -> io::Result<()> {
+        f.encode(&mut self.wbuf);
+        let sent = send_fd(self.stream.as_raw_fd(), &self.wbuf, fd);
+        let result = sent.and_then(|n| self.stream.write_all(&self.wbuf[n..]));
+        self.wbuf.clear();
+        result
+    }
+
+    /// The next descriptor that came with the frames received (`File`).
+    pub fn take_fd(&mut self) -> Option<OwnedFd> {
+        self.fds.pop_front()
+    }
+
+    /// One read into the free part of the buffer, keeping any descriptors
+    /// that arrive with the bytes.
+    fn read_more(&mut self) -> io::Result<usize> {
+        let buf = &mut self.rbuf[self.rend..];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut control = [0u64; 8];
+        // SAFETY: a zeroed msghdr is valid; we point it at our iovec and
+        // control buffer, which outlive the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: recvmsg writes at most iov_len bytes into `buf` and the
+        // control data into `control`.
+        let n = unsafe { libc::recvmsg(self.stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: walking the control messages the kernel just wrote, with
+        // the libc macros; each SCM_RIGHTS entry is a descriptor we now own.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+                    let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
+                        / std::mem::size_of::<libc::c_int>();
+                    for i in 0..count {
+                        self.fds
+                            .push_back(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        Ok(n as usize)
     }
 
     /// Encodes `f` to go out with the next send (one write instead of two,
@@ -141,7 +204,7 @@ impl FramedConn {
         }
         loop {
             let room = self.rbuf.len() - self.rend;
-            match self.stream.read(&mut self.rbuf[self.rend..]) {
+            match self.read_more() {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => {
                     self.rend += n;
@@ -155,6 +218,41 @@ impl FramedConn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Sends (the start of) `bytes` with `fd` attached; returns how many bytes
+/// went out (the rest is written normally: the descriptor travels once).
+fn send_fd(sock: RawFd, bytes: &[u8], fd: RawFd) -> io::Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    let mut control = [0u64; 4];
+    // SAFETY: as in read_more: a zeroed msghdr pointed at buffers that
+    // outlive the call; one SCM_RIGHTS message carrying one descriptor,
+    // which fits `control` (CMSG_SPACE(4) is 24 bytes on Linux).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        libc::CMSG_DATA(c).cast::<libc::c_int>().write_unaligned(fd);
+        loop {
+            let n = libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
             }
         }
     }

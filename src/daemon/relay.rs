@@ -22,6 +22,8 @@ const K_RELOAD: &[u8] = b"mod_wsgi.script_reloading";
 const K_HTTPS: &[u8] = b"mod_wsgi.rs.https";
 const K_REQUEST_ID: &[u8] = b"mod_wsgi.request_id";
 const K_EAGER: &[u8] = b"mod_wsgi.rs.eager_body";
+/// Whether a file_wrapper may be handed to Apache as a file (WSGIEnableSendfile).
+const K_SENDFILE: &[u8] = b"mod_wsgi.rs.sendfile";
 /// The request's virtual host (see apache::vhosts), for the daemon's logs.
 const K_VHOST: &[u8] = b"mod_wsgi.rs.vhost";
 /// The Apache child that took the request (`server_pid` in request events).
@@ -94,6 +96,7 @@ fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget, r: *mut ffi::
             b"0".to_vec()
         },
     ));
+    cgi.push((K_SENDFILE.to_vec(), vec![b'0' + t.sendfile as u8]));
     cgi.push((
         K_SERVER_PID.to_vec(),
         std::process::id().to_string().into_bytes(),
@@ -152,8 +155,8 @@ pub fn target_from_environ(env: &[(Vec<u8>, Vec<u8>)], g: &DaemonGroup) -> (AppT
         application_group: get(K_APP_GROUP),
         process_group: g.spec.name.clone(),
         reload: get(K_RELOAD) == "1",
-        // Files cannot be handed to Apache from here; they are streamed.
-        sendfile: false,
+        // Files go to Apache as descriptors (Frame::File).
+        sendfile: get(K_SENDFILE) == "1",
         multithread: g.spec.threads > 1,
         multiprocess: g.spec.multiprocess,
         https: get(K_HTTPS) == "1",
@@ -395,6 +398,25 @@ impl Relay<'_> {
                     }
                     self.written += d.len() as u64;
                 }
+                // A file the daemon opened, sent from here with sendfile.
+                Frame::File { offset, len } if self.head_sent => {
+                    let Some(fd) = self.conn.take_fd() else {
+                        return Ok(self.broken(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "a File frame came without its descriptor",
+                        )));
+                    };
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&fd);
+                    if !request::send_file(self.r, fd, offset, len) {
+                        log::request(
+                            ffi::APLOG_INFO,
+                            self.r,
+                            "the client closed the connection before the response was complete",
+                        );
+                        return Ok(ffi::OK);
+                    }
+                    self.written += len;
+                }
                 Frame::End if self.head_sent => {
                     if matches!(self.declared, Some(cl) if self.written < cl) {
                         self.close_connection();
@@ -534,5 +556,6 @@ fn frame_name(f: &Frame) -> &'static str {
         Frame::End => "End",
         Frame::Error { .. } => "Error",
         Frame::Retry => "Retry",
+        Frame::File { .. } => "File",
     }
 }

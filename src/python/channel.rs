@@ -80,15 +80,18 @@ impl Channel {
         matches!(self, Channel::Apache(_)) && len < request::SMALL_WRITE
     }
 
-    /// Whether a file can be handed over as a file (only to Apache itself).
+    /// Whether a file can be handed over as a file: to Apache itself, or
+    /// from a daemon as a descriptor the Apache child sends with sendfile.
     pub fn can_send_file(&self) -> bool {
-        matches!(self, Channel::Apache(_))
+        true
     }
 
     pub fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> bool {
         match self {
             Channel::Apache(r) => request::send_file(*r, fd, offset, len),
-            Channel::Daemon { .. } => false,
+            Channel::Daemon { conn, .. } => {
+                conn.send_with_fd(&Frame::File { offset, len }, fd).is_ok()
+            }
         }
     }
 

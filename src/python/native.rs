@@ -595,8 +595,12 @@ unsafe extern "C" fn sendfile(
             );
             return Err(PyErrSet);
         }
-        state.send_file(fd as i32, offset as u64, len as u64)?;
-        Ok(object::none())
+        // True: sent as a file; False: the caller iterates the wrapper.
+        Ok(object::boolean(state.send_file(
+            fd as i32,
+            offset as u64,
+            len as u64,
+        )?))
     })
 }
 

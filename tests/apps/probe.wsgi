@@ -48,6 +48,26 @@ class ClosingIterable:
             f.write('closed')
 
 
+class CountingFile(io.FileIO):
+    """A real file that counts read calls and, when closed, writes the count
+    to markers/reads-<pid> (0 = the server sent it by descriptor)."""
+    reads = 0
+
+    def read(self, *args):
+        self.reads += 1
+        return super().read(*args)
+
+    def readinto(self, *args):
+        self.reads += 1
+        return super().readinto(*args)
+
+    def close(self):
+        if not self.closed:
+            with open(os.path.join(MARKER_DIR, 'reads'), 'w') as f:
+                f.write(str(self.reads))
+        super().close()
+
+
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
     query = environ.get('QUERY_STRING', '')
@@ -206,6 +226,17 @@ def application(environ, start_response):
         f = open(name, 'rb')
         start_response('200 OK', [('Content-Type', 'application/octet-stream'),
                                   ('Content-Length', str(os.path.getsize(name)))])
+        return environ['wsgi.file_wrapper'](f, 65536)
+
+    if path == '/counted-file':
+        # A real file whose read() counts calls: 0 calls means the server
+        # sent it by descriptor (sendfile), not by iterating the wrapper.
+        name, _, skip = query.partition(':')
+        name = os.path.join(MARKER_DIR, name)
+        f = CountingFile(name)
+        f.seek(int(skip or '0'))
+        start_response('200 OK', [('Content-Type', 'application/octet-stream'),
+                                  ('Content-Length', str(os.path.getsize(name) - int(skip or '0')))])
         return environ['wsgi.file_wrapper'](f, 65536)
 
     if path == '/file-wrapper-bytesio':

@@ -569,3 +569,18 @@ pub fn check_flask_site(s: &Server, venv: &Path) {
     );
     assert_eq!(s.get("/site/").status, 200);
 }
+
+/// The read() calls the probe's CountingFile saw (written when closed).
+pub fn reads_marker(dir: &std::path::Path) -> u64 {
+    let path = dir.join("markers/reads");
+    assert!(
+        wait_for_file(&path, Duration::from_secs(5)),
+        "no reads marker"
+    );
+    let mut text = String::new();
+    wait_until(Duration::from_secs(2), || {
+        text = fs::read_to_string(&path).unwrap_or_default();
+        !text.is_empty()
+    });
+    text.trim().parse().unwrap()
+}

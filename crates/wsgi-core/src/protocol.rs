@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! child  -> daemon: Request{version, environ}  Body* BodyEnd   (Body only after WantBody)
-//! daemon -> child : WantBody(n)* Head Data* End | Error | Retry
+//! daemon -> child : WantBody(n)* Head (Data | File)* End | Error | Retry
 //! ```
 
 /// Bumped on any incompatible change; both sides check it.
@@ -49,6 +49,9 @@ pub enum Frame {
     /// The daemon could not produce a response (before any Head): the
     /// Apache side answers with `status` and logs `message`.
     Error { status: u16, message: Vec<u8> },
+    /// `len` bytes of a file from `offset`: the file's descriptor travels
+    /// with the frame (SCM_RIGHTS), so Apache sends it with sendfile.
+    File { offset: u64, len: u64 },
     /// The daemon did not take the request (it is restarting, e.g. for a
     /// changed WSGI script) and asked for no body: send it again.
     Retry,
@@ -63,6 +66,7 @@ const T_DATA: u8 = 18;
 const T_END: u8 = 19;
 const T_ERROR: u8 = 20;
 const T_RETRY: u8 = 21;
+const T_FILE: u8 = 22;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
@@ -117,6 +121,11 @@ impl Frame {
             }
             Frame::End => T_END,
             Frame::Retry => T_RETRY,
+            Frame::File { offset, len } => {
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(&len.to_be_bytes());
+                T_FILE
+            }
             Frame::Error { status, message } => {
                 out.extend_from_slice(&status.to_be_bytes());
                 out.extend_from_slice(message);
@@ -175,6 +184,10 @@ impl Frame {
             T_DATA => Frame::Data(p.to_vec()),
             T_END => Frame::End,
             T_RETRY => Frame::Retry,
+            T_FILE => Frame::File {
+                offset: r.u64()?,
+                len: r.u64()?,
+            },
             T_ERROR => {
                 let status = r.u16()?;
                 Frame::Error {
@@ -240,6 +253,11 @@ impl Reader<'_> {
         let b = self.take(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(a))
+    }
     fn bytes(&mut self) -> Result<Vec<u8>, DecodeError> {
         let n = self.u32()? as usize;
         Ok(self.take(n)?.to_vec())
@@ -302,6 +320,10 @@ mod tests {
         round_trip(Frame::Data(vec![7; 100_000]));
         round_trip(Frame::End);
         round_trip(Frame::Retry);
+        round_trip(Frame::File {
+            offset: 7,
+            len: 1 << 40,
+        });
         round_trip(Frame::Error {
             status: 500,
             message: b"boom".to_vec(),
