@@ -217,8 +217,10 @@ pub fn send_file(r: *mut ffi::request_rec, fd: c_int, offset: u64, len: u64) -> 
                 libc::close(own);
             }),
         );
+        // No flush: like Apache's own static files, the file bucket goes out
+        // with what follows (at the latest with the end of the response).
         let mut sent: ffi::apr_size_t = 0;
         let rv = ffi::ap_send_fd(file, r, offset as _, len as _, &mut sent);
-        rv == 0 && ffi::ap_rflush(r) >= 0 && (*(*r).connection).aborted == 0
+        rv == 0 && (*(*r).connection).aborted == 0
     }
 }
