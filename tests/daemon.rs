@@ -564,3 +564,21 @@ fn files_go_to_apache_as_descriptors_and_out_with_sendfile() {
     assert!(r.body == data, "file body differs ({} bytes)", r.body.len());
     assert!(common::reads_marker(&dir) > 0);
 }
+
+#[test]
+fn cpu_priority_sets_the_daemons_nice_value() {
+    let (s, _d) = daemon_server("dnice", "processes=1 cpu-priority=7 stack-size=524288", "");
+    assert_eq!(s.get("/app/module").status, 200, "{}", s.logs());
+    let pid = children_named(s.pid(), "(wsgi:site)")[0];
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let nice: i32 = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(16)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(nice, 7);
+}

@@ -214,8 +214,12 @@ fn setup_and_serve(
     let listener = Arc::new(unsafe { UnixListener::from_raw_fd(g.listener) });
     for n in 0..g.spec.threads.max(1) {
         let (listener, g) = (listener.clone(), g.clone());
-        std::thread::Builder::new()
-            .name(format!("wsgi-worker-{}", n))
+        let mut builder = std::thread::Builder::new().name(format!("wsgi-worker-{}", n));
+        if let Some(bytes) = g.spec.stack_size {
+            // stack-size=: the request threads' stacks (at least 64 KiB).
+            builder = builder.stack_size((bytes as usize).max(64 << 10));
+        }
+        builder
             .spawn(move || accept_loop(&listener, &g))
             .map_err(|e| format!("cannot start worker thread: {}", e))?;
     }
@@ -275,6 +279,11 @@ fn set_identity(g: &DaemonGroup) -> Result<(), String> {
     unsafe {
         if let Some(mask) = spec.umask {
             libc::umask(mask);
+        }
+        if spec.cpu_priority != 0 {
+            // cpu-priority=: the nice value (lowering it needs root, which
+            // the daemon still is here).
+            libc::setpriority(libc::PRIO_PROCESS, 0, spec.cpu_priority);
         }
         if let Some(root) = &spec.chroot {
             let c = std::ffi::CString::new(root.as_str()).unwrap_or_default();
