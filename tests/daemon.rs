@@ -582,3 +582,35 @@ fn cpu_priority_sets_the_daemons_nice_value() {
         .unwrap();
     assert_eq!(nice, 7);
 }
+
+#[test]
+fn buffer_sizes_and_script_owner_options() {
+    // header-buffer-size: a head larger than it is a 502, with a log line.
+    let (s, _d) = daemon_server(
+        "dbuffers",
+        "header-buffer-size=8192 response-buffer-size=65536",
+        "",
+    );
+    assert_eq!(s.get("/app/big-header?100").status, 200);
+    assert_eq!(s.get("/app/big-header?20000").status, 502, "{}", s.logs());
+    assert!(
+        s.error_log().contains("exceed header-buffer-size"),
+        "{}",
+        s.logs()
+    );
+    // response-buffer-size only bounds read-ahead: a long stream is whole.
+    assert_eq!(s.get("/app/stream?128").body.len(), 128 * 16384);
+
+    // script-user=: a script owned by someone else is refused with 403.
+    let (s, dir) = daemon_server("downer", "script-user=daemon", "");
+    assert_eq!(s.get("/app/module").status, 403, "{}", s.logs());
+    assert!(
+        s.error_log()
+            .contains("is not owned as daemon process group"),
+        "{}",
+        s.logs()
+    );
+    let uid = user_id("daemon");
+    std::os::unix::fs::chown(dir.join("probe.wsgi"), Some(uid), None).unwrap();
+    assert_eq!(s.get("/app/module").status, 200, "{}", s.logs());
+}

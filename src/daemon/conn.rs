@@ -25,6 +25,8 @@ pub struct FramedConn {
     wbuf: Vec<u8>,
     /// Descriptors received with the bytes read so far, in order.
     fds: VecDeque<OwnedFd>,
+    /// How far the read buffer grows while streaming (response-buffer-size).
+    max_read: usize,
 }
 
 impl FramedConn {
@@ -36,7 +38,14 @@ impl FramedConn {
             rend: 0,
             wbuf: Vec::with_capacity(4096),
             fds: VecDeque::new(),
+            max_read: BIG_READ,
         }
+    }
+
+    /// Caps how much is read ahead while streaming (a frame larger than
+    /// that still fits: the buffer grows for it).
+    pub fn set_max_read(&mut self, bytes: usize) {
+        self.max_read = bytes.max(FIRST_READ);
     }
 
     /// Read/write timeouts (None = wait forever).
@@ -210,8 +219,8 @@ impl FramedConn {
                     self.rend += n;
                     // A read that filled all the room means more is coming
                     // (a streamed body): read in bigger pieces from now on.
-                    if n == room && self.rbuf.len() < BIG_READ {
-                        let grown = (self.rbuf.len() * 2).min(BIG_READ);
+                    if n == room && self.rbuf.len() < self.max_read {
+                        let grown = (self.rbuf.len() * 2).min(self.max_read);
                         self.rbuf.resize(grown, 0);
                     }
                     return Ok(());

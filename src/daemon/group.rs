@@ -20,6 +20,15 @@ pub struct DaemonGroup {
     pub uid: u32,
     pub gid: u32,
     pub user_name: String,
+    /// script-user= / script-group=: who must own the WSGI scripts this
+    /// group runs (Owner::User(uid) or Owner::Group(gid)).
+    pub script_owner: Option<ScriptOwner>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScriptOwner {
+    User(u32),
+    Group(u32),
 }
 
 struct Registry {
@@ -218,6 +227,11 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
             .and_then(crate::users::user_id)
             .unwrap_or(apache_uid);
         let listener = listen(&socket_path, spec.listen_backlog, socket_owner)?;
+        let script_owner = match (&spec.script_user, &spec.script_group) {
+            (Some(u), _) => crate::users::user_id(u).map(ScriptOwner::User),
+            (None, Some(g)) => crate::users::group_id(g).map(ScriptOwner::Group),
+            (None, None) => None,
+        };
         out.push(Arc::new(DaemonGroup {
             spec: spec.clone(),
             id: id + 1,
@@ -226,6 +240,7 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
             uid,
             gid,
             user_name,
+            script_owner,
         }));
     }
     registry().groups = out.clone();

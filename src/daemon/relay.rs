@@ -136,6 +136,32 @@ pub fn queued_for(env: &[(Vec<u8>, Vec<u8>)]) -> Option<Duration> {
     Some(now.saturating_sub(Duration::from_micros(start)))
 }
 
+/// script-user= / script-group=: a script not owned as required is refused
+/// with 403 (as mod_wsgi does), before anything reaches the daemon.
+fn check_script_owner(r: *mut ffi::request_rec, g: &DaemonGroup, script: &str) -> Option<c_int> {
+    use super::group::ScriptOwner;
+    use std::os::unix::fs::MetadataExt;
+    let want = g.script_owner?;
+    let meta = std::fs::metadata(script).ok();
+    let ok = match (want, &meta) {
+        (ScriptOwner::User(uid), Some(m)) => m.uid() == uid,
+        (ScriptOwner::Group(gid), Some(m)) => m.gid() == gid,
+        (_, None) => false,
+    };
+    if ok {
+        return None;
+    }
+    log::request(
+        ffi::APLOG_ERR,
+        r,
+        &format!(
+            "WSGI script {} is not owned as daemon process group '{}' requires ({:?}); refused",
+            script, g.spec.name, want
+        ),
+    );
+    Some(ffi::HTTP_FORBIDDEN)
+}
+
 /// How often one request may be turned away by restarting daemons.
 const MAX_RETRIES: u32 = 16;
 
@@ -213,6 +239,9 @@ pub fn relay(
     } else {
         g.spec.socket_timeout
     };
+    if let Some(status) = check_script_owner(r, g, &target.script) {
+        return status;
+    }
     let eager = match read_eager_body(r, &cgi) {
         Ok(b) => b,
         Err(status) => {
@@ -260,6 +289,9 @@ pub fn relay(
         };
         let mut conn = FramedConn::new(stream);
         let _ = conn.set_timeouts(Some(timeout), Some(timeout));
+        if g.spec.response_buffer_size > 0 {
+            conn.set_max_read(g.spec.response_buffer_size as usize);
+        }
         // The request and a small body go out in one write.
         let sent = match &eager {
             Some(body) => {
@@ -373,6 +405,23 @@ impl Relay<'_> {
                     status_line,
                     headers,
                 } if !self.head_sent => {
+                    let size = status_line.len()
+                        + headers
+                            .iter()
+                            .map(|(k, v)| k.len() + v.len() + 4)
+                            .sum::<usize>();
+                    let limit = self.g.spec.header_buffer_size as usize;
+                    if limit > 0 && size > limit {
+                        log::request(
+                            ffi::APLOG_ERR,
+                            self.r,
+                            &format!(
+                                "daemon process group '{}': response headers of {} bytes exceed header-buffer-size ({})",
+                                self.g.spec.name, size, limit
+                            ),
+                        );
+                        return Ok(ffi::HTTP_BAD_GATEWAY);
+                    }
                     let line = CString::new(status_line).unwrap_or_default();
                     let headers: Vec<(CString, CString)> = headers
                         .into_iter()

@@ -248,6 +248,11 @@ def application(environ, start_response):
         start_response('200 OK', [('Content-Type', 'application/octet-stream')])
         return (bytes([65 + i % 26]) * 16384 for i in range(n))
 
+    if path == '/big-header':
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('X-Big', 'b' * int(query or '100'))])
+        return [b'big header']
+
     if path == '/head':
         start_response('200 OK', [('Content-Type', 'text/plain'), ('X-Method', environ['REQUEST_METHOD'])])
         return [b'body of a GET']
