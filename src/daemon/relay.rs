@@ -41,7 +41,7 @@ pub fn eager_body(env: &[(Vec<u8>, Vec<u8>)]) -> bool {
 
 /// The whole body, when it qualifies for sending eagerly; Err(status) if
 /// reading it from the client failed.
-fn read_eager_body(
+pub(crate) fn read_eager_body(
     r: *mut ffi::request_rec,
     cgi: &[(Vec<u8>, Vec<u8>)],
 ) -> Result<Option<Vec<u8>>, c_int> {

@@ -8,8 +8,25 @@ use crate::daemon::conn::FramedConn;
 use std::ffi::CString;
 use wsgi_core::protocol::Frame;
 
+/// A small request body read before the application started (so reading
+/// it costs the application no GIL hand-off), handed out from here.
+pub struct Preread {
+    body: Vec<u8>,
+    pos: usize,
+}
+
+impl Preread {
+    pub fn new(body: Vec<u8>) -> Preread {
+        Preread { body, pos: 0 }
+    }
+
+    fn left(&self) -> &[u8] {
+        &self.body[self.pos..]
+    }
+}
+
 pub enum Channel {
-    Apache(*mut ffi::request_rec),
+    Apache(*mut ffi::request_rec, Option<Preread>),
     Daemon {
         conn: FramedConn,
         request_id: String,
@@ -33,7 +50,7 @@ impl Channel {
         headers: &[(CString, CString)],
     ) -> bool {
         match self {
-            Channel::Apache(r) => {
+            Channel::Apache(r, _) => {
                 request::set_response_head(*r, status, line, headers);
                 true
             }
@@ -56,7 +73,7 @@ impl Channel {
     /// Sends body bytes and flushes; false when the client is gone.
     pub fn write(&mut self, data: &[u8]) -> bool {
         match self {
-            Channel::Apache(r) => request::write_and_flush(*r, data),
+            Channel::Apache(r, _) => request::write_and_flush(*r, data),
             Channel::Daemon { conn, .. } => conn.send_data(data).is_ok(),
         }
     }
@@ -66,7 +83,7 @@ impl Channel {
     /// everything when the handler returns). `short` as for `finish`.
     pub fn write_final(&mut self, data: &[u8], short: bool) -> bool {
         match self {
-            Channel::Apache(r) => request::write(*r, data, false) && self.finish(short),
+            Channel::Apache(r, _) => request::write(*r, data, false) && self.finish(short),
             Channel::Daemon { conn, .. } => conn
                 .send_payload_then(data, false, Some(&Frame::End))
                 .is_ok(),
@@ -77,7 +94,7 @@ impl Channel {
     /// buffer, without network I/O (so the GIL may be kept): a small last
     /// piece in embedded mode, which Apache sends after the handler returns.
     pub fn buffers_without_io(&self, len: usize) -> bool {
-        matches!(self, Channel::Apache(_)) && len < request::SMALL_WRITE
+        matches!(self, Channel::Apache(..)) && len < request::SMALL_WRITE
     }
 
     /// Whether a file can be handed over as a file: to Apache itself, or
@@ -88,7 +105,7 @@ impl Channel {
 
     pub fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> bool {
         match self {
-            Channel::Apache(r) => request::send_file(*r, fd, offset, len),
+            Channel::Apache(r, _) => request::send_file(*r, fd, offset, len),
             Channel::Daemon { conn, .. } => {
                 conn.send_with_fd(&Frame::File { offset, len }, fd).is_ok()
             }
@@ -99,7 +116,8 @@ impl Channel {
     /// false when there is no body.
     pub fn start_body(&mut self) -> bool {
         match self {
-            Channel::Apache(r) => request::start_body(*r),
+            Channel::Apache(_, Some(p)) => !p.body.is_empty(),
+            Channel::Apache(r, None) => request::start_body(*r),
             Channel::Daemon { .. } => true,
         }
     }
@@ -107,7 +125,13 @@ impl Channel {
     /// Reads up to `room` body bytes onto the end of `out`: Ok(0) at the end.
     pub fn read_body_onto(&mut self, out: &mut Vec<u8>, room: usize) -> Result<usize, ()> {
         match self {
-            Channel::Apache(r) => {
+            Channel::Apache(_, Some(p)) => {
+                let n = p.left().len().min(room);
+                out.extend_from_slice(&p.left()[..n]);
+                p.pos += n;
+                Ok(n)
+            }
+            Channel::Apache(r, None) => {
                 let n = request::read_body_onto(*r, out, room);
                 if n < 0 {
                     Err(())
@@ -128,7 +152,8 @@ impl Channel {
     /// Whether the body is known to be over without another read.
     pub fn body_known_done(&self) -> bool {
         match self {
-            Channel::Apache(r) => request::body_fully_read(*r),
+            Channel::Apache(_, Some(p)) => p.left().is_empty(),
+            Channel::Apache(r, None) => request::body_fully_read(*r),
             Channel::Daemon { .. } => false,
         }
     }
@@ -136,7 +161,8 @@ impl Channel {
     /// Body bytes still to come, when known (a size hint for reading).
     pub fn body_remaining(&self) -> Option<usize> {
         match self {
-            Channel::Apache(r) => request::body_remaining(*r),
+            Channel::Apache(_, Some(p)) => (!p.left().is_empty()).then_some(p.left().len()),
+            Channel::Apache(r, None) => request::body_remaining(*r),
             Channel::Daemon { pending, .. } => (!pending.is_empty()).then_some(pending.len()),
         }
     }
@@ -144,7 +170,13 @@ impl Channel {
     /// Reads up to `buf.len()` body bytes: Ok(0) at the end.
     pub fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, ()> {
         match self {
-            Channel::Apache(r) => {
+            Channel::Apache(_, Some(p)) => {
+                let n = p.left().len().min(buf.len());
+                buf[..n].copy_from_slice(&p.left()[..n]);
+                p.pos += n;
+                Ok(n)
+            }
+            Channel::Apache(r, None) => {
                 let n = request::read_body(*r, buf);
                 if n < 0 {
                     Err(())
@@ -192,7 +224,7 @@ impl Channel {
     /// Ends the response; `short` when fewer bytes than Content-Length went out.
     pub fn finish(&mut self, short: bool) -> bool {
         match self {
-            Channel::Apache(r) => {
+            Channel::Apache(r, _) => {
                 if short {
                     // SAFETY: live request; the connection must not be reused
                     // because the client is still waiting for missing bytes.
@@ -209,7 +241,7 @@ impl Channel {
     /// Logs a line for this request (with its request id).
     pub fn log(&self, level: i32, msg: &str) {
         match self {
-            Channel::Apache(r) => log::request(level, *r, msg),
+            Channel::Apache(r, _) => log::request(level, *r, msg),
             Channel::Daemon {
                 request_id, server, ..
             } => log::with_request_id_on(level, *server, request_id, msg),

@@ -1,7 +1,7 @@
 //! Running one request through a WSGI application in this process
 //! (embedded mode): the environ, the call, and what to tell Apache after.
 
-use super::channel::Channel;
+use super::channel::{Channel, Preread};
 use super::native;
 use super::object::{self, PyObj, PyResult};
 use super::runtime::{self, Interpreter};
@@ -81,7 +81,20 @@ pub fn run_app(
 /// Embedded mode: runs the application for `r` and returns the handler's
 /// status for Apache.
 pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)]) -> c_int {
-    match run_app(Channel::Apache(r), target, cgi) {
+    // A small body (known length, no 100-continue) is read before the
+    // application starts, as daemon mode sends it with the request.
+    let preread = match crate::daemon::relay::read_eager_body(r, cgi) {
+        Ok(body) => body.map(Preread::new),
+        Err(status) => {
+            log::request(
+                ffi::APLOG_INFO,
+                r,
+                "reading the request body from the client failed",
+            );
+            return status;
+        }
+    };
+    match run_app(Channel::Apache(r, preread), target, cgi) {
         Ok((Outcome::Done | Outcome::ClientGone, _)) => ffi::OK,
         Ok((Outcome::Failed { headers_sent: true }, _)) => {
             // Too late for a 500: make sure the client sees a cut response.
