@@ -614,3 +614,33 @@ fn buffer_sizes_and_script_owner_options() {
     std::os::unix::fs::chown(dir.join("probe.wsgi"), Some(uid), None).unwrap();
     assert_eq!(s.get("/app/module").status, 200, "{}", s.logs());
 }
+
+#[test]
+fn connections_to_the_daemon_are_kept_and_reused() {
+    let (s, _d) = daemon_server("dkeep", "processes=1", "");
+    let pid = children_named(s.pid(), "(wsgi:site)")[0];
+    let sockets = || {
+        fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                fs::read_link(e.path())
+                    .map(|t| t.to_string_lossy().starts_with("socket:"))
+                    .unwrap_or(false)
+            })
+            .count()
+    };
+    let before = sockets(); // the listening socket
+    for _ in 0..20 {
+        assert_eq!(s.get("/app/module").status, 200);
+    }
+    let kept = sockets();
+    for _ in 0..50 {
+        assert_eq!(s.get("/app/module").status, 200);
+    }
+    let after = sockets();
+    // Connections from Apache's children stay open between requests, and
+    // later requests reuse them instead of opening more.
+    assert!(kept > before, "no connection kept: {before} -> {kept}");
+    assert!(after <= kept + 2, "connections pile up: {kept} -> {after}");
+}

@@ -72,6 +72,34 @@ impl FramedConn {
         result
     }
 
+    /// The socket's descriptor (for poll).
+    pub fn raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
+    /// Whether bytes were read that no frame has consumed yet.
+    pub fn has_unread(&self) -> bool {
+        self.rpos < self.rend
+    }
+
+    /// Whether the peer closed the connection or sent something unasked
+    /// (a connection kept for reuse must be silent): checked without
+    /// blocking before a kept connection carries a new request.
+    pub fn is_stale(&self) -> bool {
+        let mut b = [0u8; 1];
+        // SAFETY: a non-blocking peek of one byte into our buffer.
+        let n = unsafe {
+            libc::recv(
+                self.stream.as_raw_fd(),
+                b.as_mut_ptr().cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        !(n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock)
+            || self.has_unread()
+    }
+
     /// The next descriptor that came with the frames received (`File`).
     pub fn take_fd(&mut self) -> Option<OwnedFd> {
         self.fds.pop_front()

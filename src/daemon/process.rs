@@ -530,40 +530,98 @@ fn interrupt(slot: Arc<RequestSlot>) {
 static ACCEPT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 static STOP_ACCEPTING: AtomicBool = AtomicBool::new(false);
 
+/// Connections from Apache children between two requests. The worker that
+/// holds ACCEPT_LOCK watches them with the listening socket, so an idle
+/// connection never ties up a worker; the next request on one is served
+/// like a new connection.
+static IDLE: std::sync::Mutex<Vec<FramedConn>> = std::sync::Mutex::new(Vec::new());
+const MAX_IDLE: usize = 64;
+/// A worker that returns a connection to IDLE wakes the watching worker.
+static WAKE: std::sync::OnceLock<[RawFd; 2]> = std::sync::OnceLock::new();
+
+fn wake_pipe() -> [RawFd; 2] {
+    *WAKE.get_or_init(|| {
+        let mut fds = [-1; 2];
+        // SAFETY: creating a private non-blocking pipe.
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
+        fds
+    })
+}
+
 fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
+    let wake = wake_pipe();
     loop {
-        // Only the thread holding the lock waits for a connection (as Apache's
-        // own accept mutex does): one wake-up per connection, no herd.
-        let accepted = {
+        // Only the thread holding the lock waits (as Apache's own accept
+        // mutex does): one wake-up per request, no herd.
+        let job = {
             let _lock = ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
             if STOP_ACCEPTING.load(Ordering::SeqCst) {
                 return;
             }
-            let mut pfd = libc::pollfd {
-                fd: g.listener,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: polling our listening socket, at most 100 ms (so a
-            // drain check waiting for the lock is not held up for long).
-            if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
+            let mut pfds = vec![
+                libc::pollfd {
+                    fd: g.listener,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: wake[0],
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            pfds.extend(
+                IDLE.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(|c| libc::pollfd {
+                        fd: c.raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    }),
+            );
+            // SAFETY: polling descriptors we own, at most 100 ms (so a drain
+            // check waiting for the lock is not held up for long).
+            if unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as _, 100) } <= 0 {
                 continue;
             }
-            let r = listener.accept();
-            if r.is_ok() {
-                ACTIVE.fetch_add(1, Ordering::SeqCst);
+            if pfds[1].revents != 0 {
+                let mut b = [0u8; 64];
+                // SAFETY: draining our own non-blocking pipe.
+                while unsafe { libc::read(wake[0], b.as_mut_ptr().cast(), b.len()) } > 0 {}
             }
-            r
+            if pfds[0].revents != 0 {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        ACTIVE.fetch_add(1, Ordering::SeqCst);
+                        Some(Ok(new_conn(stream, g)))
+                    }
+                    Err(e) => Some(Err(e)),
+                }
+            } else if let Some(ready) = pfds[2..].iter().find(|p| p.revents != 0).map(|p| p.fd) {
+                let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+                let at = idle.iter().position(|c| c.raw_fd() == ready);
+                at.map(|i| {
+                    ACTIVE.fetch_add(1, Ordering::SeqCst);
+                    Ok(idle.swap_remove(i))
+                })
+            } else {
+                None
+            }
         };
-        match accepted {
-            // Accepted sockets do not inherit the listener's O_NONBLOCK.
-            Ok((stream, _)) => serve_connection(stream, g),
-            Err(e)
+        match job {
+            None => {}
+            Some(Ok(conn)) => {
+                if let Some(conn) = serve_connection(conn, g) {
+                    keep_idle(conn, wake[1]);
+                }
+            }
+            Some(Err(e))
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
                 ) => {}
-            Err(e) => {
+            Some(Err(e)) => {
                 log::server(
                     ffi::APLOG_ERR,
                     std::ptr::null(),
@@ -572,6 +630,58 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+}
+
+/// A connection just accepted (accepted sockets do not inherit the
+/// listener's O_NONBLOCK), with the group's socket timeouts.
+fn new_conn(stream: UnixStream, g: &DaemonGroup) -> FramedConn {
+    let conn = FramedConn::new(stream);
+    let timeout = Some(if g.spec.socket_timeout.is_zero() {
+        Duration::from_secs(300)
+    } else {
+        g.spec.socket_timeout
+    });
+    let _ = conn.set_timeouts(timeout, timeout);
+    conn
+}
+
+/// Puts a connection back for its next request (or closes it when the
+/// process is stopping or enough are kept already).
+fn keep_idle(mut conn: FramedConn, wake: RawFd) {
+    let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+    if STOP_ACCEPTING.load(Ordering::SeqCst) || idle.len() >= MAX_IDLE {
+        // The child may reuse it at once: Retry sends that request elsewhere.
+        let _ = conn.send(&Frame::Retry);
+        return;
+    }
+    idle.push(conn);
+    drop(idle);
+    // SAFETY: one byte to our own non-blocking pipe (a full pipe is fine).
+    unsafe { libc::write(wake, [1u8].as_ptr().cast(), 1) };
+}
+
+/// Whether a request is waiting on an idle connection.
+fn idle_request_waiting() -> bool {
+    let idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pfds: Vec<libc::pollfd> = idle
+        .iter()
+        .map(|c| libc::pollfd {
+            fd: c.raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: a zero-timeout poll on descriptors we own.
+    !pfds.is_empty() && unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as _, 0) } > 0
+}
+
+/// When the process stops taking requests: each idle connection is told to
+/// send its next request elsewhere (Retry), then closed.
+fn close_idle() {
+    let idle = std::mem::take(&mut *IDLE.lock().unwrap_or_else(|e| e.into_inner()));
+    for mut conn in idle {
+        let _ = conn.send(&Frame::Retry);
     }
 }
 
@@ -591,7 +701,8 @@ fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) {
             revents: 0,
         };
         // SAFETY: a zero-timeout poll on our listening socket.
-        unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
+        let listener_ready = unsafe { libc::poll(&mut pfd, 1, 0) > 0 };
+        listener_ready || idle_request_waiting()
     };
     while (ACTIVE.load(Ordering::SeqCst) > 0 || waiting()) && in_time() {
         std::thread::sleep(Duration::from_millis(20));
@@ -601,6 +712,7 @@ fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) {
     // are refused when we exit, and the relay retries those elsewhere.
     STOP_ACCEPTING.store(true, Ordering::SeqCst);
     drop(ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
+    close_idle();
     while ACTIVE.load(Ordering::SeqCst) > 0 && in_time() {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -632,17 +744,21 @@ fn script_changed(script: &str, mtime: i64) -> bool {
 }
 
 /// Serves one request that an Apache child sent over `stream`.
-fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
-    struct InFlight(Arc<RequestSlot>);
+fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
+    /// Counts the request as done; a connection that closed without one
+    /// (an Apache child dropping an idle connection) does not count.
+    struct InFlight(Arc<RequestSlot>, bool);
     impl Drop for InFlight {
         fn drop(&mut self) {
             IN_FLIGHT
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .retain(|s| s.id != self.0.id);
-            SERVED.fetch_add(1, Ordering::SeqCst);
-            if let Some(since) = SERVING_SINCE.get() {
-                LAST_DONE_MS.store(since.elapsed().as_millis() as u64, Ordering::SeqCst);
+            if self.1 {
+                SERVED.fetch_add(1, Ordering::SeqCst);
+                if let Some(since) = SERVING_SINCE.get() {
+                    LAST_DONE_MS.store(since.elapsed().as_millis() as u64, Ordering::SeqCst);
+                }
             }
             ACTIVE.fetch_sub(1, Ordering::SeqCst);
         }
@@ -663,14 +779,8 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(slot.clone());
-    let _in_flight = InFlight(slot.clone());
-    let mut conn = FramedConn::new(stream);
-    let timeout = Some(if g.spec.socket_timeout.is_zero() {
-        Duration::from_secs(300)
-    } else {
-        g.spec.socket_timeout
-    });
-    let _ = conn.set_timeouts(timeout, timeout);
+    let mut in_flight = InFlight(slot.clone(), false);
+    let mut conn = conn;
     let environ = match conn.recv() {
         Ok(Frame::Request { version, environ }) if version == PROTOCOL_VERSION => environ,
         Ok(Frame::Request { version, .. }) => {
@@ -679,10 +789,11 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
                 message: format!("protocol version {} is not {}", version, PROTOCOL_VERSION)
                     .into_bytes(),
             });
-            return;
+            return None;
         }
-        Ok(_) | Err(_) => return,
+        Ok(_) | Err(_) => return None,
     };
+    in_flight.1 = true;
     let (target, request_id) = super::relay::target_from_environ(&environ, g);
     if !g.spec.queue_timeout.is_zero() {
         if let Some(waited) = super::relay::queued_for(&environ) {
@@ -697,7 +808,7 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
                     )
                     .into_bytes(),
                 });
-                return;
+                return None;
             }
         }
     }
@@ -721,7 +832,7 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
             unsafe { libc::write(fd, (&SCRIPT_CHANGED as *const u8).cast(), 1) };
         }
         let _ = conn.send(&Frame::Retry);
-        return;
+        return None;
     }
     let _ = slot.app_group.set(target.application_group.clone());
     let _ = slot.request_id.set(request_id.clone());
@@ -757,10 +868,32 @@ fn serve_connection(stream: UnixStream, g: &DaemonGroup) {
                 message: b"the WSGI application failed (its traceback is in the error log)"
                     .to_vec(),
             });
+            None
         }
-        Ok(_) => {}
+        // A complete exchange leaves nothing unread on the connection (a
+        // body is only sent when asked for, unless it came eagerly and was
+        // read to its end): it can carry the next request.
+        Ok((
+            Outcome::Done,
+            Some(Channel::Daemon {
+                conn,
+                eager,
+                body_done,
+                pending,
+                ..
+            }),
+        )) if (!eager || body_done) && pending.is_empty() && !conn.has_unread() => Some(conn),
+        // Complete, but unread body bytes remain: the child may already be
+        // sending its next request on this connection; Retry tells it to
+        // use another (see docs/protocol.md) before we close.
+        Ok((Outcome::Done, Some(Channel::Daemon { mut conn, .. }))) => {
+            let _ = conn.send(&Frame::Retry);
+            None
+        }
+        Ok(_) => None,
         Err(e) => {
             log::with_request_id(ffi::APLOG_ERR, &request_id, &e);
+            None
         }
     }
 }

@@ -162,6 +162,45 @@ fn check_script_owner(r: *mut ffi::request_rec, g: &DaemonGroup, script: &str) -
     Some(ffi::HTTP_FORBIDDEN)
 }
 
+/// Connections to daemons kept between requests, per Apache child process
+/// (socket path, connection): connect, accept, timeouts and close are paid
+/// once per connection instead of once per request.
+static KEPT: std::sync::Mutex<Vec<(String, FramedConn)>> = std::sync::Mutex::new(Vec::new());
+const MAX_KEPT: usize = 32;
+
+/// RFC 9110's idempotent methods: safe to send again after a failure that
+/// leaves it unknown whether the daemon started them.
+fn idempotent(r: *mut ffi::request_rec) -> bool {
+    // SAFETY: live request; its method is a C string.
+    let method = request::cstr_bytes(unsafe { (*r).method });
+    matches!(
+        method,
+        b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE" | b"PUT" | b"DELETE"
+    )
+}
+
+/// A kept connection to `path` that is still open and silent.
+fn take_kept(path: &str) -> Option<FramedConn> {
+    loop {
+        let conn = {
+            let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+            let i = kept.iter().rposition(|(p, _)| p == path)?;
+            kept.swap_remove(i).1
+        };
+        if !conn.is_stale() {
+            return Some(conn);
+        }
+    }
+}
+
+fn keep(path: String, conn: FramedConn) {
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.len() >= MAX_KEPT {
+        kept.remove(0);
+    }
+    kept.push((path, conn));
+}
+
 /// How often one request may be turned away by restarting daemons.
 const MAX_RETRIES: u32 = 16;
 
@@ -272,26 +311,35 @@ pub fn relay(
         g.socket_path.clone()
     };
     let mut retries = 0u32;
+    // A kept connection is tried first; after any trouble, fresh ones only.
+    let mut fresh_only = false;
     loop {
-        let (stream, used) = match connect(g, &path) {
-            Ok(s) => s,
-            Err(e) => {
-                log::request(
-                    ffi::APLOG_ERR,
-                    r,
-                    &format!(
-                    "cannot reach daemon process group '{}' at {}: {} (after connect-timeout {:?})",
-                    g.spec.name, path, e, g.spec.connect_timeout
-                ),
-                );
-                return ffi::HTTP_SERVICE_UNAVAILABLE;
-            }
+        let kept = if fresh_only { None } else { take_kept(&path) };
+        let reused = kept.is_some();
+        let (mut conn, used) = match kept {
+            Some(c) => (c, path.clone()),
+            None => match connect(g, &path) {
+                Ok((stream, used)) => {
+                    let mut conn = FramedConn::new(stream);
+                    let _ = conn.set_timeouts(Some(timeout), Some(timeout));
+                    if g.spec.response_buffer_size > 0 {
+                        conn.set_max_read(g.spec.response_buffer_size as usize);
+                    }
+                    (conn, used)
+                }
+                Err(e) => {
+                    log::request(
+                        ffi::APLOG_ERR,
+                        r,
+                        &format!(
+                        "cannot reach daemon process group '{}' at {}: {} (after connect-timeout {:?})",
+                        g.spec.name, path, e, g.spec.connect_timeout
+                    ),
+                    );
+                    return ffi::HTTP_SERVICE_UNAVAILABLE;
+                }
+            },
         };
-        let mut conn = FramedConn::new(stream);
-        let _ = conn.set_timeouts(Some(timeout), Some(timeout));
-        if g.spec.response_buffer_size > 0 {
-            conn.set_max_read(g.spec.response_buffer_size as usize);
-        }
         // The request and a small body go out in one write.
         let sent = match &eager {
             Some(body) => {
@@ -312,6 +360,7 @@ pub fn relay(
             written: 0,
             frames: 0,
             retry: false,
+            clean_end: false,
         };
         let mut relay = relay;
         let result = match sent {
@@ -334,10 +383,25 @@ pub fn relay(
                     );
                     return ffi::HTTP_SERVICE_UNAVAILABLE;
                 }
-                std::thread::sleep(Duration::from_millis(10));
+                fresh_only = true;
+                if !reused {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 continue;
             }
-            Ok(status) => return status,
+            Ok(status) => {
+                if relay.clean_end {
+                    keep(used, relay.conn);
+                }
+                return status;
+            }
+            // A kept connection that failed before any answer: the daemon
+            // closed it (it stopped) or died. Sent again on a fresh one only
+            // when running it twice would do no harm (idempotent methods).
+            Err(_) if reused && idempotent(r) => {
+                fresh_only = true;
+                continue;
+            }
             Err(e) => match relay.unanswered(e, &used, &mut path) {
                 Some(status) => return status,
                 None => continue, // retry on the newer generation's socket
@@ -359,6 +423,8 @@ struct Relay<'a> {
     frames: u32,
     /// The daemon asked for the request to be sent again.
     retry: bool,
+    /// The response ended as it should: the connection can be kept.
+    clean_end: bool,
 }
 
 impl Relay<'_> {
@@ -469,6 +535,8 @@ impl Relay<'_> {
                 Frame::End if self.head_sent => {
                     if matches!(self.declared, Some(cl) if self.written < cl) {
                         self.close_connection();
+                    } else {
+                        self.clean_end = true;
                     }
                     return Ok(ffi::OK);
                 }
