@@ -250,18 +250,20 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
 /// A listening UNIX socket at `path`, owned by `owner`, mode 0600. A stale
 /// file from a server that was killed is removed first.
 fn listen(path: &str, backlog: u32, owner: u32) -> Result<RawFd, String> {
-    let _ = std::fs::remove_file(path);
-    let listener = std::os::unix::net::UnixListener::bind(path)
+    // Made under a temporary name and renamed into place once its owner and
+    // mode are set: a child looking for the newest socket never finds one
+    // it may not connect to yet.
+    let temporary = format!("{}.new", path);
+    let _ = std::fs::remove_file(&temporary);
+    let listener = std::os::unix::net::UnixListener::bind(&temporary)
         .map_err(|e| format!("cannot create daemon socket '{}': {}", path, e))?;
-    let c = CString::new(path).map_err(|_| "NUL in socket path".to_string())?;
+    let c = CString::new(temporary.as_str()).map_err(|_| "NUL in socket path".to_string())?;
     // SAFETY: plain syscalls on our own socket file and descriptor.
     unsafe {
         if libc::geteuid() == 0 && libc::chown(c.as_ptr(), owner, u32::MAX) != 0 {
-            return Err(format!(
-                "cannot chown daemon socket '{}': {}",
-                path,
-                std::io::Error::last_os_error()
-            ));
+            let e = std::io::Error::last_os_error();
+            libc::unlink(c.as_ptr());
+            return Err(format!("cannot chown daemon socket '{}': {}", path, e));
         }
         libc::chmod(c.as_ptr(), 0o600);
     }
@@ -269,5 +271,12 @@ fn listen(path: &str, backlog: u32, owner: u32) -> Result<RawFd, String> {
     let fd = listener.into_raw_fd();
     // SAFETY: our descriptor; a larger backlog than std's default.
     unsafe { libc::listen(fd, backlog.max(1) as i32) };
+    // (A stale file of a killed server is replaced by the rename.)
+    if let Err(e) = std::fs::rename(&temporary, path) {
+        // SAFETY: closing the descriptor we just made.
+        unsafe { libc::close(fd) };
+        let _ = std::fs::remove_file(&temporary);
+        return Err(format!("cannot create daemon socket '{}': {}", path, e));
+    }
     Ok(fd)
 }
