@@ -141,8 +141,9 @@ pub fn newer_socket(path: &str) -> Option<String> {
     best.map(|(_, p)| p.to_string_lossy().into_owned())
 }
 
-/// Removes this parent's socket files of generations before `keep_from`,
-/// found next to `example` (a socket path of this parent).
+/// Removes this parent's socket files of generations before `keep_from`
+/// that nothing listens on any more, found next to `example` (a socket
+/// path of this parent).
 pub fn remove_old_sockets(example: &str, keep_from: i32) {
     let path = std::path::Path::new(example);
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
@@ -164,7 +165,15 @@ pub fn remove_old_sockets(example: &str, keep_from: i32) {
                 .parse::<i32>()
                 .map(|g| g < keep_from)
                 .unwrap_or(false);
-            if ext == "sock" && fpid == pid && fbase == base && old {
+            // Only sockets no daemon listens on any more: an old
+            // generation's daemons may still be draining, and an Apache
+            // child of that generation may still send them a request.
+            if ext == "sock"
+                && fpid == pid
+                && fbase == base
+                && old
+                && std::os::unix::net::UnixStream::connect(e.path()).is_err()
+            {
                 let _ = std::fs::remove_file(e.path());
             }
         }
