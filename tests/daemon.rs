@@ -644,3 +644,34 @@ fn connections_to_the_daemon_are_kept_and_reused() {
     assert!(kept > before, "no connection kept: {before} -> {kept}");
     assert!(after <= kept + 2, "connections pile up: {kept} -> {after}");
 }
+
+#[test]
+fn kept_connections_handed_back_under_load_lose_no_post() {
+    // More concurrent clients than daemon threads: the daemon keeps handing
+    // idle connections back (Retry), while Apache's children reuse them.
+    let (s, _d) = daemon_server("dhandback", "processes=2 threads=2", "");
+    let port = s.port;
+    let failures: Vec<String> = (0..24)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let body = "p".repeat(5000);
+                let mut bad = Vec::new();
+                for _ in 0..80 {
+                    let raw = format!(
+                        "POST /app/echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                        body.len(),
+                        body
+                    );
+                    match http::send(port, raw.as_bytes()) {
+                        Ok(r) if r.status == 200 && r.body.len() == 5000 => {}
+                        Ok(r) => bad.push(format!("{} ({} bytes)", r.status, r.body.len())),
+                        Err(e) => bad.push(e),
+                    }
+                }
+                bad
+            })
+        })
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}\n{}", s.logs());
+}

@@ -593,7 +593,7 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
             if pfds[0].revents != 0 {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        ACTIVE.fetch_add(1, Ordering::SeqCst);
+                        now_busy(g);
                         Some(Ok(new_conn(stream, g)))
                     }
                     Err(e) => Some(Err(e)),
@@ -601,9 +601,11 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
             } else if let Some(ready) = pfds[2..].iter().find(|p| p.revents != 0).map(|p| p.fd) {
                 let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
                 let at = idle.iter().position(|c| c.raw_fd() == ready);
-                at.map(|i| {
-                    ACTIVE.fetch_add(1, Ordering::SeqCst);
-                    Ok(idle.swap_remove(i))
+                let conn = at.map(|i| idle.swap_remove(i));
+                drop(idle);
+                conn.map(|c| {
+                    now_busy(g);
+                    Ok(c)
                 })
             } else {
                 None
@@ -630,6 +632,17 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+}
+
+/// Counts a request in flight. When that leaves no worker free, the idle
+/// connections are handed back (Retry, then closed): their next requests
+/// then come as new connections, which any process of the group with a
+/// free worker takes, instead of waiting here.
+fn now_busy(g: &DaemonGroup) {
+    let active = ACTIVE.fetch_add(1, Ordering::SeqCst) + 1;
+    if active >= g.spec.threads.max(1) as usize {
+        close_idle();
     }
 }
 

@@ -365,6 +365,15 @@ pub fn relay(
         let mut relay = relay;
         let result = match sent {
             Ok(()) => relay.run(),
+            // A kept connection the daemon gave back while we were sending:
+            // it said so (Retry) before closing, and took nothing.
+            Err(e) if reused => match relay.conn.recv() {
+                Ok(Frame::Retry) => {
+                    relay.retry = true;
+                    Ok(ffi::OK)
+                }
+                _ => Err(e),
+            },
             Err(e) => Err(e),
         };
         match result {
