@@ -322,16 +322,7 @@ impl Server {
     /// What `apachectl configtest` (`httpd -t`) says of the current
     /// httpd.conf: (passed, output).
     pub fn configtest(&self) -> (bool, String) {
-        let out = Command::new(httpd_bin())
-            .args(["-t", "-f", self.root.join("httpd.conf").to_str().unwrap()])
-            .output()
-            .expect("running httpd -t");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        (out.status.success(), text)
+        httpd_t(&self.root.join("httpd.conf"))
     }
 
     /// `apachectl graceful-stop`: SIGWINCH to the parent, then waits (up to
@@ -416,8 +407,14 @@ pub fn configtest(extra: &str) -> (bool, String, PathBuf) {
         extra.replace("@ROOT@", &root.display().to_string())
     );
     let conf_path = write_file(&root, "httpd.conf", &conf);
+    let (ok, text) = httpd_t(&conf_path);
+    (ok, text, conf_path)
+}
+
+/// `httpd -t -f conf`: (passed, what it printed).
+fn httpd_t(conf: &Path) -> (bool, String) {
     let out = Command::new(httpd_bin())
-        .args(["-t", "-f", conf_path.to_str().unwrap()])
+        .args(["-t", "-f", conf.to_str().unwrap()])
         .output()
         .expect("running httpd -t");
     let text = format!(
@@ -425,7 +422,7 @@ pub fn configtest(extra: &str) -> (bool, String, PathBuf) {
         String::from_utf8_lossy(&out.stderr),
         String::from_utf8_lossy(&out.stdout)
     );
-    (out.status.success(), text, conf_path)
+    (out.status.success(), text)
 }
 
 /// A directory holding the probe app and a world-writable markers/ dir.
