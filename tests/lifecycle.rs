@@ -507,8 +507,9 @@ fn interrupt_timeout_stops_only_the_stuck_request_when_it_can() {
         "a 30 s busy request under request-timeout=1 ended after {:?}",
         t0.elapsed()
     );
+    // 500 (not 502 after a restart, nor 200 after 30 s): the exception
+    // reached the request.
     assert_eq!(r.status, 500, "{}", s.logs());
-    assert!(t0.elapsed() < Duration::from_secs(5));
     assert!(
         s.error_log().contains("mod_wsgi.RequestTimeout"),
         "{}",

@@ -96,6 +96,46 @@ pub fn read_body(r: *mut ffi::request_rec, buf: &mut [u8]) -> isize {
     (unsafe { ffi::ap_get_client_block(r, buf.as_mut_ptr().cast(), buf.len() as _) }) as isize
 }
 
+/// Bodies up to this size, with a known length and no `Expect:
+/// 100-continue`, are read before the application runs: in daemon mode they
+/// go with the request (as mod_wsgi does, saving a WantBody round trip), in
+/// embedded mode the application then reads them without a GIL hand-off.
+const SMALL_BODY_MAX: u64 = 64 * 1024;
+
+/// The whole body, when it is small enough to read up front (see
+/// SMALL_BODY_MAX; `cgi` gives CONTENT_LENGTH and HTTP_EXPECT); Err(status)
+/// if reading it from the client failed.
+pub fn read_small_body(
+    r: *mut ffi::request_rec,
+    cgi: &[(Vec<u8>, Vec<u8>)],
+) -> Result<Option<Vec<u8>>, c_int> {
+    let get = |k: &[u8]| {
+        cgi.iter()
+            .find(|(ek, _)| ek == k)
+            .map(|(_, v)| v.as_slice())
+    };
+    let length = get(b"CONTENT_LENGTH")
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    let expects_continue =
+        get(b"HTTP_EXPECT").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+    let Some(length) = length.filter(|n| (1..=SMALL_BODY_MAX).contains(n)) else {
+        return Ok(None);
+    };
+    if expects_continue || !start_body(r) {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(length as usize);
+    while (body.len() as u64) < length {
+        let room = length as usize - body.len();
+        match read_body_onto(r, &mut body, room) {
+            n if n < 0 => return Err(ffi::HTTP_BAD_REQUEST),
+            0 => break,
+            _ => {}
+        }
+    }
+    Ok(Some(body))
+}
+
 /// Reads up to `room` body bytes onto the end of `out` (no zero-filling,
 /// no intermediate buffer); the count read, 0 at the end, negative on error.
 pub fn read_body_onto(r: *mut ffi::request_rec, out: &mut Vec<u8>, room: usize) -> isize {

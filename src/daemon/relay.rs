@@ -29,48 +29,17 @@ const K_VHOST: &[u8] = b"mod_wsgi.rs.vhost";
 /// The Apache child that took the request (`server_pid` in request events).
 const K_SERVER_PID: &[u8] = b"mod_wsgi.rs.server_pid";
 
-/// Bodies up to this size, with a known length and no `Expect:
-/// 100-continue`, are read first and sent with the request (as mod_wsgi
-/// does), saving the daemon a WantBody round trip.
-const EAGER_MAX: u64 = 64 * 1024;
-
 /// Whether the child sent the body with the request (daemon side).
 pub fn eager_body(env: &[(Vec<u8>, Vec<u8>)]) -> bool {
-    env.iter().any(|(k, v)| k == K_EAGER && v == b"1")
+    environ_value(env, K_EAGER) == Some(b"1")
 }
 
-/// The whole body, when it qualifies for sending eagerly; Err(status) if
-/// reading it from the client failed.
-pub(crate) fn read_eager_body(
-    r: *mut ffi::request_rec,
-    cgi: &[(Vec<u8>, Vec<u8>)],
-) -> Result<Option<Vec<u8>>, c_int> {
-    let get = |k: &[u8]| {
-        cgi.iter()
-            .find(|(ek, _)| ek == k)
-            .map(|(_, v)| v.as_slice())
-    };
-    let length = get(b"CONTENT_LENGTH")
-        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
-    let expects_continue =
-        get(b"HTTP_EXPECT").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
-    let Some(length) = length.filter(|n| (1..=EAGER_MAX).contains(n)) else {
-        return Ok(None);
-    };
-    if expects_continue || !request::start_body(r) {
-        return Ok(None);
-    }
-    let mut body = vec![0u8; length as usize];
-    let mut got = 0;
-    while got < body.len() {
-        match request::read_body(r, &mut body[got..]) {
-            n if n < 0 => return Err(ffi::HTTP_BAD_REQUEST),
-            0 => break,
-            n => got += n as usize,
-        }
-    }
-    body.truncate(got);
-    Ok(Some(body))
+/// The value of `key` in a relayed environ (the last one wins).
+fn environ_value<'a>(env: &'a [(Vec<u8>, Vec<u8>)], key: &[u8]) -> Option<&'a [u8]> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_slice())
 }
 
 /// Adds the handler's decisions to the CGI variables sent to the daemon.
@@ -114,10 +83,8 @@ fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget, r: *mut ffi::
 /// The server_rec of the request's virtual host in this process (null:
 /// the main server).
 pub fn vhost_from_environ(env: &[(Vec<u8>, Vec<u8>)]) -> *const ffi::server_rec {
-    env.iter()
-        .rev()
-        .find(|(k, _)| k == K_VHOST)
-        .map(|(_, v)| crate::apache::vhosts::find(&String::from_utf8_lossy(v)))
+    environ_value(env, K_VHOST)
+        .map(|v| crate::apache::vhosts::find(&String::from_utf8_lossy(v)))
         .unwrap_or(std::ptr::null())
 }
 
@@ -125,11 +92,8 @@ pub fn vhost_from_environ(env: &[(Vec<u8>, Vec<u8>)]) -> *const ffi::server_rec 
 /// µs since the epoch): for queue-timeout, the time a request waited for a
 /// daemon thread.
 pub fn queued_for(env: &[(Vec<u8>, Vec<u8>)]) -> Option<Duration> {
-    let start: u64 = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == b"mod_wsgi.request_start")
-        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())?;
+    let start: u64 = environ_value(env, b"mod_wsgi.request_start")
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?;
@@ -207,10 +171,8 @@ const MAX_RETRIES: u32 = 16;
 /// The daemon's reading of what `encode_target` sent (and the request id).
 pub fn target_from_environ(env: &[(Vec<u8>, Vec<u8>)], g: &DaemonGroup) -> (AppTarget, String) {
     let get = |k: &[u8]| {
-        env.iter()
-            .rev()
-            .find(|(ek, _)| ek == k)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        environ_value(env, k)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
             .unwrap_or_default()
     };
     let target = AppTarget {
@@ -281,7 +243,7 @@ pub fn relay(
     if let Some(status) = check_script_owner(r, g, &target.script) {
         return status;
     }
-    let eager = match read_eager_body(r, &cgi) {
+    let eager = match request::read_small_body(r, &cgi) {
         Ok(b) => b,
         Err(status) => {
             log::request(

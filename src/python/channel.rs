@@ -97,12 +97,8 @@ impl Channel {
         matches!(self, Channel::Apache(..)) && len < request::SMALL_WRITE
     }
 
-    /// Whether a file can be handed over as a file: to Apache itself, or
-    /// from a daemon as a descriptor the Apache child sends with sendfile.
-    pub fn can_send_file(&self) -> bool {
-        true
-    }
-
+    /// Hands a file over as a file: to Apache itself, or from a daemon as a
+    /// descriptor the Apache child sends with sendfile.
     pub fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> bool {
         match self {
             Channel::Apache(r, _) => request::send_file(*r, fd, offset, len),
@@ -139,10 +135,16 @@ impl Channel {
                     Ok(n as usize)
                 }
             }
-            Channel::Daemon { .. } => {
+            Channel::Daemon {
+                conn,
+                body_done,
+                eager,
+                pending,
+                ..
+            } => {
                 let len = out.len();
                 out.resize(len + room, 0);
-                let got = self.read_body(&mut out[len..]);
+                let got = read_from_child(conn, body_done, *eager, pending, &mut out[len..]);
                 out.truncate(len + *got.as_ref().unwrap_or(&0));
                 got
             }
@@ -164,60 +166,6 @@ impl Channel {
             Channel::Apache(_, Some(p)) => (!p.left().is_empty()).then_some(p.left().len()),
             Channel::Apache(r, None) => request::body_remaining(*r),
             Channel::Daemon { pending, .. } => (!pending.is_empty()).then_some(pending.len()),
-        }
-    }
-
-    /// Reads up to `buf.len()` body bytes: Ok(0) at the end.
-    pub fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, ()> {
-        match self {
-            Channel::Apache(_, Some(p)) => {
-                let n = p.left().len().min(buf.len());
-                buf[..n].copy_from_slice(&p.left()[..n]);
-                p.pos += n;
-                Ok(n)
-            }
-            Channel::Apache(r, None) => {
-                let n = request::read_body(*r, buf);
-                if n < 0 {
-                    Err(())
-                } else {
-                    Ok(n as usize)
-                }
-            }
-            Channel::Daemon {
-                conn,
-                body_done,
-                eager,
-                pending,
-                ..
-            } => {
-                if !pending.is_empty() {
-                    let n = pending.len().min(buf.len());
-                    buf[..n].copy_from_slice(&pending[..n]);
-                    pending.drain(..n);
-                    return Ok(n);
-                }
-                if *body_done {
-                    return Ok(0);
-                }
-                if !*eager {
-                    conn.send(&Frame::WantBody(buf.len() as u32))
-                        .map_err(|_| ())?;
-                }
-                match conn.recv() {
-                    Ok(Frame::Body(b)) if !b.is_empty() => {
-                        let n = b.len().min(buf.len());
-                        buf[..n].copy_from_slice(&b[..n]);
-                        pending.extend_from_slice(&b[n..]);
-                        Ok(n)
-                    }
-                    Ok(Frame::Body(_)) | Ok(Frame::BodyEnd) => {
-                        *body_done = true;
-                        Ok(0)
-                    }
-                    _ => Err(()),
-                }
-            }
         }
     }
 
@@ -246,5 +194,42 @@ impl Channel {
                 request_id, server, ..
             } => log::with_request_id_on(level, *server, request_id, msg),
         }
+    }
+}
+
+/// Daemon side: up to `buf.len()` body bytes from the Apache child, asked
+/// for with WantBody unless they come unasked (eager): Ok(0) at the end.
+fn read_from_child(
+    conn: &mut FramedConn,
+    body_done: &mut bool,
+    eager: bool,
+    pending: &mut Vec<u8>,
+    buf: &mut [u8],
+) -> Result<usize, ()> {
+    if !pending.is_empty() {
+        let n = pending.len().min(buf.len());
+        buf[..n].copy_from_slice(&pending[..n]);
+        pending.drain(..n);
+        return Ok(n);
+    }
+    if *body_done {
+        return Ok(0);
+    }
+    if !eager {
+        conn.send(&Frame::WantBody(buf.len() as u32))
+            .map_err(|_| ())?;
+    }
+    match conn.recv() {
+        Ok(Frame::Body(b)) if !b.is_empty() => {
+            let n = b.len().min(buf.len());
+            buf[..n].copy_from_slice(&b[..n]);
+            pending.extend_from_slice(&b[n..]);
+            Ok(n)
+        }
+        Ok(Frame::Body(_)) | Ok(Frame::BodyEnd) => {
+            *body_done = true;
+            Ok(0)
+        }
+        _ => Err(()),
     }
 }

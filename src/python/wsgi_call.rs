@@ -83,7 +83,7 @@ pub fn run_app(
 pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)]) -> c_int {
     // A small body (known length, no 100-continue) is read before the
     // application starts, as daemon mode sends it with the request.
-    let preread = match crate::daemon::relay::read_eager_body(r, cgi) {
+    let preread = match request::read_small_body(r, cgi) {
         Ok(body) => body.map(Preread::new),
         Err(status) => {
             log::request(
