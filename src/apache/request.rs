@@ -196,8 +196,34 @@ pub fn write(r: *mut ffi::request_rec, data: &[u8], flush: bool) -> bool {
     }
 }
 
+/// Writes several pieces of memory as one: one brigade of buckets that
+/// point at them (copied only by a filter that keeps them), then a flush
+/// if asked. False when the client is gone.
+pub fn write_pieces(r: *mut ffi::request_rec, pieces: &[&[u8]], flush: bool) -> bool {
+    let iov: Vec<libc::iovec> = pieces
+        .iter()
+        .map(|p| libc::iovec {
+            iov_base: p.as_ptr() as *mut libc::c_void,
+            iov_len: p.len(),
+        })
+        .collect();
+    // SAFETY: `r` is live; every iovec points into `pieces`, which outlive
+    // the call; the shim's buckets are transient, so nothing refers to the
+    // memory once it returns (see shim.c).
+    unsafe {
+        mod_wsgi_rs_write_pieces(r, iov.as_ptr(), iov.len() as c_int, c_int::from(flush)) == 0
+            && (*(*r).connection).aborted == 0
+    }
+}
+
 extern "C" {
     fn mod_wsgi_rs_abort_response(r: *mut ffi::request_rec);
+    fn mod_wsgi_rs_write_pieces(
+        r: *mut ffi::request_rec,
+        iov: *const libc::iovec,
+        n: c_int,
+        flush: c_int,
+    ) -> c_int;
 }
 
 /// Ends a response that cannot be completed after its headers went out,

@@ -1,10 +1,11 @@
-/* The one piece of mod_wsgi-rs written in C: APR's bucket-brigade macros
+/* The pieces of mod_wsgi-rs written in C: APR's bucket-brigade macros
  * (APR_BRIGADE_INSERT_TAIL) have no function form for bindgen to bind. */
 #include <httpd.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <util_filter.h>
 #include <apr_buckets.h>
+#include <sys/uio.h>
 
 /* Ends a response whose headers already went out but whose body cannot be
  * completed, the way mod_proxy treats a backend that broke: the error
@@ -21,4 +22,26 @@ void mod_wsgi_rs_abort_response(request_rec *r)
     r->no_cache = 1;
     c->keepalive = AP_CONN_CLOSE;
     ap_pass_brigade(r->output_filters, bb);
+}
+
+/* Passes `n` pieces of memory down the output filters in one brigade (so
+ * they go out as one chunk and one write), followed by a flush if asked.
+ * The buckets are transient: a filter that keeps one copies it, so the
+ * memory may be reused once this returns. Returns 0 or an APR error. */
+int mod_wsgi_rs_write_pieces(request_rec *r, const struct iovec *iov, int n, int flush)
+{
+    conn_rec *c = r->connection;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_status_t rv;
+    int i;
+    for (i = 0; i < n; i++) {
+        apr_bucket *e = apr_bucket_transient_create(iov[i].iov_base, iov[i].iov_len, c->bucket_alloc);
+        APR_BRIGADE_INSERT_TAIL(bb, e);
+    }
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+    }
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_destroy(bb);
+    return rv;
 }

@@ -8,7 +8,7 @@ use std::io::{self, IoSlice, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
-use wsgi_core::protocol::{parse_header, Frame, HEADER_LEN};
+use wsgi_core::protocol::{parse_header, Frame, HEADER_LEN, T_DATA};
 
 /// The read buffer starts at FIRST_READ bytes and grows up to BIG_READ
 /// while reads keep filling it: one allocation for a small request, few
@@ -204,8 +204,52 @@ impl FramedConn {
 
     /// Whether a whole frame is already buffered (so recv will not block).
     pub fn has_buffered_frame(&self) -> bool {
-        let avail = &self.rbuf[self.rpos..self.rend];
+        self.has_buffered_frame_after(0)
+    }
+
+    /// Whether a whole frame is buffered after the first `skip` bytes.
+    pub fn has_buffered_frame_after(&self, skip: usize) -> bool {
+        let avail = &self.rbuf[(self.rpos + skip).min(self.rend)..self.rend];
         matches!(parse_header(avail), Ok(Some((_, len))) if avail.len() >= HEADER_LEN + len)
+    }
+
+    /// Reads until at least one whole frame is buffered (recv then returns
+    /// it without reading).
+    pub fn wait_frame(&mut self) -> io::Result<()> {
+        while !self.has_buffered_frame() {
+            if parse_header(&self.rbuf[self.rpos..self.rend]).is_err() {
+                break; // recv reports it
+            }
+            self.fill()?;
+        }
+        Ok(())
+    }
+
+    /// The payloads of the Data frames at the front of the buffer, as
+    /// slices of it, and how many buffered bytes they span (for `consume`).
+    /// The relay hands them to Apache as they are: a daemon streams in
+    /// small frames, and one read often brings in many of them.
+    pub fn buffered_data<'a>(&'a self, out: &mut Vec<&'a [u8]>) -> usize {
+        let mut at = self.rpos;
+        loop {
+            let avail = &self.rbuf[at..self.rend];
+            match parse_header(avail) {
+                Ok(Some((t, len))) if t == T_DATA && avail.len() >= HEADER_LEN + len => {
+                    out.push(&avail[HEADER_LEN..HEADER_LEN + len]);
+                    at += HEADER_LEN + len;
+                }
+                _ => return at - self.rpos,
+            }
+        }
+    }
+
+    /// Drops `n` buffered bytes (frames handled through `buffered_data`).
+    pub fn consume(&mut self, n: usize) {
+        self.rpos = (self.rpos + n).min(self.rend);
+        if self.rpos == self.rend {
+            self.rpos = 0;
+            self.rend = 0;
+        }
     }
 
     /// Receives the next frame. EOF before a whole frame is UnexpectedEof.
@@ -292,5 +336,35 @@ fn send_fd(sock: RawFd, bytes: &[u8], fd: RawFd) -> io::Result<usize> {
                 return Err(e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffered_data_frames_are_handed_over_in_place() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut tx = FramedConn::new(a);
+        let mut rx = FramedConn::new(b);
+        tx.send_data(b"one").unwrap();
+        tx.send_data(b"two!").unwrap();
+        tx.send(&Frame::End).unwrap();
+        // One read may bring only part of it: wait until End is in too.
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        loop {
+            rx.wait_frame().unwrap();
+            let mut pieces = Vec::new();
+            let used = rx.buffered_data(&mut pieces);
+            got.extend(pieces.iter().map(|p| p.to_vec()));
+            if used == 0 {
+                break;
+            }
+            rx.consume(used);
+        }
+        assert_eq!(got, vec![b"one".to_vec(), b"two!".to_vec()]);
+        assert!(matches!(rx.recv().unwrap(), Frame::End));
+        assert!(!rx.has_buffered_frame());
     }
 }

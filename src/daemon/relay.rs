@@ -425,6 +425,37 @@ impl Relay<'_> {
     fn run(&mut self) -> Result<c_int, io::Error> {
         let mut body_buf = Vec::new();
         loop {
+            if let Err(e) = self.conn.wait_frame() {
+                if self.frames == 0 {
+                    return Err(e);
+                }
+                return Ok(self.broken(e));
+            }
+            if self.head_sent {
+                // Response bytes go to Apache straight from the read buffer.
+                let mut pieces = Vec::new();
+                let used = self.conn.buffered_data(&mut pieces);
+                if used > 0 {
+                    self.frames += pieces.len() as u32;
+                    let n: usize = pieces.iter().map(|p| p.len()).sum();
+                    let (r, conn) = (self.r, &self.conn);
+                    // Flush only when nothing further is already waiting.
+                    let flush = !conn.has_buffered_frame_after(used);
+                    let ok = request::write_pieces(r, &pieces, flush);
+                    drop(pieces);
+                    self.conn.consume(used);
+                    if !ok {
+                        log::request(
+                            ffi::APLOG_INFO,
+                            self.r,
+                            "the client closed the connection before the response was complete",
+                        );
+                        return Ok(ffi::OK);
+                    }
+                    self.written += n as u64;
+                    continue;
+                }
+            }
             let frame = match self.conn.recv() {
                 Ok(f) => f,
                 Err(e) if self.frames == 0 => return Err(e),
@@ -470,19 +501,6 @@ impl Relay<'_> {
                         .and_then(|(_, v)| v.to_str().ok()?.trim().parse().ok());
                     request::set_response_head(self.r, status, &line, &headers);
                     self.head_sent = true;
-                }
-                Frame::Data(d) if self.head_sent => {
-                    // Flush only when no further frame is already waiting.
-                    let flush = !self.conn.has_buffered_frame();
-                    if !request::write(self.r, &d, flush) {
-                        log::request(
-                            ffi::APLOG_INFO,
-                            self.r,
-                            "the client closed the connection before the response was complete",
-                        );
-                        return Ok(ffi::OK);
-                    }
-                    self.written += d.len() as u64;
                 }
                 // A file the daemon opened, sent from here with sendfile.
                 Frame::File { offset, len } if self.head_sent => {
