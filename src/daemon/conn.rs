@@ -166,6 +166,40 @@ impl FramedConn {
         request_side: bool,
         last: Option<&Frame>,
     ) -> io::Result<()> {
+        self.write_payload(data, request_side, last, 0, false)
+            .map(drop)
+    }
+
+    /// As `send_payload_then`, but only what the socket takes at once:
+    /// Ok(None) when all of it went out, Ok(Some(sent)) when the rest must
+    /// follow with `send_payload_rest(.., sent)`. Lets a daemon worker end
+    /// a response without giving up the GIL when the write cannot block.
+    pub fn try_send_payload_then(
+        &mut self,
+        data: &[u8],
+        last: Option<&Frame>,
+    ) -> io::Result<Option<usize>> {
+        self.write_payload(data, false, last, 0, true)
+    }
+
+    /// The rest of a `try_send_payload_then` that did not all go out.
+    pub fn send_payload_rest(
+        &mut self,
+        data: &[u8],
+        last: Option<&Frame>,
+        sent: usize,
+    ) -> io::Result<()> {
+        self.write_payload(data, false, last, sent, false).map(drop)
+    }
+
+    fn write_payload(
+        &mut self,
+        data: &[u8],
+        request_side: bool,
+        last: Option<&Frame>,
+        skip: usize,
+        nowait: bool,
+    ) -> io::Result<Option<usize>> {
         let header = Frame::data_header(data.len(), request_side);
         let mut trailer = Vec::new();
         if let Some(f) = last {
@@ -178,15 +212,26 @@ impl FramedConn {
             IoSlice::new(&trailer),
         ];
         let mut slices: &mut [IoSlice] = &mut bufs;
-        let mut result = Ok(());
+        IoSlice::advance_slices(&mut slices, skip);
+        let mut sent = skip;
+        let fd = self.stream.as_raw_fd();
+        let flags = libc::MSG_NOSIGNAL | if nowait { libc::MSG_DONTWAIT } else { 0 };
+        let mut result = Ok(None);
         while !slices.is_empty() {
-            match self.stream.write_vectored(slices) {
+            match send_vectored(fd, slices, flags) {
                 Ok(0) => {
                     result = Err(io::ErrorKind::WriteZero.into());
                     break;
                 }
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Ok(n) => {
+                    sent += n;
+                    IoSlice::advance_slices(&mut slices, n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if nowait && e.kind() == io::ErrorKind::WouldBlock => {
+                    // Kept for send_payload_rest, which sends wbuf again.
+                    return Ok(Some(sent));
+                }
                 Err(e) => {
                     result = Err(e);
                     break;
@@ -300,6 +345,24 @@ impl FramedConn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        }
+    }
+}
+
+/// One sendmsg of `slices` with `flags` (the socket's own timeouts apply
+/// when it blocks).
+fn send_vectored(sock: RawFd, slices: &[IoSlice], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: IoSlice is ABI-compatible with iovec; a zeroed msghdr pointed
+    // at slices that outlive the call; sendmsg only reads them.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = slices.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = slices.len() as _;
+        let n = libc::sendmsg(sock, &msg, flags);
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
         }
     }
 }

@@ -530,26 +530,35 @@ fn interrupt(slot: Arc<RequestSlot>) {
 static ACCEPT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 static STOP_ACCEPTING: AtomicBool = AtomicBool::new(false);
 
-/// Connections from Apache children between two requests. The worker that
-/// holds ACCEPT_LOCK watches them with the listening socket, so an idle
-/// connection never ties up a worker; the next request on one is served
-/// like a new connection.
+/// Connections from Apache children between two requests, by descriptor.
+/// The worker that holds ACCEPT_LOCK waits on them and on the listening
+/// socket with one epoll set, so an idle connection never ties up a
+/// worker; the next request on one is served like a new connection. Each
+/// is armed one-shot when put back: the waiting worker sees it without
+/// being woken to rebuild a list.
 static IDLE: std::sync::Mutex<Vec<FramedConn>> = std::sync::Mutex::new(Vec::new());
 const MAX_IDLE: usize = 64;
-/// A worker that returns a connection to IDLE wakes the watching worker.
-static WAKE: std::sync::OnceLock<[RawFd; 2]> = std::sync::OnceLock::new();
+static EPOLL: std::sync::OnceLock<RawFd> = std::sync::OnceLock::new();
 
-fn wake_pipe() -> [RawFd; 2] {
-    *WAKE.get_or_init(|| {
-        let mut fds = [-1; 2];
-        // SAFETY: creating a private non-blocking pipe.
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-        fds
+/// The process's epoll set, with the listening socket in it.
+fn epoll_set(listener: RawFd) -> RawFd {
+    *EPOLL.get_or_init(|| {
+        // SAFETY: creating a private epoll descriptor and adding our own
+        // listening socket (level-triggered).
+        unsafe {
+            let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: listener as u64,
+            };
+            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, listener, &mut ev);
+            ep
+        }
     })
 }
 
 fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
-    let wake = wake_pipe();
+    let ep = epoll_set(g.listener);
     loop {
         // Only the thread holding the lock waits (as Apache's own accept
         // mutex does): one wake-up per request, no herd.
@@ -558,39 +567,14 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
             if STOP_ACCEPTING.load(Ordering::SeqCst) {
                 return;
             }
-            let mut pfds = vec![
-                libc::pollfd {
-                    fd: g.listener,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: wake[0],
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            pfds.extend(
-                IDLE.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .iter()
-                    .map(|c| libc::pollfd {
-                        fd: c.raw_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    }),
-            );
-            // SAFETY: polling descriptors we own, at most 100 ms (so a drain
-            // check waiting for the lock is not held up for long).
-            if unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as _, 100) } <= 0 {
+            let mut ev = libc::epoll_event { events: 0, u64: 0 };
+            // SAFETY: waiting on our epoll set for one event, at most 100 ms
+            // (so a drain check waiting for the lock is not held up long).
+            if unsafe { libc::epoll_wait(ep, &mut ev, 1, 100) } <= 0 {
                 continue;
             }
-            if pfds[1].revents != 0 {
-                let mut b = [0u8; 64];
-                // SAFETY: draining our own non-blocking pipe.
-                while unsafe { libc::read(wake[0], b.as_mut_ptr().cast(), b.len()) } > 0 {}
-            }
-            if pfds[0].revents != 0 {
+            let ready = ev.u64 as RawFd;
+            if ready == g.listener {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         now_busy(g);
@@ -598,7 +582,7 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
                     }
                     Err(e) => Some(Err(e)),
                 }
-            } else if let Some(ready) = pfds[2..].iter().find(|p| p.revents != 0).map(|p| p.fd) {
+            } else {
                 let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
                 let at = idle.iter().position(|c| c.raw_fd() == ready);
                 let conn = at.map(|i| idle.swap_remove(i));
@@ -607,15 +591,13 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
                     now_busy(g);
                     Ok(c)
                 })
-            } else {
-                None
             }
         };
         match job {
             None => {}
             Some(Ok(conn)) => {
                 if let Some(conn) = serve_connection(conn, g) {
-                    keep_idle(conn, wake[1]);
+                    keep_idle(conn, ep);
                 }
             }
             Some(Err(e))
@@ -660,18 +642,30 @@ fn new_conn(stream: UnixStream, g: &DaemonGroup) -> FramedConn {
 }
 
 /// Puts a connection back for its next request (or closes it when the
-/// process is stopping or enough are kept already).
-fn keep_idle(mut conn: FramedConn, wake: RawFd) {
+/// process is stopping or enough are kept already), armed in the epoll set
+/// for one event.
+fn keep_idle(mut conn: FramedConn, ep: RawFd) {
     let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
     if STOP_ACCEPTING.load(Ordering::SeqCst) || idle.len() >= MAX_IDLE {
         // The child may reuse it at once: Retry sends that request elsewhere.
         let _ = conn.send(&Frame::Retry);
         return;
     }
+    let fd = conn.raw_fd();
     idle.push(conn);
     drop(idle);
-    // SAFETY: one byte to our own non-blocking pipe (a full pipe is fine).
-    unsafe { libc::write(wake, [1u8].as_ptr().cast(), 1) };
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
+        u64: fd as u64,
+    };
+    // SAFETY: (re-)arming our own descriptor in our epoll set. A closed
+    // descriptor leaves the set by itself, so a number seen before may be
+    // a new connection: MOD fails with ENOENT and it is added.
+    unsafe {
+        if libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, fd, &mut ev) != 0 {
+            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev);
+        }
+    }
 }
 
 /// Whether a request is waiting on an idle connection.

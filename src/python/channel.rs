@@ -97,6 +97,34 @@ impl Channel {
         matches!(self, Channel::Apache(..)) && len < request::SMALL_WRITE
     }
 
+    /// Daemon mode: `write_final` as far as the socket takes it without
+    /// blocking, so the GIL can be kept (the Apache child is usually
+    /// waiting for just this). Ok(result) when it is done; Err(sent) when
+    /// the rest must go with `write_final_rest`, the GIL released.
+    pub fn try_write_final(&mut self, data: &[u8]) -> Result<bool, usize> {
+        match self {
+            Channel::Daemon { conn, .. } => {
+                match conn.try_send_payload_then(data, Some(&Frame::End)) {
+                    Ok(None) => Ok(true),
+                    Ok(Some(sent)) => Err(sent),
+                    Err(_) => Ok(false),
+                }
+            }
+            Channel::Apache(..) => Err(0),
+        }
+    }
+
+    /// The rest of a `try_write_final` (daemon mode) or all of
+    /// `write_final` (embedded).
+    pub fn write_final_rest(&mut self, data: &[u8], short: bool, sent: usize) -> bool {
+        match self {
+            Channel::Daemon { conn, .. } => conn
+                .send_payload_rest(data, Some(&Frame::End), sent)
+                .is_ok(),
+            Channel::Apache(..) => self.write_final(data, short),
+        }
+    }
+
     /// Hands a file over as a file: to Apache itself, or from a daemon as a
     /// descriptor the Apache child sends with sendfile.
     pub fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> bool {

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use wsgi_core::response::{check_header_name, check_header_value, is_hop_by_hop, parse_status};
 
 const CAPSULE_NAME: &CStr = c"mod_wsgi_rs.request";
+/// A last piece up to this size is sent without giving up the GIL when
+/// the socket takes it at once (daemon mode; see Channel::try_write_final).
+const SMALL_FINAL: usize = 64 * 1024;
 
 struct Head {
     status: u16,
@@ -183,8 +186,13 @@ impl RequestState {
         let t0 = Instant::now();
         let ok = if chan.buffers_without_io(chunk.len()) {
             chan.write_final(chunk, short)
-        } else {
+        } else if short || chunk.len() > SMALL_FINAL {
             object::allow_threads(|| chan.write_final(chunk, short))
+        } else {
+            match chan.try_write_final(chunk) {
+                Ok(ok) => ok,
+                Err(sent) => object::allow_threads(|| chan.write_final_rest(chunk, short, sent)),
+            }
         };
         self.stats.output_writes += 1;
         self.stats.output_time += t0.elapsed();
