@@ -165,6 +165,7 @@ unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::serve
                     crate::lifecycle::embedded_reason(),
                     run_atexit,
                     EMBEDDED_STOP_DEADLINE,
+                    Default::default(),
                 )
             }),
         );

@@ -1,10 +1,11 @@
 //! Stopping a process that ran Python: every interpreter is told why
-//! (`process_stopping`), its atexit callbacks run unless
-//! `WSGIDestroyInterpreter Off`, and a watchdog makes sure none of it can
-//! keep the process alive past its deadline. One report line says how it went.
+//! (`process_stopping`), then the interpreters are destroyed (atexit runs)
+//! unless `WSGIDestroyInterpreter Off`, and a watchdog makes sure none of it
+//! can keep the process alive past its deadline. One report line says how
+//! it went.
 
 use crate::apache::{ffi, log};
-use crate::python::runtime;
+use crate::python::{runtime, teardown};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,16 +23,28 @@ fn activity() -> String {
     ACTIVITY.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// What a daemon adds to the shutdown sequence.
+#[derive(Default)]
+pub struct DaemonPhases<'a> {
+    /// How long it drained before the sequence began (planned stops).
+    pub drained: Option<Duration>,
+    /// Stops taking requests and waits up to the given time for those in
+    /// flight; returns how many are still running. None: nothing to wait
+    /// for (the trigger was a stuck request or a stuck GIL).
+    pub join: Option<&'a dyn Fn(Duration) -> usize>,
+}
+
 /// Runs the shutdown sequence of this process, bounded by `deadline` (the
-/// watchdog `_exit`s the process when it passes). Returns normally when
-/// everything finished in time.
-pub fn stop(reason: &str, run_atexit: bool, deadline: Duration) {
+/// watchdog `_exit`s the process when it passes): publish, join (daemons),
+/// destroy. Returns normally when everything finished in time.
+pub fn stop(reason: &str, destroy: bool, deadline: Duration, daemon: DaemonPhases) {
     if runtime::process_info().is_none() {
         return;
     }
     let t0 = Instant::now();
     let done = Arc::new(AtomicBool::new(false));
     start_watchdog(reason.to_string(), deadline, done.clone());
+    let left = || deadline.saturating_sub(t0.elapsed());
 
     let mut phases = Vec::new();
     let mut failed = Vec::new();
@@ -42,7 +55,7 @@ pub fn stop(reason: &str, run_atexit: bool, deadline: Duration) {
             name
         ));
         let remaining = deadline.saturating_sub(t0.elapsed());
-        match runtime::stop_interpreter(&name, reason, run_atexit, remaining) {
+        match runtime::stop_interpreter(&name, reason, remaining) {
             Ok(f) => failed.extend(f.into_iter().map(|s| format!("{}:{}", label(&name), s))),
             Err(e) => log::server(
                 ffi::APLOG_ERR,
@@ -56,17 +69,57 @@ pub fn stop(reason: &str, run_atexit: bool, deadline: Duration) {
             started.elapsed().as_millis()
         ));
     }
+    let joined = daemon.join.map(|join| {
+        set_activity("waiting for the requests in flight");
+        let started = Instant::now();
+        // The teardown needs some of what is left.
+        let still = join(left().saturating_sub(Duration::from_millis(500)));
+        format!(
+            " join={}ms ({} still running)",
+            started.elapsed().as_millis(),
+            still
+        )
+    });
+    let destroyed = if destroy {
+        let started = Instant::now();
+        let outcomes = teardown::destroy_all(&left);
+        let mut gone = Vec::new();
+        let mut kept = Vec::new();
+        for (name, outcome) in outcomes {
+            match outcome {
+                teardown::Outcome::Destroyed => gone.push(label(&name).to_string()),
+                teardown::Outcome::Kept(why) => kept.push(format!(
+                    "{}: {}; its atexit callbacks ran",
+                    label(&name),
+                    why
+                )),
+            }
+        }
+        format!(
+            "destroy={}ms destroyed=[{}] not_destroyed=[{}]",
+            started.elapsed().as_millis(),
+            gone.join(" "),
+            kept.join("; ")
+        )
+    } else {
+        "destroy=skipped (WSGIDestroyInterpreter Off: no atexit)".to_string()
+    };
     done.store(true, Ordering::SeqCst);
     log::server(
         ffi::APLOG_NOTICE,
         std::ptr::null(),
         &format!(
-            "shutdown report: pid={} reason={} total={}ms interpreters[{}] atexit={} failed_subscribers=[{}] watchdog=not fired",
+            "shutdown report: pid={} reason={} {}total={}ms process_stopping[{}]{} {} failed_subscribers=[{}] watchdog=not fired",
             std::process::id(),
             reason,
+            daemon
+                .drained
+                .map(|d| format!("drain={}ms ", d.as_millis()))
+                .unwrap_or_default(),
             t0.elapsed().as_millis(),
             phases.join(" "),
-            if run_atexit { "run" } else { "skipped (WSGIDestroyInterpreter Off)" },
+            joined.unwrap_or_default(),
+            destroyed,
             failed.join(", ")
         ),
     );

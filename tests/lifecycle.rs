@@ -1,5 +1,6 @@
 //! The shutdown contract against a real httpd: every interpreter hears
-//! `process_stopping` with a reason, atexit follows WSGIDestroyInterpreter,
+//! `process_stopping` with a reason, interpreters are torn down (atexit,
+//! finalizers) unless WSGIDestroyInterpreter Off,
 //! a watchdog bounds everything, a report line tells what happened; plus
 //! the request events and daemon signals of the `mod_wsgi` event API.
 
@@ -77,16 +78,36 @@ fn every_interpreter_hears_process_stopping_and_atexit_runs() {
         stopping.len(),
         "atexit runs where process_stopping ran: {atexit:?}"
     );
+    // Torn down for real: module globals were released (__del__ ran) and
+    // a file the application never flushed got its bytes.
+    let finalized = markers(&dir, "finalized");
+    assert_eq!(
+        finalized.len(),
+        stopping.len(),
+        "every interpreter torn down: {finalized:?}\n{}",
+        s.logs()
+    );
+    let unflushed = markers(&dir, "unflushed");
+    assert!(
+        unflushed
+            .iter()
+            .filter(|(_, text)| text.contains("request /"))
+            .count()
+            >= 2,
+        "unflushed files of both groups were flushed at teardown: {unflushed:?}"
+    );
     let log = s.error_log();
     let report = log
         .lines()
         // (MPMs may start and retire other children; take the one that ran both.)
         .find(|l| l.contains("shutdown report:") && l.contains("second="))
         .unwrap_or_else(|| panic!("no report line for the process that ran both groups\n{log}"));
+    eprintln!("{report}");
     assert!(
         report.contains("reason=child_exit")
             && report.contains("watchdog=not fired")
-            && report.contains("atexit=run"),
+            && report.contains("destroyed=[")
+            && report.contains("not_destroyed=[]"),
         "{report}"
     );
     assert!(report.contains("second="), "{report}");
@@ -104,8 +125,12 @@ fn destroy_interpreter_off_skips_atexit() {
         "atexit ran with WSGIDestroyInterpreter Off"
     );
     assert!(
+        markers(&dir, "finalized").is_empty(),
+        "an interpreter was torn down with WSGIDestroyInterpreter Off"
+    );
+    assert!(
         s.error_log()
-            .contains("atexit=skipped (WSGIDestroyInterpreter Off)"),
+            .contains("destroy=skipped (WSGIDestroyInterpreter Off"),
         "{}",
         s.logs()
     );
@@ -130,6 +155,16 @@ fn a_stuck_non_daemon_thread_does_not_delay_stop() {
         "subscribers did not run\n{}",
         s.logs()
     );
+    // The thread's interpreter cannot be torn down (Python would wait for
+    // the thread without end): its atexit callbacks run instead, and the
+    // report names the thread. The other group's interpreter is torn down.
+    assert!(!markers(&dir, "atexit").is_empty(), "{}", s.logs());
+    let report = log
+        .lines()
+        .find(|l| l.contains("shutdown report:") && l.contains("threads still running"))
+        .unwrap_or_else(|| panic!("no report names the thread\n{log}"));
+    eprintln!("{report}");
+    assert!(report.contains("(non-daemon)"), "{report}");
 }
 
 #[test]
@@ -231,6 +266,23 @@ fn check_request_finished(s: &Server, prefix: &str, daemon: Option<u32>) {
         f.get("application_finish").num(),
     );
     assert!(req > 1e9 && req <= app && app <= fin, "{f:?}");
+    assert!(f.get("gil_wait_count").num() >= 1.0, "{f:?}");
+    assert!(f.get("gil_wait_time").num() >= 0.0, "{f:?}");
+    let started = f.get("started");
+    let (queue, daemon_start) = (f.get("queue_start").num(), f.get("daemon_start").num());
+    assert_eq!(started.get("queue_start").num(), queue, "{f:?}");
+    if daemon.is_some() {
+        // Apache read the request, relayed it, the daemon took it, then
+        // the application ran; one connection or none (a kept one), no retry.
+        assert!(
+            req <= queue && queue <= daemon_start && daemon_start <= app,
+            "{f:?}"
+        );
+        assert!(started.get("daemon_connects").num() <= 1.0, "{f:?}");
+        assert_eq!(started.get("daemon_restarts").num(), 0.0, "{f:?}");
+    } else {
+        assert_eq!((queue, daemon_start), (0.0, 0.0), "{f:?}");
+    }
     let server_pid = f.get("server_pid").num() as u32;
     match daemon {
         Some(pid) => {
@@ -247,6 +299,66 @@ fn daemon_conf(dir: &Path, options: &str) -> String {
          WSGIScriptAlias /d {}/lifecycle.wsgi process-group=site\n",
         dir.display()
     )
+}
+
+/// Both interpreters of a daemon are torn down on `stop` (finalizers run,
+/// unflushed files are flushed); in a second run, a daemon thread left in
+/// a sub-interpreter keeps it (and so the main one) from being torn down,
+/// their atexit callbacks run instead, and nothing waits for the thread.
+#[test]
+fn daemon_interpreters_are_torn_down_unless_a_thread_is_left() {
+    for with_thread in [false, true] {
+        let dir = app_dir(if with_thread {
+            "lteardownt"
+        } else {
+            "lteardown"
+        });
+        let conf = format!(
+            "WSGIDaemonProcess site processes=1 threads=2\n\
+             WSGIScriptAlias /d {d}/lifecycle.wsgi process-group=site application-group=%{{GLOBAL}}\n\
+             WSGIScriptAlias /s {d}/lifecycle.wsgi process-group=site application-group=second\n",
+            d = dir.display()
+        );
+        let mut s = Server::start("lteardown", &conf);
+        assert_eq!(s.get("/d/").status, 200, "{}", s.logs());
+        assert_eq!(s.get("/s/").status, 200, "{}", s.logs());
+        if with_thread {
+            assert_eq!(s.get("/s/daemon-thread").text(), "daemon thread started");
+        }
+        let took = s.stop();
+        let log = s.error_log();
+        let report = log
+            .lines()
+            .find(|l| l.contains("shutdown report:") && l.contains("process='site'"))
+            .unwrap_or_else(|| panic!("no daemon report\n{log}"))
+            .to_string();
+        eprintln!("stop took {took:?}\n{report}");
+        assert_eq!(markers(&dir, "stopping").len(), 2, "{}", s.logs());
+        assert_eq!(markers(&dir, "atexit").len(), 2, "{}", s.logs());
+        let finalized = markers(&dir, "finalized");
+        if with_thread {
+            assert!(finalized.is_empty(), "{finalized:?}");
+            assert!(
+                report.contains("destroyed=[]")
+                    && report.contains("second: threads still running: forever (daemon)"),
+                "{report}"
+            );
+            // Daemon threads are not waited for.
+            assert!(took < Duration::from_secs(3), "stop took {took:?}");
+        } else {
+            assert_eq!(finalized.len(), 2, "{finalized:?}\n{report}");
+            assert!(
+                report.contains("destroyed=[second %{GLOBAL}]")
+                    && report.contains("not_destroyed=[]"),
+                "{report}"
+            );
+            let flushed = markers(&dir, "unflushed");
+            assert!(
+                flushed.iter().all(|(_, t)| t.contains("request /")),
+                "{flushed:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -560,6 +672,46 @@ fn startup_timeout_restarts_a_daemon_whose_script_does_not_load() {
     );
     common::write_file(&dir, "markers/fixed", "");
     assert_eq!(s.get("/b/").text(), "loaded");
+}
+
+/// SIGTERM (stop) to a daemon: it takes no new request, but the one in
+/// flight finishes (the join phase, bounded by shutdown-timeout) and its
+/// client gets the whole answer; the report shows the join.
+#[test]
+fn a_stopping_daemon_lets_its_requests_in_flight_finish() {
+    let (s, dir, pid) = one_daemon("ljoin", "shutdown-timeout=5");
+    let port = s.port;
+    let in_flight = std::thread::spawn(move || {
+        common::http::send(
+            port,
+            b"GET /d/stuck?2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    common::signal(pid as i32, libc::SIGTERM);
+    let r = in_flight.join().unwrap().expect("in-flight request");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "unstuck"),
+        "{}",
+        s.logs()
+    );
+    stopped_for(&s, &dir, "shutdown_signal");
+    let log = s.error_log();
+    let report = log
+        .lines()
+        .find(|l| l.contains("shutdown report:") && l.contains("reason=shutdown_signal"))
+        .unwrap_or_else(|| panic!("no report\n{log}"));
+    eprintln!("{report}");
+    let join_ms: u64 = report
+        .split(" join=")
+        .nth(1)
+        .and_then(|t| t.split("ms").next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no join phase: {report}"));
+    assert!(
+        join_ms >= 1200 && report.contains("(0 still running)"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -290,3 +290,10 @@ pub fn send_file(r: *mut ffi::request_rec, fd: c_int, offset: u64, len: u64) -> 
         rv == 0 && (*(*r).connection).aborted == 0
     }
 }
+
+/// Now, in microseconds since the epoch (the unit of Apache's times).
+pub fn epoch_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}

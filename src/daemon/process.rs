@@ -106,17 +106,26 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
             );
             // Planned recycling finishes what is in flight first, like a
             // graceful stop; an eviction has its own bound.
-            match reason {
-                "eviction_signal" => drain(g, g.spec.eviction_timeout, true),
+            let drained = match reason {
+                "eviction_signal" => Some(drain(g, g.spec.eviction_timeout, true)),
                 "graceful_signal" | "maximum_requests" | "restart_interval" | "cpu_time_limit"
-                | "memory_limit" => drain(g, g.spec.graceful_timeout, true),
+                | "memory_limit" => Some(drain(g, g.spec.graceful_timeout, true)),
                 // New requests already wait for the replacement (it loads
                 // the new script); only those in flight finish here.
-                "script_reload" => drain(g, g.spec.graceful_timeout, false),
-                _ => {}
-            }
-            let run_atexit = crate::config::global_snapshot().destroy_interpreter;
-            crate::lifecycle::stop(reason, run_atexit, g.spec.shutdown_timeout);
+                "script_reload" => Some(drain(g, g.spec.graceful_timeout, false)),
+                _ => None,
+            };
+            let join = |budget: Duration| join_in_flight(budget);
+            let phases = crate::lifecycle::DaemonPhases {
+                drained,
+                // A stuck request or GIL will not end by waiting for it.
+                join: match reason {
+                    "request_timeout" | "deadlock_timeout" | "startup_timeout" => None,
+                    _ => Some(&join),
+                },
+            };
+            let destroy = crate::config::global_snapshot().destroy_interpreter;
+            crate::lifecycle::stop(reason, destroy, g.spec.shutdown_timeout, phases);
             0
         }
         Err(e) => {
@@ -695,7 +704,20 @@ fn close_idle() {
 /// Keeps serving until no request is in flight and none is waiting on the
 /// socket, or graceful-timeout passes; then stops accepting for good and
 /// lets whatever was accepted meanwhile finish (within the same timeout).
-fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) {
+/// Stops taking requests and waits up to `budget` for those in flight
+/// (the shutdown's join phase); returns how many are still running.
+fn join_in_flight(budget: Duration) -> usize {
+    let t0 = std::time::Instant::now();
+    STOP_ACCEPTING.store(true, Ordering::SeqCst);
+    drop(ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
+    close_idle();
+    while ACTIVE.load(Ordering::SeqCst) > 0 && t0.elapsed() < budget {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    ACTIVE.load(Ordering::SeqCst)
+}
+
+fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) -> Duration {
     let t0 = std::time::Instant::now();
     let in_time = || t0.elapsed() < timeout;
     let waiting = || {
@@ -732,6 +754,7 @@ fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) {
             ACTIVE.load(Ordering::SeqCst)
         ),
     );
+    t0.elapsed()
 }
 
 /// Whether `script` has changed since this process first ran it (the
@@ -789,7 +812,19 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
     let mut in_flight = InFlight(slot.clone(), false);
     let mut conn = conn;
     let environ = match conn.recv() {
-        Ok(Frame::Request { version, environ }) if version == PROTOCOL_VERSION => environ,
+        Ok(Frame::Request {
+            version,
+            mut environ,
+        }) if version == PROTOCOL_VERSION => {
+            // When this daemon took the request (`daemon_start` in events).
+            environ.push((
+                b"mod_wsgi.daemon_start".to_vec(),
+                crate::apache::request::epoch_micros()
+                    .to_string()
+                    .into_bytes(),
+            ));
+            environ
+        }
         Ok(Frame::Request { version, .. }) => {
             let _ = conn.send(&Frame::Error {
                 status: 500,

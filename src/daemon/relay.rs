@@ -28,6 +28,10 @@ const K_SENDFILE: &[u8] = b"mod_wsgi.rs.sendfile";
 const K_VHOST: &[u8] = b"mod_wsgi.rs.vhost";
 /// The Apache child that took the request (`server_pid` in request events).
 const K_SERVER_PID: &[u8] = b"mod_wsgi.rs.server_pid";
+/// New connections to the daemon this request took (0: a kept one served).
+const K_CONNECTS: &[u8] = b"mod_wsgi.daemon_connects";
+/// Times the request was sent again (a daemon turned it away).
+const K_RESTARTS: &[u8] = b"mod_wsgi.daemon_restarts";
 
 /// Whether the child sent the body with the request (daemon side).
 pub fn eager_body(env: &[(Vec<u8>, Vec<u8>)]) -> bool {
@@ -258,7 +262,16 @@ pub fn relay(
     if eager.is_some() {
         cgi.push((K_EAGER.to_vec(), b"1".to_vec()));
     }
-    let request = Frame::Request {
+    // mod_wsgi's timing keys: when the relay to the daemon began, and (set
+    // before each send) how many connections and retries it took.
+    cgi.push((
+        b"mod_wsgi.queue_start".to_vec(),
+        request::epoch_micros().to_string().into_bytes(),
+    ));
+    let counters = cgi.len();
+    cgi.push((K_CONNECTS.to_vec(), b"0".to_vec()));
+    cgi.push((K_RESTARTS.to_vec(), b"0".to_vec()));
+    let mut request = Frame::Request {
         version: PROTOCOL_VERSION,
         environ: cgi,
     };
@@ -273,6 +286,7 @@ pub fn relay(
         g.socket_path.clone()
     };
     let mut retries = 0u32;
+    let mut connects = 0u32;
     // A kept connection is tried first; after any trouble, fresh ones only.
     let mut fresh_only = false;
     loop {
@@ -282,6 +296,7 @@ pub fn relay(
             Some(c) => (c, path.clone()),
             None => match connect(g, &path) {
                 Ok((stream, used)) => {
+                    connects += 1;
                     let mut conn = FramedConn::new(stream);
                     let _ = conn.set_timeouts(Some(timeout), Some(timeout));
                     if g.spec.response_buffer_size > 0 {
@@ -302,6 +317,10 @@ pub fn relay(
                 }
             },
         };
+        if let Frame::Request { environ, .. } = &mut request {
+            environ[counters].1 = connects.to_string().into_bytes();
+            environ[counters + 1].1 = retries.to_string().into_bytes();
+        }
         // The request and a small body go out in one write.
         let sent = match &eager {
             Some(body) => {

@@ -109,16 +109,43 @@ def _signal(signum, signame):
     _publish('process_signal', signum=signum, signame=signame)
 
 
-def _stopping(reason, run_atexit):
-    """The process is stopping: tell this interpreter's subscribers why,
-    then run its atexit callbacks unless WSGIDestroyInterpreter Off.
+def _stopping(reason):
+    """The process is stopping: tell this interpreter's subscribers why.
     Returns the subscribers that raised."""
     _, failed = _publish('process_stopping', shutdown_reason=reason)
-    if run_atexit:
-        _host.set_activity('atexit callbacks')
-        import atexit
-        atexit._run_exitfuncs()
     return failed
+
+
+def _other_threads():
+    """The threads of this interpreter an interpreter teardown would meet:
+    all but the caller, the interpreter's first thread and the host's own
+    request threads (seen here as dummy threads)."""
+    current = threading.current_thread()
+    main = threading.main_thread()
+    return [t for t in threading.enumerate()
+            if t is not current and t is not main
+            and not isinstance(t, threading._DummyThread)]
+
+
+def _join_threads(timeout):
+    """Waits up to `timeout` seconds for the non-daemon threads (which a
+    teardown waits for without end). Returns the names of the threads still
+    running: non-daemon ones first, then daemon ones, each marked."""
+    import time
+    _host.set_activity('waiting for non-daemon threads')
+    deadline = time.monotonic() + timeout
+    for t in _other_threads():
+        if not t.daemon:
+            t.join(max(0.0, deadline - time.monotonic()))
+    return ['%s (%s)' % (t.name, 'daemon' if t.daemon else 'non-daemon')
+            for t in sorted(_other_threads(), key=lambda t: t.daemon)]
+
+
+def _run_atexit():
+    """atexit callbacks, for an interpreter that is not torn down."""
+    _host.set_activity('atexit callbacks')
+    import atexit
+    atexit._run_exitfuncs()
 
 
 class _Log:
@@ -451,12 +478,26 @@ def _run_with_events(application, environ, handle, sendfile):
         request_start = 0.0
     # In a daemon, the Apache child that took the request.
     server_pid = int(environ.get('mod_wsgi.rs.server_pid') or os.getpid())
+    # Daemon mode only (0 in embedded mode, as with mod_wsgi): when the
+    # relay began, when the daemon took the request, connects and retries.
+    timing = {}
+    for key in ('queue_start', 'daemon_start'):
+        try:
+            timing[key] = int(environ.get('mod_wsgi.' + key, 0)) / 1e6
+        except ValueError:
+            timing[key] = 0.0
+    try:
+        connects = int(environ.get('mod_wsgi.daemon_connects', 0))
+        restarts = int(environ.get('mod_wsgi.daemon_restarts', 0))
+    except ValueError:
+        connects = restarts = 0
     start = time.time()
     cpu0 = resource.getrusage(resource.RUSAGE_THREAD)
     returned, _ = _publish('request_started', handle, request_id=request_id, thread_id=thread_id,
                            request_environ=environ, application_object=application,
                            server_pid=server_pid, request_start=request_start,
-                           application_start=start)
+                           daemon_connects=connects, daemon_restarts=restarts,
+                           application_start=start, **timing)
     for r in returned:
         application = r.get('application_object', application)
     response = _EventResponse(handle)
@@ -473,7 +514,7 @@ def _run_with_events(application, environ, handle, sendfile):
         user = cpu1.ru_utime - cpu0.ru_utime
         system = cpu1.ru_stime - cpu0.ru_stime
         (input_reads, input_length, input_time, output_writes, output_length,
-         output_time, status) = _host.stats(handle)
+         output_time, status, gil_wait_time, gil_wait_count) = _host.stats(handle)
         _publish('request_finished', handle, request_id=request_id, thread_id=thread_id,
                  server_pid=server_pid, request_start=request_start,
                  application_start=start, application_finish=finish,
@@ -481,7 +522,8 @@ def _run_with_events(application, environ, handle, sendfile):
                  input_reads=input_reads, input_length=input_length, input_time=input_time,
                  output_writes=output_writes, output_length=output_length,
                  output_time=output_time, status=status,
-                 cpu_user_time=user, cpu_system_time=system, cpu_time=user + system)
+                 cpu_user_time=user, cpu_system_time=system, cpu_time=user + system,
+                 gil_wait_time=gil_wait_time, gil_wait_count=gil_wait_count, **timing)
         _request.data = None
 
 

@@ -5,4 +5,5 @@ pub mod channel;
 mod native;
 pub mod object;
 pub mod runtime;
+pub mod teardown;
 pub mod wsgi_call;

@@ -560,6 +560,9 @@ unsafe extern "C" fn stats(
         let a = args(a, n, 1, "stats")?;
         let st = state_of(a[0])?;
         let s = &st.stats;
+        // This thread's GIL waits since the request began (it runs the
+        // whole request, and request_finished is published from it).
+        let (gil_wait, gil_waits) = object::gil_wait();
         object::tuple(vec![
             object::int(s.input_reads as i64)?,
             object::int(s.input_length as i64)?,
@@ -568,6 +571,8 @@ unsafe extern "C" fn stats(
             object::int(st.written as i64)?,
             object::float(s.output_time.as_secs_f64())?,
             object::int(st.head.as_ref().map_or(0, |h| h.status as i64))?,
+            object::float(gil_wait.as_secs_f64())?,
+            object::int(gil_waits as i64)?,
         ])
     })
 }

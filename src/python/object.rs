@@ -133,6 +133,21 @@ pub fn int(n: i64) -> PyResult<PyObj> {
     PyObj::owned(unsafe { py::PyLong_FromLongLong(n) })
 }
 
+/// The items of a Python list as text (GIL held); empty if not a list.
+pub fn str_list(list: &PyObj) -> Vec<String> {
+    // SAFETY: GIL held (caller's contract); a size below 0 means not a list.
+    let n = unsafe { py::PyList_Size(list.as_ptr()) };
+    if n < 0 {
+        clear_error();
+        return Vec::new();
+    }
+    (0..n)
+        // SAFETY: index in range; a borrowed item of a live list.
+        .filter_map(|i| PyObj::borrowed(unsafe { py::PyList_GetItem(list.as_ptr(), i) }).ok())
+        .map(|item| item.to_text())
+        .collect()
+}
+
 pub fn float(v: f64) -> PyResult<PyObj> {
     // SAFETY: GIL held (caller's contract, as for every helper here).
     PyObj::owned(unsafe { py::PyFloat_FromDouble(v) })
@@ -226,13 +241,42 @@ pub fn fetch_error() -> Option<(PyObj, PyObj, Option<PyObj>)> {
     Some((t, v, PyObj::owned(tb).ok()))
 }
 
+thread_local! {
+    /// Time this thread spent waiting for the GIL, and how many times it
+    /// took it, since `gil_wait_reset` (the request's `gil_wait_*`).
+    static GIL_WAIT: std::cell::Cell<(std::time::Duration, u64)> =
+        const { std::cell::Cell::new((std::time::Duration::ZERO, 0)) };
+}
+
+/// Starts counting GIL waits for a request, from its first acquisition.
+pub fn gil_wait_reset(first: std::time::Duration) {
+    GIL_WAIT.with(|w| w.set((first, 1)));
+}
+
+/// The GIL waits counted since `gil_wait_reset`.
+pub fn gil_wait() -> (std::time::Duration, u64) {
+    GIL_WAIT.with(|w| w.get())
+}
+
+/// Takes the GIL with `ts`, counting the wait.
+pub fn acquire_counted(ts: *mut py::PyThreadState) -> std::time::Duration {
+    let t0 = std::time::Instant::now();
+    // SAFETY: `ts` is the calling thread's own state, not current anywhere.
+    unsafe { py::PyEval_RestoreThread(ts) };
+    let waited = t0.elapsed();
+    GIL_WAIT.with(|w| {
+        let (d, n) = w.get();
+        w.set((d + waited, n + 1));
+    });
+    waited
+}
+
 /// Runs `f` with the GIL released (for blocking I/O).
 pub fn allow_threads<T>(f: impl FnOnce() -> T) -> T {
     struct Reacquire(*mut py::PyThreadState);
     impl Drop for Reacquire {
         fn drop(&mut self) {
-            // SAFETY: restores the thread state saved below, on this thread.
-            unsafe { py::PyEval_RestoreThread(self.0) }
+            acquire_counted(self.0);
         }
     }
     // SAFETY: GIL held by this thread; it is given back when `_guard` drops,

@@ -15,6 +15,7 @@ use pyo3_ffi as py;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -52,9 +53,97 @@ thread_local! {
     /// The interpreter this thread used last: most threads serve one
     /// application, so this spares the registry lock on every request.
     static LAST_USED: std::cell::Cell<Option<&'static Interpreter>> = const { std::cell::Cell::new(None) };
+    /// How long this thread's last `with_interpreter` waited for the GIL.
+    static LAST_WAIT: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
     /// This OS thread's state in each interpreter it has entered.
-    static THREAD_STATES: RefCell<Vec<(*mut py::PyInterpreterState, *mut py::PyThreadState)>> =
-        const { RefCell::new(Vec::new()) };
+    static THREAD_STATES: RefCell<Vec<&'static OwnState>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A thread state this module made, and whether its thread is inside
+/// Python with it right now: the teardown deletes only idle ones.
+pub struct OwnState {
+    pub interp: *mut py::PyInterpreterState,
+    pub tstate: *mut py::PyThreadState,
+    pub busy: AtomicBool,
+}
+
+// SAFETY: the pointers are used by their own thread, or by the teardown
+// once TEARING_DOWN keeps every other thread out of Python.
+unsafe impl Send for OwnState {}
+// SAFETY: see above; `busy` is atomic.
+unsafe impl Sync for OwnState {}
+
+/// Every OwnState of the process (never freed: a handful per thread).
+static OWN_STATES: Mutex<Vec<&'static OwnState>> = Mutex::new(Vec::new());
+/// Set when interpreters are being destroyed: no thread enters Python again.
+static TEARING_DOWN: AtomicBool = AtomicBool::new(false);
+
+fn remember_state(
+    interp: *mut py::PyInterpreterState,
+    tstate: *mut py::PyThreadState,
+) -> &'static OwnState {
+    let own: &'static OwnState = Box::leak(Box::new(OwnState {
+        interp,
+        tstate,
+        busy: AtomicBool::new(false),
+    }));
+    OWN_STATES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(own);
+    THREAD_STATES.with(|t| t.borrow_mut().push(own));
+    own
+}
+
+/// How long the current `with_interpreter` waited for the GIL.
+pub fn last_gil_wait() -> Duration {
+    LAST_WAIT.with(|w| w.get())
+}
+
+/// Keeps every thread but the caller out of Python from now on, for the
+/// teardown (see teardown.rs).
+pub fn begin_teardown() {
+    TEARING_DOWN.store(true, Ordering::SeqCst);
+}
+
+/// The thread states this module made in `interp`.
+pub fn own_states_in(interp: *mut py::PyInterpreterState) -> Vec<&'static OwnState> {
+    OWN_STATES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .copied()
+        .filter(|o| o.interp == interp)
+        .collect()
+}
+
+/// Forgets a thread state the teardown deleted.
+pub fn forget_state(tstate: *mut py::PyThreadState) {
+    OWN_STATES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|o| o.tstate != tstate);
+}
+
+/// The calling thread's state in the named interpreter (made if needed),
+/// and the interpreter, for the teardown.
+pub fn own_state_for(name: &str) -> Option<(&'static Interpreter, &'static OwnState)> {
+    let interp = registry().get_interp(name)?;
+    Some((interp, thread_state_for(interp.state)))
+}
+
+/// Drops a destroyed interpreter from the registry.
+pub fn forget_interpreter(name: &str) {
+    if let Some(m) = registry().as_mut() {
+        m.remove(name);
+    }
+    LAST_USED.with(|l| l.set(None));
+}
+
+impl Interpreter {
+    pub fn state(&self) -> *mut py::PyInterpreterState {
+        self.state
+    }
 }
 
 /// The process facts, once Python is running in this process.
@@ -99,7 +188,7 @@ pub fn initialize(info: ProcessInfo) -> Result<(), String> {
             return Err(format!("setting up the main interpreter failed: {}", msg));
         }
     };
-    THREAD_STATES.with(|t| t.borrow_mut().push((interp, tstate)));
+    remember_state(interp, tstate);
     let main: &'static Interpreter = Box::leak(Box::new(Interpreter {
         state: interp,
         ..main
@@ -265,18 +354,16 @@ static BOOTSTRAP: std::sync::LazyLock<CString> = std::sync::LazyLock::new(|| {
 });
 
 /// This thread's state for `interp`, created on first use.
-fn thread_state_for(interp: *mut py::PyInterpreterState) -> *mut py::PyThreadState {
-    THREAD_STATES.with(|t| {
-        let mut t = t.borrow_mut();
-        if let Some((_, ts)) = t.iter().find(|(i, _)| *i == interp) {
-            return *ts;
-        }
-        // SAFETY: `interp` is a live interpreter (interpreters are never
-        // destroyed while requests run); a new thread state needs no GIL.
-        let ts = unsafe { py::PyThreadState_New(interp) };
-        t.push((interp, ts));
-        ts
-    })
+fn thread_state_for(interp: *mut py::PyInterpreterState) -> &'static OwnState {
+    let found = THREAD_STATES.with(|t| t.borrow().iter().copied().find(|o| o.interp == interp));
+    if let Some(own) = found {
+        return own;
+    }
+    // SAFETY: `interp` is a live interpreter (interpreters are destroyed
+    // only by the teardown, after which no thread gets here); a new thread
+    // state needs no GIL.
+    let ts = unsafe { py::PyThreadState_New(interp) };
+    remember_state(interp, ts)
 }
 
 /// Runs `f` inside the named interpreter (created on first use) with its
@@ -295,17 +382,26 @@ pub fn with_interpreter<T>(name: &str, f: impl FnOnce(&Interpreter) -> T) -> Res
             i
         }
     };
-    let ts = thread_state_for(interp.state);
-    struct Release;
+    let own = thread_state_for(interp.state);
+    // Busy before the check, the teardown checks in the other order: one
+    // of the two sees the other (both SeqCst).
+    own.busy.store(true, Ordering::SeqCst);
+    if TEARING_DOWN.load(Ordering::SeqCst) {
+        own.busy.store(false, Ordering::SeqCst);
+        return Err("Python is being shut down in this process".into());
+    }
+    struct Release(&'static OwnState);
     impl Drop for Release {
         fn drop(&mut self) {
             // SAFETY: this thread holds the GIL (acquired below).
             unsafe { py::PyEval_SaveThread() };
+            self.0.busy.store(false, Ordering::SeqCst);
         }
     }
-    // SAFETY: `ts` belongs to this thread and is not current anywhere else.
-    unsafe { py::PyEval_RestoreThread(ts) };
-    let _release = Release;
+    // (The state belongs to this thread and is not current anywhere else.)
+    let waited = object::acquire_counted(own.tstate);
+    LAST_WAIT.with(|w| w.set(waited));
+    let _release = Release(own);
     Ok(f(interp))
 }
 
@@ -317,7 +413,7 @@ fn create_interpreter(name: &str) -> Result<&'static Interpreter, String> {
     let main = reg
         .get_interp("")
         .ok_or("Python is not initialised in this process")?;
-    let main_ts = thread_state_for(main.state);
+    let main_ts = thread_state_for(main.state).tstate;
     // SAFETY: take the GIL through this thread's main-interpreter state, then
     // Py_NewInterpreter makes a fresh interpreter with a thread state for
     // this thread and makes it current; we keep that state as this thread's.
@@ -331,7 +427,7 @@ fn create_interpreter(name: &str) -> Result<&'static Interpreter, String> {
         let state = py::PyThreadState_GetInterpreter(ts);
         let made = import_threading().and_then(|_| bootstrap(name));
         let made = made.map_err(|_| describe_error(None));
-        THREAD_STATES.with(|t| t.borrow_mut().push((state, ts)));
+        remember_state(state, ts);
         py::PyEval_SaveThread();
         made.map(|i| Interpreter { state, ..i })
     };
@@ -374,14 +470,13 @@ pub fn interpreter_names() -> Vec<String> {
 }
 
 /// Tells one interpreter the process is stopping (its `process_stopping`
-/// subscribers, then atexit unless `run_atexit` is false). Python's
+/// subscribers). Python's
 /// faulthandler is armed to dump this interpreter's thread stacks to the
 /// error log shortly before `remaining` runs out. Returns the subscribers
 /// that raised.
 pub fn stop_interpreter(
     name: &str,
     reason: &str,
-    run_atexit: bool,
     remaining: Duration,
 ) -> Result<Vec<String>, String> {
     with_interpreter(name, |interp| {
@@ -403,7 +498,7 @@ pub fn stop_interpreter(
             ])?;
             let failed = module
                 .getattr(c"_stopping")?
-                .call(&[&object::str_utf8(reason)?, &object::boolean(run_atexit)])?;
+                .call(&[&object::str_utf8(reason)?])?;
             let _ = fh
                 .getattr(c"cancel_dump_traceback_later")
                 .and_then(|c| c.call(&[]));

@@ -42,6 +42,7 @@ pub fn run_app(
     cgi: &[(Vec<u8>, Vec<u8>)],
 ) -> Result<(Outcome, Option<Channel>), String> {
     runtime::with_interpreter(&target.application_group, |interp| {
+        object::gil_wait_reset(runtime::last_gil_wait());
         let handle = native::new_handle(chan).map_err(|_| runtime::describe_error(Some(interp)))?;
         native::set_current(handle.as_ptr());
         let result = call_app(interp, target, cgi, &handle);

@@ -13,6 +13,7 @@ GROUP = (mod_wsgi.application_group or 'GLOBAL').replace('|', '_').replace('/', 
 EVENTS = []
 HELD = []
 LAST_FINISHED = {}
+LAST_STARTED = {}
 
 
 def mark(kind, text):
@@ -34,6 +35,25 @@ def on_signal(event, **details):
 atexit.register(lambda: mark('atexit', 'ran'))
 
 
+class Finalized:
+    """Writes a marker when the interpreter is torn down (its module
+    globals are cleared), which atexit alone does not do."""
+
+    def __init__(self):
+        self.path = os.path.join(MARKERS, 'finalized-%s-%d' % (GROUP, os.getpid()))
+        self.open = open
+
+    def __del__(self):
+        with self.open(self.path, 'a') as f:
+            f.write('finalized\n')
+
+
+FINALIZED = Finalized()
+# Written on every request and never flushed: its bytes reach the file only
+# if the interpreter is torn down (or the buffer fills).
+UNFLUSHED = open(os.path.join(MARKERS, 'unflushed-%s-%d' % (GROUP, os.getpid())), 'w')
+
+
 def replacement(environ, start_response):
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [b'replaced application']
@@ -50,6 +70,10 @@ def on_event(name, **details):
     if name == 'request_started':
         mod_wsgi.request_data()['request_id_seen'] = details['request_id']
         path = details['request_environ'].get('PATH_INFO')
+        if path == '/read':
+            LAST_STARTED.clear()
+            LAST_STARTED.update({k: v for k, v in details.items()
+                                 if isinstance(v, (int, float, str)) or v is None})
         mod_wsgi.request_data()['path'] = path
         if path == '/replace':
             return {'application_object': replacement}
@@ -65,6 +89,7 @@ def hang_forever(event, **details):
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
+    UNFLUSHED.write('request %s\n' % path)
     if path == '/events':
         body = json.dumps({'events': EVENTS[-8:], 'data': mod_wsgi.request_data(),
                            'request_id': environ.get('mod_wsgi.request_id'),
@@ -73,6 +98,12 @@ def application(environ, start_response):
         # A non-daemon thread that never ends: must not keep the process alive.
         threading.Thread(target=lambda: [time.sleep(0.1) for _ in iter(int, 1)], daemon=False).start()
         body = b'thread started'
+    elif path == '/daemon-thread':
+        # A daemon thread that never ends: Python stops it only when the
+        # whole runtime ends, so a sub-interpreter holding one is kept.
+        threading.Thread(target=lambda: [time.sleep(0.1) for _ in iter(int, 1)], daemon=True,
+                         name='forever').start()
+        body = b'daemon thread started'
     elif path == '/hang-on-stop':
         mod_wsgi.subscribe_shutdown(hang_forever)
         body = b'will hang'
@@ -96,7 +127,7 @@ def application(environ, start_response):
     elif path == '/read':
         body = b'read %d' % len(environ['wsgi.input'].read())
     elif path == '/finished':
-        body = json.dumps(dict(LAST_FINISHED, pid=os.getpid())).encode()
+        body = json.dumps(dict(LAST_FINISHED, pid=os.getpid(), started=LAST_STARTED)).encode()
     elif path == '/raise':
         raise RuntimeError('lifecycle app raised on purpose')
     else:
