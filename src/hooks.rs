@@ -7,7 +7,7 @@ use crate::apache::request::{cstr_bytes, pool_str, table_get};
 use crate::apache::{ffi, log};
 use crate::config::{self, AliasEntry, DirConfig, ServerConfig};
 use crate::python::{runtime, wsgi_call};
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
 use wsgi_core::app_group::{application_group_name, RequestIdentity};
 use wsgi_core::directives::{ApplicationGroup, MapHeadToGet, ProcessGroup};
@@ -38,10 +38,23 @@ pub unsafe extern "C" fn register_hooks(_p: *mut ffi::apr_pool_t) {
                 middle,
             );
             ffi::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
+            ffi::ap_hook_pre_connection(
+                Some(pre_connection),
+                std::ptr::null(),
+                std::ptr::null(),
+                ffi::APR_HOOK_REALLY_FIRST as c_int,
+            );
             ffi::ap_hook_translate_name(Some(translate_name), after_alias, before, middle);
             ffi::ap_hook_handler(Some(handler), std::ptr::null(), std::ptr::null(), middle);
         }
     })
+}
+
+/// Counts this child's connections (to tell MaxConnectionsPerChild apart
+/// from other reasons a child stops).
+unsafe extern "C" fn pre_connection(_c: *mut ffi::conn_rec, _csd: *mut c_void) -> c_int {
+    crate::lifecycle::count_connection();
+    ffi::DECLINED as c_int
 }
 
 fn leak_names(names: &[&'static CStr]) -> *const *const c_char {

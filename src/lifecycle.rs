@@ -204,13 +204,25 @@ pub fn note_child_generation() {
     }
 }
 
+static CONNECTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One more connection taken by this Apache child.
+pub fn count_connection() {
+    CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Why an Apache child is stopping, as far as Apache lets a module know:
-/// a new configuration generation means a restart (graceful or not);
-/// otherwise the child is leaving on `stop`/`graceful-stop`, idle-child
-/// reaping or MaxConnectionsPerChild, which a child cannot tell apart.
+/// a new configuration generation means a restart (graceful or not); a
+/// child that took MaxConnectionsPerChild connections is being recycled;
+/// otherwise the child is leaving on `stop`/`graceful-stop` or idle-child
+/// reaping, which a child cannot tell apart.
 pub fn embedded_reason() -> &'static str {
+    // SAFETY: an int the MPM sets from the configuration, read-only here.
+    let limit = unsafe { ffi::ap_max_requests_per_child };
     if server_restarted() {
         "server_restart"
+    } else if limit > 0 && CONNECTIONS.load(Ordering::Relaxed) >= limit as u64 {
+        "max_connections"
     } else {
         "child_exit"
     }

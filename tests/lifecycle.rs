@@ -113,6 +113,20 @@ fn every_interpreter_hears_process_stopping_and_atexit_runs() {
     assert!(report.contains("second="), "{report}");
 }
 
+/// A child recycled by MaxConnectionsPerChild says so.
+#[test]
+fn max_connections_per_child_is_a_reason() {
+    let dir = app_dir("lmaxconn");
+    let s = Server::start("lmaxconn", &two_groups(&dir, "MaxConnectionsPerChild 3"));
+    let seen = wait_until(Duration::from_secs(20), || {
+        assert_eq!(s.get("/a/").status, 200);
+        markers(&dir, "stopping")
+            .iter()
+            .any(|(_, t)| t.trim() == "process_stopping max_connections")
+    });
+    assert!(seen, "{:?}\n{}", markers(&dir, "stopping"), s.logs());
+}
+
 #[test]
 fn destroy_interpreter_off_skips_atexit() {
     let dir = app_dir("lnoatexit");

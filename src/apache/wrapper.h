@@ -1,6 +1,7 @@
 /* The httpd and APR headers that bindgen turns into src/apache/ffi.rs's bindings. */
 #include <httpd.h>
 #include <http_config.h>
+#include <http_connection.h>
 #include <http_core.h>
 #include <http_log.h>
 #include <http_main.h>
@@ -19,3 +20,4 @@
 #include <unixd.h>
 #include <ap_listen.h>
 #include <scoreboard.h>
+#include <mpm_common.h>
