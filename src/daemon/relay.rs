@@ -344,6 +344,7 @@ pub fn relay(
             clean_end: false,
         };
         let mut relay = relay;
+        let send_failed = sent.is_err();
         let result = match sent {
             Ok(()) => relay.run(),
             // A kept connection the daemon gave back while we were sending:
@@ -385,10 +386,13 @@ pub fn relay(
                 }
                 return status;
             }
-            // A kept connection that failed before any answer: the daemon
-            // closed it (it stopped) or died. Sent again on a fresh one only
-            // when running it twice would do no harm (idempotent methods).
-            Err(_) if reused && idempotent(r) => {
+            // A kept connection we could not even send on: the daemon
+            // closed it (it stopped, or died while it was idle) and so never
+            // saw the request. Once sent, a request is never sent again
+            // unless the daemon says so (Retry): a daemon that died while
+            // running it (request-timeout, a crash) must not get a second
+            // one to run it again.
+            Err(_) if reused && send_failed && idempotent(r) => {
                 fresh_only = true;
                 continue;
             }
