@@ -548,22 +548,42 @@ static STOP_ACCEPTING: AtomicBool = AtomicBool::new(false);
 static IDLE: std::sync::Mutex<Vec<FramedConn>> = std::sync::Mutex::new(Vec::new());
 const MAX_IDLE: usize = 64;
 static EPOLL: std::sync::OnceLock<RawFd> = std::sync::OnceLock::new();
+/// An eventfd in the epoll set, written once when the process stops taking
+/// requests, so the waiting worker sees STOP_ACCEPTING at once.
+static STOP_EVENT: std::sync::OnceLock<RawFd> = std::sync::OnceLock::new();
 
-/// The process's epoll set, with the listening socket in it.
+/// The process's epoll set, with the listening socket and the stop event
+/// in it (both level-triggered).
 fn epoll_set(listener: RawFd) -> RawFd {
     *EPOLL.get_or_init(|| {
-        // SAFETY: creating a private epoll descriptor and adding our own
-        // listening socket (level-triggered).
+        // SAFETY: creating a private epoll descriptor and eventfd, adding
+        // them and our own listening socket.
         unsafe {
             let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
-                u64: listener as u64,
-            };
-            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, listener, &mut ev);
+            let stop = *STOP_EVENT
+                .get_or_init(|| libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK));
+            for fd in [listener, stop] {
+                let mut ev = libc::epoll_event {
+                    events: libc::EPOLLIN as u32,
+                    u64: fd as u64,
+                };
+                libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev);
+            }
             ep
         }
     })
+}
+
+/// Stops taking requests: the waiting worker wakes and leaves, and once
+/// the lock is ours no connection is half taken.
+fn stop_accepting() {
+    STOP_ACCEPTING.store(true, Ordering::SeqCst);
+    if let Some(&fd) = STOP_EVENT.get() {
+        // SAFETY: an 8-byte write to our own eventfd (never read: it stays
+        // readable, so every worker that waits afterwards wakes at once).
+        unsafe { libc::write(fd, (&1u64 as *const u64).cast(), 8) };
+    }
+    drop(ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
 }
 
 fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
@@ -583,6 +603,9 @@ fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
                 continue;
             }
             let ready = ev.u64 as RawFd;
+            if Some(&ready) == STOP_EVENT.get() {
+                return;
+            }
             if ready == g.listener {
                 match listener.accept() {
                     Ok((stream, _)) => {
@@ -708,8 +731,7 @@ fn close_idle() {
 /// (the shutdown's join phase); returns how many are still running.
 fn join_in_flight(budget: Duration) -> usize {
     let t0 = std::time::Instant::now();
-    STOP_ACCEPTING.store(true, Ordering::SeqCst);
-    drop(ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
+    stop_accepting();
     close_idle();
     while ACTIVE.load(Ordering::SeqCst) > 0 && t0.elapsed() < budget {
         std::thread::sleep(Duration::from_millis(10));
@@ -739,8 +761,7 @@ fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) -> Duration {
     // Workers check this first thing under the lock and leave; taking the
     // lock once then means no accept is half done. Connections still queued
     // are refused when we exit, and the relay retries those elsewhere.
-    STOP_ACCEPTING.store(true, Ordering::SeqCst);
-    drop(ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
+    stop_accepting();
     close_idle();
     while ACTIVE.load(Ordering::SeqCst) > 0 && in_time() {
         std::thread::sleep(Duration::from_millis(20));
