@@ -380,6 +380,55 @@ fn file_wrapper_sends_files_and_iterates_other_objects() {
     assert_eq!(r.text(), "from-bytesio".repeat(100));
 }
 
+/// Bytes the server's processes have read through read/sendfile-like
+/// calls (`rchar` of /proc/<pid>/io): sendfile(2) counts the file's bytes
+/// there, writing from an mmap of the file does not.
+fn rchar_total(s: &Server) -> u64 {
+    s.processes()
+        .iter()
+        .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/io")).ok())
+        .filter_map(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("rchar: ")?.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// A file handed to Apache goes out the way Apache's own EnableSendfile
+/// says: sendfile(2) when On, from memory (mmap) when Off (Apache's
+/// default, and faster over loopback on some machines).
+#[test]
+fn apaches_enable_sendfile_decides_how_a_file_goes_out() {
+    let data: Vec<u8> = (0..4_194_304u32).map(|i| (i * 3 % 256) as u8).collect();
+    for on in [true, false] {
+        let extra = format!("EnableSendfile {}\n", if on { "On" } else { "Off" });
+        let (s, dir) = probe_server(if on { "sendfile-on" } else { "sendfile-off" }, &extra);
+        fs::write(dir.join("markers/big.bin"), &data).unwrap();
+        fs::set_permissions(
+            dir.join("markers/big.bin"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        assert_eq!(s.get("/app/module").status, 200, "{}", s.logs());
+        let before = rchar_total(&s);
+        for _ in 0..4 {
+            let r = s.get("/app/counted-file?big.bin");
+            assert!(r.body == data, "file body differs ({} bytes)", r.body.len());
+        }
+        let read = rchar_total(&s) - before;
+        eprintln!("EnableSendfile {on}: the server's processes read {read} bytes for 4 x 4 MiB");
+        if on {
+            assert!(read >= 4 * data.len() as u64, "sendfile not used: {read}");
+        } else {
+            assert!(
+                read < data.len() as u64,
+                "the file was read, not mapped: {read}"
+            );
+        }
+        assert_eq!(common::reads_marker(&dir), 0, "Python read the file");
+    }
+}
+
 #[test]
 fn streamed_responses_arrive_whole() {
     let (s, _d) = probe_server("stream", "");

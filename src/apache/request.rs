@@ -217,6 +217,13 @@ pub fn write_pieces(r: *mut ffi::request_rec, pieces: &[&[u8]], flush: bool) -> 
 }
 
 extern "C" {
+    fn mod_wsgi_rs_sendfile_enabled(r: *mut ffi::request_rec) -> c_int;
+    fn mod_wsgi_rs_send_file(
+        r: *mut ffi::request_rec,
+        fd: *mut ffi::apr_file_t,
+        offset: ffi::apr_off_t,
+        len: ffi::apr_size_t,
+    ) -> c_int;
     fn mod_wsgi_rs_abort_response(r: *mut ffi::request_rec);
     fn mod_wsgi_rs_write_pieces(
         r: *mut ffi::request_rec,
@@ -272,7 +279,13 @@ pub fn send_file(r: *mut ffi::request_rec, fd: c_int, offset: u64, len: u64) -> 
         let pool = (*r).pool;
         let mut file: *mut ffi::apr_file_t = std::ptr::null_mut();
         let mut os_fd = own;
-        let flags = ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED;
+        // Apache's EnableSendfile decides, as for its own static files
+        // (sendfile over loopback can be slower than writing from mmap).
+        let flags = if mod_wsgi_rs_sendfile_enabled(r) != 0 {
+            ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED
+        } else {
+            ffi::APR_FOPEN_READ
+        };
         if ffi::apr_os_file_put(&mut file, &mut os_fd, flags, pool) != 0 {
             libc::close(own);
             return false;
@@ -285,8 +298,7 @@ pub fn send_file(r: *mut ffi::request_rec, fd: c_int, offset: u64, len: u64) -> 
         );
         // No flush: like Apache's own static files, the file bucket goes out
         // with what follows (at the latest with the end of the response).
-        let mut sent: ffi::apr_size_t = 0;
-        let rv = ffi::ap_send_fd(file, r, offset as _, len as _, &mut sent);
+        let rv = mod_wsgi_rs_send_file(r, file, offset as _, len as _);
         rv == 0 && (*(*r).connection).aborted == 0
     }
 }

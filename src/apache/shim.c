@@ -3,6 +3,7 @@
 #include <httpd.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <http_core.h>
 #include <util_filter.h>
 #include <apr_buckets.h>
 #include <sys/uio.h>
@@ -41,6 +42,36 @@ int mod_wsgi_rs_write_pieces(request_rec *r, const struct iovec *iov, int n, int
     if (flush) {
         APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
     }
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_destroy(bb);
+    return rv;
+}
+
+/* What the request's EnableSendfile says (Apache's default is Off): a file
+ * handed to Apache is opened for sendfile(2) only when it is On. */
+int mod_wsgi_rs_sendfile_enabled(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    return d->enable_sendfile == ENABLE_SENDFILE_ON;
+}
+
+/* Sends `len` bytes of `fd` from `offset` as a file bucket, mmap'able as
+ * the request's EnableMMAP says, the way Apache's own static files go.
+ * Returns 0 or an APR error. */
+int mod_wsgi_rs_send_file(request_rec *r, apr_file_t *fd, apr_off_t offset, apr_size_t len)
+{
+    conn_rec *c = r->connection;
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_bucket *e = apr_brigade_insert_file(bb, fd, offset, len, r->pool);
+    apr_status_t rv;
+#if APR_HAS_MMAP
+    if (d->enable_mmap == ENABLE_MMAP_OFF) {
+        (void)apr_bucket_file_enable_mmap(e, 0);
+    }
+#else
+    (void)e;
+#endif
     rv = ap_pass_brigade(r->output_filters, bb);
     apr_brigade_destroy(bb);
     return rv;
