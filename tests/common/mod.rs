@@ -153,44 +153,59 @@ impl Server {
 
     pub fn start_with_mpm(tag: &str, extra: &str, mpm: &str) -> Server {
         let root = temp_dir(tag);
-        let port = free_port();
-        let conf = format!(
-            "{}\n{}\n",
-            base_config(&root, port, mpm),
-            extra.replace("@ROOT@", &root.display().to_string())
-        );
-        let conf_path = write_file(&root, "httpd.conf", &conf);
-        let child = Command::new(httpd_bin())
-            .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(root.join("stderr.log")).unwrap())
-            .process_group(0)
-            .spawn()
-            .expect("starting httpd");
-        let pgid = child.id() as i32;
-        let mut server = Server {
-            root,
-            port,
-            child: Some(child),
-            pgid,
-            mpm: mpm.to_string(),
-        };
-        server.wait_ready();
-        server
+        // The free port is found by binding and letting go, so another
+        // process (a parallel test) may take it first: then a new port.
+        for attempt in 1.. {
+            let port = free_port();
+            let conf = format!(
+                "{}\n{}\n",
+                base_config(&root, port, mpm),
+                extra.replace("@ROOT@", &root.display().to_string())
+            );
+            let conf_path = write_file(&root, "httpd.conf", &conf);
+            let child = Command::new(httpd_bin())
+                .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(fs::File::create(root.join("stderr.log")).unwrap())
+                .process_group(0)
+                .spawn()
+                .expect("starting httpd");
+            let pgid = child.id() as i32;
+            let mut server = Server {
+                root: root.clone(),
+                port,
+                child: Some(child),
+                pgid,
+                mpm: mpm.to_string(),
+            };
+            if server.wait_ready(attempt < 5) {
+                return server;
+            }
+            // Its httpd has exited; keep the directory for the next try.
+            std::mem::forget(server);
+        }
+        unreachable!()
     }
 
     /// Like `start`, but `root` is chosen by the caller and `extra` may use @ROOT@.
-    fn wait_ready(&mut self) {
+    /// Waits until the server serves. False (only when `may_retry`): its
+    /// port was taken by someone else meanwhile.
+    fn wait_ready(&mut self, may_retry: bool) -> bool {
         let deadline = Instant::now() + START_DEADLINE;
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                let stderr = fs::read_to_string(self.root.join("stderr.log")).unwrap_or_default();
+                if may_retry && stderr.contains("Address already in use") {
+                    self.child = None;
+                    return false;
+                }
                 panic!("httpd exited during start-up ({status})\n{}", self.logs());
             }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
                 && self.error_log().contains("resuming normal operations")
             {
-                return;
+                return true;
             }
             if Instant::now() > deadline {
                 panic!(
