@@ -322,12 +322,25 @@ fn daemons(s: &Server, group: &str) -> Vec<u32> {
     common::children_named(s.pid(), &format!("(wsgi:{group})"))
 }
 
+/// Starts `path` (/…/sleep?<secs>) in the background and returns once the
+/// application is running it (its marker file appeared), so the request is
+/// really in flight: a fixed pause was not enough on prefork, which starts
+/// with one child and spawns more only once a second.
 fn sleep_in_background(
     port: u16,
+    dir: &std::path::Path,
     path: &str,
 ) -> std::thread::JoinHandle<Result<http::Response, String>> {
+    let secs = path.rsplit_once('?').map_or("1", |(_, q)| q).to_string();
+    let marker = dir.join(format!("markers/sleeping-{secs}"));
+    let _ = std::fs::remove_file(&marker);
     let raw = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    std::thread::spawn(move || http::send(port, raw.as_bytes()))
+    let handle = std::thread::spawn(move || http::send(port, raw.as_bytes()));
+    assert!(
+        common::wait_for_file(&marker, Duration::from_secs(15)),
+        "{path} did not start running"
+    );
+    handle
 }
 
 fn assert_slept(r: Result<http::Response, String>, secs: f64, s: &Server) {
@@ -352,8 +365,7 @@ fn a_configuration_error_leaves_the_running_server_untouched() {
         s.logs()
     );
     let before = (daemons(&s, "a"), daemons(&s, "b"));
-    let in_flight = sleep_in_background(s.port, "/a/sleep?2");
-    std::thread::sleep(Duration::from_millis(300));
+    let in_flight = sleep_in_background(s.port, &dir, "/a/sleep?2");
 
     // Errors only our module can see: both `apachectl configtest` and
     // `httpd -k graceful` (which apachectl graceful runs after its
@@ -410,9 +422,8 @@ fn restarts_apply_removed_groups_and_new_process_counts_while_old_ones_drain() {
         s.logs()
     );
     let (old_a, old_b) = (daemons(&s, "a"), daemons(&s, "b"));
-    let on_b = sleep_in_background(s.port, "/b/sleep?3");
-    let on_a = sleep_in_background(s.port, "/a/sleep?4");
-    std::thread::sleep(Duration::from_millis(300));
+    let on_b = sleep_in_background(s.port, &dir, "/b/sleep?3");
+    let on_a = sleep_in_background(s.port, &dir, "/a/sleep?4");
 
     // Restart 1: group b removed, a goes from 2 to 3 processes. Restart 2
     // follows at once, while restart 1's old daemons are still draining.

@@ -138,6 +138,25 @@ fn other_states(
     (idle, busy)
 }
 
+/// Counts the busy thread states with `count` (GIL held); while some are
+/// busy, gives the GIL up for a moment, up to 200 ms in all: a thread that
+/// was already waiting for the GIL when the teardown began (the daemon's
+/// GIL heartbeat, say) gets it, sees the teardown and leaves. A request
+/// still running stays busy and keeps its interpreter.
+fn settle<T>(own: &OwnState, count: impl Fn() -> (T, usize)) -> (T, usize) {
+    let mut result = count();
+    for _ in 0..20 {
+        if result.1 == 0 {
+            break;
+        }
+        leave();
+        std::thread::sleep(Duration::from_millis(10));
+        enter(own);
+        result = count();
+    }
+    result
+}
+
 /// Deletes idle thread states we made (their threads will never enter
 /// Python again: TEARING_DOWN). GIL held through another state.
 fn delete_states(states: &[*mut py::PyThreadState]) {
@@ -165,7 +184,7 @@ fn end_sub(name: &str, left: &dyn Fn() -> Duration) -> Outcome {
         leave();
         return outcome;
     }
-    let (idle, busy) = other_states(interp.state(), own.tstate);
+    let (idle, busy) = settle(own, || other_states(interp.state(), own.tstate));
     if busy > 0 {
         let outcome = keep(format!("{} other thread(s) still in it", busy));
         leave();
@@ -198,10 +217,14 @@ fn end_main(left: &dyn Fn() -> Duration) -> Outcome {
     }
     // Daemon threads the application started are stopped by Python itself;
     // a request thread of ours still inside Python is not.
-    let busy = runtime::own_states_in(interp.state())
-        .iter()
-        .filter(|o| o.tstate != own.tstate && o.busy.load(Ordering::SeqCst))
-        .count();
+    let busy_states = || {
+        let busy = runtime::own_states_in(interp.state())
+            .iter()
+            .filter(|o| o.tstate != own.tstate && o.busy.load(Ordering::SeqCst))
+            .count();
+        ((), busy)
+    };
+    let ((), busy) = settle(own, busy_states);
     if busy > 0 {
         let outcome = keep(format!("{} request thread(s) still running", busy));
         leave();

@@ -269,6 +269,9 @@ def application(environ, start_response):
         return die_after_first()
 
     if path == '/sleep':
+        # Tells the test the request is running (markers/sleeping-<secs>).
+        with open(os.path.join(MARKER_DIR, 'sleeping-' + (query or '1')), 'w') as f:
+            f.write(str(os.getpid()))
         time.sleep(float(query or '1'))
         return _json(start_response, {'slept': float(query or '1')})
 
