@@ -697,12 +697,9 @@ fn startup_timeout_restarts_a_daemon_whose_script_does_not_load() {
     assert_eq!(s.get("/b/").text(), "loaded");
 }
 
-/// SIGTERM (stop) to a daemon: it takes no new request, but the one in
-/// flight finishes (the join phase, bounded by shutdown-timeout) and its
-/// client gets the whole answer; the report shows the join.
-#[test]
-fn a_stopping_daemon_lets_its_requests_in_flight_finish() {
-    let (s, dir, pid) = one_daemon("ljoin", "shutdown-timeout=5");
+/// Sends `sig` to the daemon `pid` while a 2 s request runs in it, and
+/// checks that the request's client still gets the whole answer.
+fn signal_during_a_2s_request(s: &Server, pid: u32, sig: i32) {
     let port = s.port;
     let in_flight = std::thread::spawn(move || {
         common::http::send(
@@ -711,7 +708,7 @@ fn a_stopping_daemon_lets_its_requests_in_flight_finish() {
         )
     });
     std::thread::sleep(Duration::from_millis(300));
-    common::signal(pid as i32, libc::SIGTERM);
+    common::signal(pid as i32, sig);
     let r = in_flight.join().unwrap().expect("in-flight request");
     assert_eq!(
         (r.status, r.text().as_str()),
@@ -719,6 +716,15 @@ fn a_stopping_daemon_lets_its_requests_in_flight_finish() {
         "{}",
         s.logs()
     );
+}
+
+/// SIGTERM (stop) to a daemon: it takes no new request, but the one in
+/// flight finishes (the join phase, bounded by shutdown-timeout) and its
+/// client gets the whole answer; the report shows the join.
+#[test]
+fn a_stopping_daemon_lets_its_requests_in_flight_finish() {
+    let (s, dir, pid) = one_daemon("ljoin", "shutdown-timeout=5");
+    signal_during_a_2s_request(&s, pid, libc::SIGTERM);
     stopped_for(&s, &dir, "shutdown_signal");
     let log = s.error_log();
     let report = log
@@ -740,22 +746,7 @@ fn a_stopping_daemon_lets_its_requests_in_flight_finish() {
 #[test]
 fn sigusr1_is_an_eviction_when_eviction_timeout_is_set_but_a_restart_stays_graceful() {
     let (s, dir, pid) = one_daemon("leviction", "eviction-timeout=10");
-    let port = s.port;
-    let in_flight = std::thread::spawn(move || {
-        common::http::send(
-            port,
-            b"GET /d/stuck?2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    common::signal(pid as i32, libc::SIGUSR1);
-    let r = in_flight.join().unwrap().expect("in-flight request");
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, "unstuck"),
-        "{}",
-        s.logs()
-    );
+    signal_during_a_2s_request(&s, pid, libc::SIGUSR1);
     stopped_for(&s, &dir, "eviction_signal");
     let new = replaced(&s, pid).unwrap_or_else(|| panic!("no new daemon\n{}", s.logs()));
     assert_eq!(s.get("/d/").text(), format!("pid {new}"));
