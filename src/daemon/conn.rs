@@ -8,7 +8,7 @@ use std::io::{self, IoSlice, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
-use wsgi_core::protocol::{parse_header, Frame, HEADER_LEN, T_DATA};
+use wsgi_core::protocol::{parse_header, Frame, HEADER_LEN, T_BODY, T_DATA};
 
 /// The read buffer starts at FIRST_READ bytes and grows up to BIG_READ
 /// while reads keep filling it: one allocation for a small request, few
@@ -288,6 +288,32 @@ impl FramedConn {
         }
     }
 
+    /// Daemon side: if the next frame is a non-empty Body, appends up to
+    /// `room` of its bytes to `out` and the rest to `pending`, straight from
+    /// the read buffer, and returns how many went to `out`. None: the next
+    /// frame is something else (BodyEnd, an empty Body), left for recv.
+    pub fn recv_body_onto(
+        &mut self,
+        out: &mut Vec<u8>,
+        room: usize,
+        pending: &mut Vec<u8>,
+    ) -> io::Result<Option<usize>> {
+        self.wait_frame()?;
+        let avail = &self.rbuf[self.rpos..self.rend];
+        let Ok(Some((T_BODY, len))) = parse_header(avail) else {
+            return Ok(None);
+        };
+        if len == 0 || avail.len() < HEADER_LEN + len {
+            return Ok(None);
+        }
+        let payload = &avail[HEADER_LEN..HEADER_LEN + len];
+        let n = len.min(room);
+        out.extend_from_slice(&payload[..n]);
+        pending.extend_from_slice(&payload[n..]);
+        self.consume(HEADER_LEN + len);
+        Ok(Some(n))
+    }
+
     /// Drops `n` buffered bytes (frames handled through `buffered_data`).
     pub fn consume(&mut self, n: usize) {
         self.rpos = (self.rpos + n).min(self.rend);
@@ -429,5 +455,26 @@ mod tests {
         assert_eq!(got, vec![b"one".to_vec(), b"two!".to_vec()]);
         assert!(matches!(rx.recv().unwrap(), Frame::End));
         assert!(!rx.has_buffered_frame());
+    }
+
+    #[test]
+    fn body_frames_land_in_the_callers_buffer_and_the_rest_waits() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut tx = FramedConn::new(a);
+        let mut rx = FramedConn::new(b);
+        tx.send_payload_then(b"abcdef", true, Some(&Frame::BodyEnd))
+            .unwrap();
+        let (mut out, mut pending) = (b"x".to_vec(), Vec::new());
+        assert_eq!(
+            rx.recv_body_onto(&mut out, 4, &mut pending).unwrap(),
+            Some(4)
+        );
+        assert_eq!(
+            (out.as_slice(), pending.as_slice()),
+            (&b"xabcd"[..], &b"ef"[..])
+        );
+        // BodyEnd is not a Body: left for recv.
+        assert_eq!(rx.recv_body_onto(&mut out, 4, &mut pending).unwrap(), None);
+        assert!(matches!(rx.recv().unwrap(), Frame::BodyEnd));
     }
 }

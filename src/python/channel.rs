@@ -169,13 +169,7 @@ impl Channel {
                 eager,
                 pending,
                 ..
-            } => {
-                let len = out.len();
-                out.resize(len + room, 0);
-                let got = read_from_child(conn, body_done, *eager, pending, &mut out[len..]);
-                out.truncate(len + *got.as_ref().unwrap_or(&0));
-                got
-            }
+            } => read_from_child(conn, body_done, *eager, pending, out, room),
         }
     }
 
@@ -225,18 +219,21 @@ impl Channel {
     }
 }
 
-/// Daemon side: up to `buf.len()` body bytes from the Apache child, asked
-/// for with WantBody unless they come unasked (eager): Ok(0) at the end.
+/// Daemon side: up to `room` body bytes onto `out` — first what an earlier
+/// Body frame left over, else the next Body frame (asked for with WantBody
+/// unless the child sends the body unasked), copied once, from the read
+/// buffer. Ok(0) at the end.
 fn read_from_child(
     conn: &mut FramedConn,
     body_done: &mut bool,
     eager: bool,
     pending: &mut Vec<u8>,
-    buf: &mut [u8],
+    out: &mut Vec<u8>,
+    room: usize,
 ) -> Result<usize, ()> {
     if !pending.is_empty() {
-        let n = pending.len().min(buf.len());
-        buf[..n].copy_from_slice(&pending[..n]);
+        let n = pending.len().min(room);
+        out.extend_from_slice(&pending[..n]);
         pending.drain(..n);
         return Ok(n);
     }
@@ -244,16 +241,15 @@ fn read_from_child(
         return Ok(0);
     }
     if !eager {
-        conn.send(&Frame::WantBody(buf.len() as u32))
+        conn.send(&Frame::WantBody(room.min(u32::MAX as usize) as u32))
             .map_err(|_| ())?;
     }
+    match conn.recv_body_onto(out, room, pending) {
+        Ok(Some(n)) => return Ok(n),
+        Ok(None) => {}
+        Err(_) => return Err(()),
+    }
     match conn.recv() {
-        Ok(Frame::Body(b)) if !b.is_empty() => {
-            let n = b.len().min(buf.len());
-            buf[..n].copy_from_slice(&b[..n]);
-            pending.extend_from_slice(&b[n..]);
-            Ok(n)
-        }
         Ok(Frame::Body(_)) | Ok(Frame::BodyEnd) => {
             *body_done = true;
             Ok(0)

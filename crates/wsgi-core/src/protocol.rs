@@ -58,7 +58,7 @@ pub enum Frame {
 }
 
 const T_REQUEST: u8 = 1;
-const T_BODY: u8 = 2;
+pub const T_BODY: u8 = 2;
 const T_BODY_END: u8 = 3;
 const T_WANT_BODY: u8 = 16;
 const T_HEAD: u8 = 17;
