@@ -108,6 +108,7 @@ def application(environ, start_response):
         mod_wsgi.subscribe_shutdown(hang_forever)
         body = b'will hang'
     elif path == '/stuck':
+        mark('stuck', 'started')  # one line per run, in a file per process
         time.sleep(float(environ.get('QUERY_STRING') or '30'))
         body = b'unstuck'
     elif path == '/spin':
