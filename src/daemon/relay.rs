@@ -461,10 +461,9 @@ impl Relay<'_> {
                 if used > 0 {
                     self.frames += pieces.len() as u32;
                     let n: usize = pieces.iter().map(|p| p.len()).sum();
-                    let (r, conn) = (self.r, &self.conn);
                     // Flush only when nothing further is already waiting.
-                    let flush = !conn.has_buffered_frame_after(used);
-                    let ok = request::write_pieces(r, &pieces, flush);
+                    let flush = !self.conn.has_buffered_frame_after(used);
+                    let ok = request::write_pieces(self.r, &pieces, flush);
                     drop(pieces);
                     self.conn.consume(used);
                     if !ok {
