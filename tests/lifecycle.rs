@@ -702,9 +702,10 @@ fn startup_timeout_restarts_a_daemon_whose_script_does_not_load() {
     assert_eq!(s.get("/b/").text(), "loaded");
 }
 
-/// Sends `sig` to the daemon `pid` while a 2 s request runs in it, and
-/// checks that the request's client still gets the whole answer.
-fn signal_during_a_2s_request(s: &Server, pid: u32, sig: i32) {
+/// Sends `sig` to the daemon `pid` once a 2 s request runs in it (its
+/// `stuck` marker appeared), and checks that the request's client still
+/// gets the whole answer.
+fn signal_during_a_2s_request(s: &Server, dir: &Path, pid: u32, sig: i32) {
     let port = s.port;
     let in_flight = std::thread::spawn(move || {
         common::http::send(
@@ -712,7 +713,12 @@ fn signal_during_a_2s_request(s: &Server, pid: u32, sig: i32) {
             b"GET /d/stuck?2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
     });
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        wait_until(Duration::from_secs(10), || !markers(dir, "stuck")
+            .is_empty()),
+        "the request did not start\n{}",
+        s.logs()
+    );
     common::signal(pid as i32, sig);
     let r = in_flight.join().unwrap().expect("in-flight request");
     assert_eq!(
@@ -729,7 +735,7 @@ fn signal_during_a_2s_request(s: &Server, pid: u32, sig: i32) {
 #[test]
 fn a_stopping_daemon_lets_its_requests_in_flight_finish() {
     let (s, dir, pid) = one_daemon("ljoin", "shutdown-timeout=5");
-    signal_during_a_2s_request(&s, pid, libc::SIGTERM);
+    signal_during_a_2s_request(&s, &dir, pid, libc::SIGTERM);
     stopped_for(&s, &dir, "shutdown_signal");
     let log = s.error_log();
     let report = log
@@ -751,7 +757,7 @@ fn a_stopping_daemon_lets_its_requests_in_flight_finish() {
 #[test]
 fn sigusr1_is_an_eviction_when_eviction_timeout_is_set_but_a_restart_stays_graceful() {
     let (s, dir, pid) = one_daemon("leviction", "eviction-timeout=10");
-    signal_during_a_2s_request(&s, pid, libc::SIGUSR1);
+    signal_during_a_2s_request(&s, &dir, pid, libc::SIGUSR1);
     stopped_for(&s, &dir, "eviction_signal");
     let new = replaced(&s, pid).unwrap_or_else(|| panic!("no new daemon\n{}", s.logs()));
     assert_eq!(s.get("/d/").text(), format!("pid {new}"));

@@ -729,6 +729,8 @@ fn close_idle() {
 /// lets whatever was accepted meanwhile finish (within the same timeout).
 /// Stops taking requests and waits up to `budget` for those in flight
 /// (the shutdown's join phase); returns how many are still running.
+/// (Workers check STOP_ACCEPTING first thing under the lock and leave;
+/// stop_accepting takes the lock once, so no accept is half done.)
 fn join_in_flight(budget: Duration) -> usize {
     let t0 = std::time::Instant::now();
     stop_accepting();
@@ -758,21 +760,16 @@ fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) -> Duration {
     while (ACTIVE.load(Ordering::SeqCst) > 0 || waiting()) && in_time() {
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Workers check this first thing under the lock and leave; taking the
-    // lock once then means no accept is half done. Connections still queued
-    // are refused when we exit, and the relay retries those elsewhere.
-    stop_accepting();
-    close_idle();
-    while ACTIVE.load(Ordering::SeqCst) > 0 && in_time() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Connections still queued are refused when we exit, and the relay
+    // retries those elsewhere.
+    let still = join_in_flight(timeout.saturating_sub(t0.elapsed()));
     log::server(
         ffi::APLOG_INFO,
         std::ptr::null(),
         &format!(
             "drained after {}ms ({} request(s) still in flight)",
             t0.elapsed().as_millis(),
-            ACTIVE.load(Ordering::SeqCst)
+            still
         ),
     );
     t0.elapsed()

@@ -443,6 +443,16 @@ impl Relay<'_> {
         Some(self.broken(e))
     }
 
+    /// The client went away mid-response: logged, nothing more to send.
+    fn client_gone(&self) -> c_int {
+        log::request(
+            ffi::APLOG_INFO,
+            self.r,
+            "the client closed the connection before the response was complete",
+        );
+        ffi::OK
+    }
+
     /// Relays the daemon's frames. Err: the connection failed before any
     /// frame arrived (the caller decides whether to retry).
     fn run(&mut self) -> Result<c_int, io::Error> {
@@ -467,12 +477,7 @@ impl Relay<'_> {
                     drop(pieces);
                     self.conn.consume(used);
                     if !ok {
-                        log::request(
-                            ffi::APLOG_INFO,
-                            self.r,
-                            "the client closed the connection before the response was complete",
-                        );
-                        return Ok(ffi::OK);
+                        return Ok(self.client_gone());
                     }
                     self.written += n as u64;
                     continue;
@@ -534,12 +539,7 @@ impl Relay<'_> {
                     };
                     let fd = std::os::fd::AsRawFd::as_raw_fd(&fd);
                     if !request::send_file(self.r, fd, offset, len) {
-                        log::request(
-                            ffi::APLOG_INFO,
-                            self.r,
-                            "the client closed the connection before the response was complete",
-                        );
-                        return Ok(ffi::OK);
+                        return Ok(self.client_gone());
                     }
                     self.written += len;
                 }

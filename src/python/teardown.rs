@@ -90,7 +90,8 @@ fn threads_left(left: &dyn Fn() -> Duration) -> Option<String> {
     (!names.is_empty()).then(|| format!("threads still running: {}", names.join(", ")))
 }
 
-/// Runs atexit and leaves the interpreter as it is.
+/// Runs atexit, leaves the interpreter as it is and gives the GIL back
+/// (entered by the caller).
 fn keep(why: String) -> Outcome {
     if let Err(e) = call_mod_wsgi(c"_run_atexit", &[]) {
         crate::apache::log::server(
@@ -99,6 +100,7 @@ fn keep(why: String) -> Outcome {
             &format!("atexit callbacks: {}", e),
         );
     }
+    leave();
     Outcome::Kept(why)
 }
 
@@ -107,9 +109,26 @@ fn keep_main(why: String) -> Outcome {
         return Outcome::Kept(why);
     };
     enter(own);
-    let outcome = keep(why);
-    leave();
-    outcome
+    keep(why)
+}
+
+/// In the entered interpreter: what keeps it from being torn down — the
+/// application's threads that did not end (after waiting for the
+/// non-daemon ones), or other threads still in it, as `count` says (after
+/// `settle`) — or Ok with what `count` found.
+fn blocker<T>(
+    own: &OwnState,
+    left: &dyn Fn() -> Duration,
+    count: impl Fn() -> (T, usize),
+    busy_means: &str,
+) -> Result<T, String> {
+    if let Some(why) = threads_left(left) {
+        return Err(why);
+    }
+    match settle(own, count) {
+        (found, 0) => Ok(found),
+        (_, busy) => Err(format!("{} {}", busy, busy_means)),
+    }
 }
 
 /// The thread states in `interp` other than `mine`: ours that are idle
@@ -179,17 +198,11 @@ fn end_sub(name: &str, left: &dyn Fn() -> Duration) -> Outcome {
         return Outcome::Kept("no main interpreter".into());
     };
     enter(own);
-    if let Some(why) = threads_left(left) {
-        let outcome = keep(why);
-        leave();
-        return outcome;
-    }
-    let (idle, busy) = settle(own, || other_states(interp.state(), own.tstate));
-    if busy > 0 {
-        let outcome = keep(format!("{} other thread(s) still in it", busy));
-        leave();
-        return outcome;
-    }
+    let counted = || other_states(interp.state(), own.tstate);
+    let idle = match blocker(own, left, counted, "other thread(s) still in it") {
+        Ok(idle) => idle,
+        Err(why) => return keep(why),
+    };
     delete_states(&idle);
     // SAFETY: `own` is current and the interpreter's only thread state,
     // with no Python frame. Py_EndInterpreter leaves the GIL held and no
@@ -210,25 +223,17 @@ fn end_main(left: &dyn Fn() -> Duration) -> Outcome {
         return Outcome::Kept("not found".into());
     };
     enter(own);
-    if let Some(why) = threads_left(left) {
-        let outcome = keep(why);
-        leave();
-        return outcome;
-    }
     // Daemon threads the application started are stopped by Python itself;
     // a request thread of ours still inside Python is not.
-    let busy_states = || {
+    let counted = || {
         let busy = runtime::own_states_in(interp.state())
             .iter()
             .filter(|o| o.tstate != own.tstate && o.busy.load(Ordering::SeqCst))
             .count();
         ((), busy)
     };
-    let ((), busy) = settle(own, busy_states);
-    if busy > 0 {
-        let outcome = keep(format!("{} request thread(s) still running", busy));
-        leave();
-        return outcome;
+    if let Err(why) = blocker(own, left, counted, "request thread(s) still running") {
+        return keep(why);
     }
     // SAFETY: the main interpreter's state of this thread is current, GIL
     // held; nothing enters Python after this (TEARING_DOWN).
