@@ -675,3 +675,9 @@ fn kept_connections_handed_back_under_load_lose_no_post() {
         .collect();
     assert!(failures.is_empty(), "{failures:?}\n{}", s.logs());
 }
+
+#[test]
+fn a_response_ends_with_its_last_piece() {
+    let (s, _d) = daemon_server("dend", "", "");
+    common::check_response_endings(&s);
+}

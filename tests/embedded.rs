@@ -727,3 +727,9 @@ fn a_client_that_hangs_up_gets_the_iterable_closed() {
     );
     assert_eq!(s.get("/app/module").status, 200);
 }
+
+#[test]
+fn a_response_ends_with_its_last_piece() {
+    let (s, _d) = probe_server("end", "");
+    common::check_response_endings(&s);
+}

@@ -196,24 +196,61 @@ pub fn write(r: *mut ffi::request_rec, data: &[u8], flush: bool) -> bool {
     }
 }
 
+/// What `write_pieces` passes after the pieces (shim.c's MOD_WSGI_RS_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Then {
+    /// Nothing: Apache may hold small pieces until more come.
+    Keep = 0,
+    /// A flush: they go out now.
+    Flush = 1,
+    /// The end of the body, then a flush: the response goes out whole
+    /// before Apache looks for the client's next request.
+    End = 2,
+}
+
 /// Writes several pieces of memory as one: one brigade of buckets that
-/// point at them (copied only by a filter that keeps them), then a flush
-/// if asked. False when the client is gone.
-pub fn write_pieces(r: *mut ffi::request_rec, pieces: &[&[u8]], flush: bool) -> bool {
-    let iov: Vec<libc::iovec> = pieces
-        .iter()
-        .map(|p| libc::iovec {
-            iov_base: p.as_ptr() as *mut libc::c_void,
-            iov_len: p.len(),
-        })
-        .collect();
+/// point at them (copied only by a filter that keeps them), then what
+/// `then` says. False when the client is gone.
+pub fn write_pieces(r: *mut ffi::request_rec, pieces: &[&[u8]], then: Then) -> bool {
+    let iovec = |p: &&[u8]| libc::iovec {
+        iov_base: p.as_ptr() as *mut libc::c_void,
+        iov_len: p.len(),
+    };
+    // Most writes have a few pieces: no allocation for those.
+    let mut small = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; 16];
+    let many: Vec<libc::iovec>;
+    let iov: &[libc::iovec] = if pieces.len() <= small.len() {
+        for (slot, p) in small.iter_mut().zip(pieces) {
+            *slot = iovec(p);
+        }
+        &small[..pieces.len()]
+    } else {
+        many = pieces.iter().map(iovec).collect();
+        &many
+    };
     // SAFETY: `r` is live; every iovec points into `pieces`, which outlive
     // the call; the shim's buckets are transient, so nothing refers to the
     // memory once it returns (see shim.c).
     unsafe {
-        mod_wsgi_rs_write_pieces(r, iov.as_ptr(), iov.len() as c_int, c_int::from(flush)) == 0
+        mod_wsgi_rs_write_pieces(r, iov.as_ptr(), iov.len() as c_int, then as c_int) == 0
             && (*(*r).connection).aborted == 0
     }
+}
+
+/// Whether the client connection may carry another request (nothing has
+/// marked it to close).
+pub fn keeps_connection(r: *mut ffi::request_rec) -> bool {
+    // SAFETY: live request and its connection.
+    unsafe { (*(*r).connection).keepalive != ffi::ap_conn_keepalive_e_AP_CONN_CLOSE }
+}
+
+/// Ends the body (nothing more is written for this request) and sends
+/// what Apache holds. False when the client is gone.
+pub fn end_body(r: *mut ffi::request_rec) -> bool {
+    write_pieces(r, &[], Then::End)
 }
 
 extern "C" {
@@ -229,7 +266,7 @@ extern "C" {
         r: *mut ffi::request_rec,
         iov: *const libc::iovec,
         n: c_int,
-        flush: c_int,
+        then: c_int,
     ) -> c_int;
 }
 

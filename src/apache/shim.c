@@ -25,11 +25,23 @@ void mod_wsgi_rs_abort_response(request_rec *r)
     ap_pass_brigade(r->output_filters, bb);
 }
 
+/* What follows the pieces mod_wsgi_rs_write_pieces passes (request.rs
+ * mirrors these). */
+#define MOD_WSGI_RS_KEEP 0  /* nothing: Apache may hold small pieces */
+#define MOD_WSGI_RS_FLUSH 1 /* a flush bucket: write them now */
+#define MOD_WSGI_RS_END 2   /* the end of the body, then a flush */
+
 /* Passes `n` pieces of memory down the output filters in one brigade (so
- * they go out as one chunk and one write), followed by a flush if asked.
- * The buckets are transient: a filter that keeps one copies it, so the
- * memory may be reused once this returns. Returns 0 or an APR error. */
-int mod_wsgi_rs_write_pieces(request_rec *r, const struct iovec *iov, int n, int flush)
+ * they go out as one chunk and one write), followed by what `then` asks.
+ * The end of the body is an EOS last in the brigade (so the filters see
+ * the whole body, Content-Length included, and Apache sends no second
+ * EOS), then a flush down the connection's filters: the response leaves
+ * before Apache checks for the client's next request, which a quick
+ * keep-alive client has often sent by then, so the same worker takes it
+ * without a trip through the listener. The buckets are transient: a
+ * filter that keeps one copies it, so the memory may be reused once this
+ * returns. Returns 0 or an APR error. */
+int mod_wsgi_rs_write_pieces(request_rec *r, const struct iovec *iov, int n, int then)
 {
     conn_rec *c = r->connection;
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
@@ -39,10 +51,17 @@ int mod_wsgi_rs_write_pieces(request_rec *r, const struct iovec *iov, int n, int
         apr_bucket *e = apr_bucket_transient_create(iov[i].iov_base, iov[i].iov_len, c->bucket_alloc);
         APR_BRIGADE_INSERT_TAIL(bb, e);
     }
-    if (flush) {
+    if (then == MOD_WSGI_RS_FLUSH) {
         APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+    } else if (then == MOD_WSGI_RS_END) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
     }
     rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    if (rv == APR_SUCCESS && then == MOD_WSGI_RS_END) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+        rv = ap_pass_brigade(c->output_filters, bb);
+    }
     apr_brigade_destroy(bb);
     return rv;
 }

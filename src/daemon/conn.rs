@@ -254,8 +254,16 @@ impl FramedConn {
 
     /// Whether a whole frame is buffered after the first `skip` bytes.
     pub fn has_buffered_frame_after(&self, skip: usize) -> bool {
+        self.buffered_frame_type_after(skip).is_some()
+    }
+
+    /// The type of the whole frame buffered `skip` bytes on, if there is one.
+    pub fn buffered_frame_type_after(&self, skip: usize) -> Option<u8> {
         let avail = &self.rbuf[(self.rpos + skip).min(self.rend)..self.rend];
-        matches!(parse_header(avail), Ok(Some((_, len))) if avail.len() >= HEADER_LEN + len)
+        match parse_header(avail) {
+            Ok(Some((kind, len))) if avail.len() >= HEADER_LEN + len => Some(kind),
+            _ => None,
+        }
     }
 
     /// Reads until at least one whole frame is buffered (recv then returns

@@ -5,13 +5,14 @@
 
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
-use crate::apache::{ffi, log, request};
+use crate::apache::request::{self, Then};
+use crate::apache::{ffi, log};
 use crate::python::wsgi_call::AppTarget;
 use std::ffi::{c_int, CString};
 use std::io;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
-use wsgi_core::protocol::{Frame, PROTOCOL_VERSION};
+use wsgi_core::protocol::{Frame, PROTOCOL_VERSION, T_END};
 
 // Keys that carry the handler's decisions to the daemon inside the environ.
 const K_SCRIPT: &[u8] = b"mod_wsgi.rs.script";
@@ -342,6 +343,7 @@ pub fn relay(
             frames: 0,
             retry: false,
             clean_end: false,
+            body_ended: false,
         };
         let mut relay = relay;
         let send_failed = sent.is_err();
@@ -419,6 +421,8 @@ struct Relay<'a> {
     retry: bool,
     /// The response ended as it should: the connection can be kept.
     clean_end: bool,
+    /// The body's end already went to Apache (with its last piece).
+    body_ended: bool,
 }
 
 impl Relay<'_> {
@@ -441,6 +445,12 @@ impl Relay<'_> {
             }
         }
         Some(self.broken(e))
+    }
+
+    /// Whether the body, `more` bytes on, is still shorter than the
+    /// Content-Length the application declared.
+    fn short_of_declared(&self, more: usize) -> bool {
+        matches!(self.declared, Some(cl) if self.written + (more as u64) < cl)
     }
 
     /// The client went away mid-response: logged, nothing more to send.
@@ -471,15 +481,21 @@ impl Relay<'_> {
                 if used > 0 {
                     self.frames += pieces.len() as u32;
                     let n: usize = pieces.iter().map(|p| p.len()).sum();
-                    // Flush only when nothing further is already waiting.
-                    let flush = !self.conn.has_buffered_frame_after(used);
-                    let ok = request::write_pieces(self.r, &pieces, flush);
+                    // Flush only when nothing further is already waiting;
+                    // end the body with the last piece when End is waiting.
+                    let then = match self.conn.buffered_frame_type_after(used) {
+                        None => Then::Flush,
+                        Some(T_END) if !self.short_of_declared(n) => Then::End,
+                        Some(_) => Then::Keep,
+                    };
+                    let ok = request::write_pieces(self.r, &pieces, then);
                     drop(pieces);
                     self.conn.consume(used);
                     if !ok {
                         return Ok(self.client_gone());
                     }
                     self.written += n as u64;
+                    self.body_ended = then == Then::End;
                     continue;
                 }
             }
@@ -544,11 +560,14 @@ impl Relay<'_> {
                     self.written += len;
                 }
                 Frame::End if self.head_sent => {
-                    if matches!(self.declared, Some(cl) if self.written < cl) {
+                    if self.short_of_declared(0) {
                         self.close_connection();
-                    } else {
-                        self.clean_end = true;
+                        return Ok(ffi::OK);
                     }
+                    if !self.body_ended && !request::end_body(self.r) {
+                        return Ok(self.client_gone());
+                    }
+                    self.clean_end = true;
                     return Ok(ffi::OK);
                 }
                 // Only as the first frame: no body was asked for yet.

@@ -96,7 +96,16 @@ pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8
         }
     };
     match run_app(Channel::Apache(r, preread), target, cgi) {
-        Ok((Outcome::Done | Outcome::ClientGone, _)) => ffi::OK,
+        Ok((Outcome::Done, _)) => {
+            // The GIL is released: the body's end and what Apache still
+            // holds go out now (see request::Then::End), unless the body
+            // was short, which keeps Apache's own ending.
+            if request::keeps_connection(r) {
+                request::end_body(r);
+            }
+            ffi::OK
+        }
+        Ok((Outcome::ClientGone, _)) => ffi::OK,
         Ok((Outcome::Failed { headers_sent: true }, _)) => {
             // Too late for a 500: make sure the client sees a cut response.
             request::abort_response(r);

@@ -257,6 +257,10 @@ def application(environ, start_response):
         start_response('200 OK', [('Content-Type', 'text/plain'), ('X-Method', environ['REQUEST_METHOD'])])
         return [b'body of a GET']
 
+    if path == '/empty':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return []
+
     if path == '/exit-now':
         os._exit(3)
 

@@ -42,6 +42,19 @@ pub fn send(port: u16, raw: &[u8]) -> Result<Response, String> {
     parse(&buf)
 }
 
+/// Sends `raw` (which may hold several requests) and returns every byte
+/// the server sent until it closed the connection.
+pub fn send_raw(port: u16, raw: &[u8]) -> Result<Vec<u8>, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(raw).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)
+        .map_err(|e| format!("reading responses: {e}"))?;
+    Ok(buf)
+}
+
 /// Parses a complete response (chunked bodies decoded), skipping any
 /// interim 1xx responses such as `100 Continue`.
 pub fn parse(mut buf: &[u8]) -> Result<Response, String> {

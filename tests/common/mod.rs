@@ -596,3 +596,28 @@ pub fn reads_marker(dir: &std::path::Path) -> u64 {
     });
     text.trim().parse().unwrap()
 }
+
+/// What both modes must do at the end of a response (the probe at /app):
+/// a body given without Content-Length whose end reaches Apache with its
+/// last piece is counted (Content-Length, not chunked), an empty one is
+/// `Content-Length: 0`, and keep-alive requests on one connection are all
+/// answered, HEAD without a body.
+pub fn check_response_endings(s: &Server) {
+    let r = s.get("/app/head");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"body of a GET"[..]));
+    assert_eq!(r.header("Content-Length"), Some("13"), "{:?}", r.headers);
+    assert_eq!(r.header("Transfer-Encoding"), None);
+    let r = s.get("/app/empty");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Length"), Some("0"), "{:?}", r.headers);
+    assert!(r.body.is_empty());
+    let raw = "GET /app/head HTTP/1.1\r\nHost: x\r\n\r\n\
+               HEAD /app/head HTTP/1.1\r\nHost: x\r\n\r\n\
+               GET /app/empty HTTP/1.1\r\nHost: x\r\n\r\n\
+               GET /app/head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let all = http::send_raw(s.port, raw.as_bytes()).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 4, "{text}");
+    assert_eq!(text.matches("body of a GET").count(), 2, "{text}");
+    assert!(text.ends_with("body of a GET"), "{text}");
+}
