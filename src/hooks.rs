@@ -448,11 +448,8 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
         .or(dir.pass_authorization)
         .unwrap_or(false);
     let cgi = crate::apache::cgi::cgi_environ(r, pass_auth, head_as_get);
-    let script_name = cgi
-        .iter()
-        .find(|(k, _)| k == b"SCRIPT_NAME")
-        .map(|e| String::from_utf8_lossy(&e.1).into_owned())
-        .unwrap_or_default();
+    let script_name =
+        String::from_utf8_lossy(cgi.get(b"SCRIPT_NAME").unwrap_or_default()).into_owned();
 
     let app_group_spec = spec
         .and_then(|s| s.application_group.clone())

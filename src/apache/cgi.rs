@@ -4,14 +4,16 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use super::{ffi, request};
+use wsgi_core::environ::Environ;
 
 /// The CGI variables for `r` (Apache's own `ap_add_common_vars` and
-/// `ap_add_cgi_vars`, as mod_wsgi uses), plus mod_wsgi's string keys.
-pub fn cgi_environ(
+/// `ap_add_cgi_vars`, as mod_wsgi uses), plus mod_wsgi's string keys. The
+/// entries borrow Apache's strings, which live as long as the request.
+pub fn cgi_environ<'r>(
     r: *mut ffi::request_rec,
     pass_authorization: bool,
     head_as_get: bool,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+) -> Environ<'r> {
     // SAFETY: live request; these add entries to r->subprocess_env.
     unsafe {
         ffi::ap_add_common_vars(r);
@@ -19,43 +21,23 @@ pub fn cgi_environ(
     }
     // SAFETY: live request.
     let (env, headers_in) = unsafe { ((*r).subprocess_env, (*r).headers_in) };
-    let mut out: Vec<(Vec<u8>, Vec<u8>)> = request::table_entries(env)
-        .into_iter()
-        .map(|(k, v)| (k.to_vec(), v.to_vec()))
-        .collect();
-    let mut set = |k: &[u8], v: Vec<u8>| match out.iter_mut().find(|(ek, _)| ek == k) {
-        Some(e) => e.1 = v,
-        None => out.push((k.to_vec(), v)),
-    };
+    let mut out = Environ::with_capacity(64);
+    request::table_each(env, |k, v| out.push(k, v));
     if pass_authorization {
         if let Some(auth) = request::table_get(headers_in, c"Authorization") {
-            set(b"HTTP_AUTHORIZATION", auth.to_vec());
+            out.set(b"HTTP_AUTHORIZATION", auth);
         }
     }
     if head_as_get {
-        set(b"REQUEST_METHOD", b"GET".to_vec());
+        out.set(b"REQUEST_METHOD", &b"GET"[..]);
     }
-    let script_name = out
-        .iter()
-        .find(|(k, _)| k == b"SCRIPT_NAME")
-        .map(|e| e.1.clone())
-        .unwrap_or_default();
-    let path_info = out
-        .iter()
-        .find(|(k, _)| k == b"PATH_INFO")
-        .map(|e| e.1.clone())
-        .unwrap_or_default();
-    out.push((b"mod_wsgi.script_name".to_vec(), script_name));
-    out.push((b"mod_wsgi.path_info".to_vec(), path_info));
-    out.push((
-        b"mod_wsgi.request_handler".to_vec(),
-        b"wsgi-script".to_vec(),
-    ));
-    out.push((b"mod_wsgi.handler_script".to_vec(), Vec::new()));
-    out.push((
-        b"mod_wsgi.request_id".to_vec(),
-        request::log_id(r).into_bytes(),
-    ));
+    let script_name = out.get(b"SCRIPT_NAME").unwrap_or_default().to_vec();
+    let path_info = out.get(b"PATH_INFO").unwrap_or_default().to_vec();
+    out.push(&b"mod_wsgi.script_name"[..], script_name);
+    out.push(&b"mod_wsgi.path_info"[..], path_info);
+    out.push(&b"mod_wsgi.request_handler"[..], &b"wsgi-script"[..]);
+    out.push(&b"mod_wsgi.handler_script"[..], &b""[..]);
+    out.push(&b"mod_wsgi.request_id"[..], request::log_id(r).into_bytes());
     // SAFETY: live request and connection.
     let (start, local_ip, local_port) = unsafe {
         let c = (*r).connection;
@@ -66,18 +48,18 @@ pub fn cgi_environ(
         };
         (
             (*r).request_time,
-            request::cstr_bytes((*c).local_ip).to_vec(),
+            request::cstr_bytes::<'r>((*c).local_ip),
             port,
         )
     };
-    out.push((
-        b"mod_wsgi.request_start".to_vec(),
+    out.push(
+        &b"mod_wsgi.request_start"[..],
         start.to_string().into_bytes(),
-    ));
-    out.push((b"mod_wsgi.listener_host".to_vec(), local_ip));
-    out.push((
-        b"mod_wsgi.listener_port".to_vec(),
+    );
+    out.push(&b"mod_wsgi.listener_host"[..], local_ip);
+    out.push(
+        &b"mod_wsgi.listener_port"[..],
         local_port.to_string().into_bytes(),
-    ));
+    );
     out
 }

@@ -11,6 +11,7 @@
 
 use super::ffi;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use wsgi_core::environ::Environ;
 
 /// Borrows a C string as bytes ("" for null).
 pub fn cstr_bytes<'a>(p: *const c_char) -> &'a [u8] {
@@ -39,28 +40,32 @@ pub fn log_id(r: *mut ffi::request_rec) -> String {
     }
 }
 
-/// Every (key, value) of an APR table, in order.
-pub fn table_entries<'a>(t: *const ffi::apr_table_t) -> Vec<(&'a [u8], &'a [u8])> {
-    unsafe extern "C" fn push(rec: *mut c_void, k: *const c_char, v: *const c_char) -> c_int {
-        // SAFETY: `rec` is the Vec passed below; k/v are table strings.
-        let out = unsafe { &mut *rec.cast::<Vec<(&[u8], &[u8])>>() };
-        out.push((cstr_bytes(k), cstr_bytes(v)));
+/// Calls `each` with every entry of an APR table, in order. The strings
+/// live in the table's pool.
+pub fn table_each<'a, F: FnMut(&'a [u8], &'a [u8])>(t: *const ffi::apr_table_t, mut each: F) {
+    unsafe extern "C" fn visit<'a, F: FnMut(&'a [u8], &'a [u8])>(
+        rec: *mut c_void,
+        k: *const c_char,
+        v: *const c_char,
+    ) -> c_int {
+        // SAFETY: `rec` is the closure passed below; k/v are table strings.
+        let each = unsafe { &mut *rec.cast::<F>() };
+        each(cstr_bytes(k), cstr_bytes(v));
         1
     }
-    let mut out: Vec<(&[u8], &[u8])> = Vec::with_capacity(48);
     if t.is_null() {
-        return out;
+        return;
     }
-    // SAFETY: apr_table_do walks a live table and calls `push` synchronously.
+    // SAFETY: apr_table_do walks a live table and calls `visit`
+    // synchronously, with `rec` pointing at `each` for the whole walk.
     unsafe {
         ffi::apr_table_do(
-            Some(push),
-            (&mut out as *mut Vec<_>).cast(),
+            Some(visit::<'a, F>),
+            &mut each as *mut F as *mut c_void,
             t,
             std::ptr::null::<c_char>(),
         )
     };
-    out
 }
 
 /// Looks up `key` in an APR table.
@@ -105,15 +110,8 @@ const SMALL_BODY_MAX: u64 = 64 * 1024;
 /// The whole body, when it is small enough to read up front (see
 /// SMALL_BODY_MAX; `cgi` gives CONTENT_LENGTH and HTTP_EXPECT); Err(status)
 /// if reading it from the client failed.
-pub fn read_small_body(
-    r: *mut ffi::request_rec,
-    cgi: &[(Vec<u8>, Vec<u8>)],
-) -> Result<Option<Vec<u8>>, c_int> {
-    let get = |k: &[u8]| {
-        cgi.iter()
-            .find(|(ek, _)| ek == k)
-            .map(|(_, v)| v.as_slice())
-    };
+pub fn read_small_body(r: *mut ffi::request_rec, cgi: &Environ) -> Result<Option<Vec<u8>>, c_int> {
+    let get = |k: &[u8]| cgi.get(k);
     let length = get(b"CONTENT_LENGTH")
         .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
     let expects_continue =

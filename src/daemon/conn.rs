@@ -8,7 +8,8 @@ use std::io::{self, IoSlice, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
-use wsgi_core::protocol::{parse_header, Frame, HEADER_LEN, T_BODY, T_DATA};
+use wsgi_core::environ::Environ;
+use wsgi_core::protocol::{parse_header, Frame, HEADER_LEN, PROTOCOL_VERSION, T_BODY, T_DATA};
 
 /// The read buffer starts at FIRST_READ bytes and grows up to BIG_READ
 /// while reads keep filling it: one allocation for a small request, few
@@ -145,6 +146,18 @@ impl FramedConn {
             }
         }
         Ok(n as usize)
+    }
+
+    /// Encodes a Request frame carrying `env` to go out with the next send.
+    pub fn defer_request(&mut self, env: &Environ) {
+        env.encode_request(PROTOCOL_VERSION, &mut self.wbuf);
+    }
+
+    /// Sends what was deferred.
+    pub fn send_deferred(&mut self) -> io::Result<()> {
+        let result = self.stream.write_all(&self.wbuf);
+        self.wbuf.clear();
+        result
     }
 
     /// Encodes `f` to go out with the next send (one write instead of two,
@@ -328,6 +341,25 @@ impl FramedConn {
         if self.rpos == self.rend {
             self.rpos = 0;
             self.rend = 0;
+        }
+    }
+
+    /// Receives the next frame as its type and a copy of its payload (one
+    /// allocation, for a frame read into borrowed parts, e.g. a Request's
+    /// environ). EOF before a whole frame is UnexpectedEof.
+    pub fn recv_raw(&mut self) -> io::Result<(u8, Vec<u8>)> {
+        loop {
+            let avail = &self.rbuf[self.rpos..self.rend];
+            match parse_header(avail) {
+                Ok(Some((kind, len))) if avail.len() >= HEADER_LEN + len => {
+                    let payload = avail[HEADER_LEN..HEADER_LEN + len].to_vec();
+                    self.consume(HEADER_LEN + len);
+                    return Ok((kind, payload));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+            }
+            self.fill()?;
         }
     }
 

@@ -17,7 +17,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wsgi_core::protocol::{Frame, PROTOCOL_VERSION};
+use wsgi_core::environ::Environ;
+use wsgi_core::protocol::{Frame, PROTOCOL_VERSION, T_REQUEST};
 
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 /// Requests being served right now (for draining).
@@ -829,21 +830,14 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
         .push(slot.clone());
     let mut in_flight = InFlight(slot.clone(), false);
     let mut conn = conn;
-    let environ = match conn.recv() {
-        Ok(Frame::Request {
-            version,
-            mut environ,
-        }) if version == PROTOCOL_VERSION => {
-            // When this daemon took the request (`daemon_start` in events).
-            environ.push((
-                b"mod_wsgi.daemon_start".to_vec(),
-                crate::apache::request::epoch_micros()
-                    .to_string()
-                    .into_bytes(),
-            ));
-            environ
-        }
-        Ok(Frame::Request { version, .. }) => {
+    // The environ borrows the request's payload: one copy, one allocation.
+    let payload = match conn.recv_raw() {
+        Ok((T_REQUEST, payload)) => payload,
+        Ok(_) | Err(_) => return None,
+    };
+    let mut environ = match Environ::decode_request(&payload) {
+        Ok((version, environ)) if version == PROTOCOL_VERSION => environ,
+        Ok((version, _)) => {
             let _ = conn.send(&Frame::Error {
                 status: 500,
                 message: format!("protocol version {} is not {}", version, PROTOCOL_VERSION)
@@ -851,8 +845,15 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
             });
             return None;
         }
-        Ok(_) | Err(_) => return None,
+        Err(_) => return None,
     };
+    // When this daemon took the request (`daemon_start` in events).
+    environ.push(
+        &b"mod_wsgi.daemon_start"[..],
+        crate::apache::request::epoch_micros()
+            .to_string()
+            .into_bytes(),
+    );
     in_flight.1 = true;
     let (target, request_id) = super::relay::target_from_environ(&environ, g);
     if !g.spec.queue_timeout.is_zero() {

@@ -12,7 +12,8 @@ use std::ffi::{c_int, CString};
 use std::io;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
-use wsgi_core::protocol::{Frame, PROTOCOL_VERSION, T_END};
+use wsgi_core::environ::Environ;
+use wsgi_core::protocol::{Frame, T_END};
 
 // Keys that carry the handler's decisions to the daemon inside the environ.
 const K_SCRIPT: &[u8] = b"mod_wsgi.rs.script";
@@ -35,60 +36,40 @@ const K_CONNECTS: &[u8] = b"mod_wsgi.daemon_connects";
 const K_RESTARTS: &[u8] = b"mod_wsgi.daemon_restarts";
 
 /// Whether the child sent the body with the request (daemon side).
-pub fn eager_body(env: &[(Vec<u8>, Vec<u8>)]) -> bool {
-    environ_value(env, K_EAGER) == Some(b"1")
+pub fn eager_body(env: &Environ) -> bool {
+    env.get(K_EAGER) == Some(b"1")
 }
 
-/// The value of `key` in a relayed environ (the last one wins).
-fn environ_value<'a>(env: &'a [(Vec<u8>, Vec<u8>)], key: &[u8]) -> Option<&'a [u8]> {
-    env.iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_slice())
+fn flag(on: bool) -> &'static [u8] {
+    if on {
+        b"1"
+    } else {
+        b"0"
+    }
 }
 
 /// Adds the handler's decisions to the CGI variables sent to the daemon.
-fn encode_target(cgi: &mut Vec<(Vec<u8>, Vec<u8>)>, t: &AppTarget, r: *mut ffi::request_rec) {
+fn encode_target<'a>(cgi: &mut Environ<'a>, t: &'a AppTarget, r: *mut ffi::request_rec) {
     // SAFETY: the live request being relayed.
     let server = unsafe { (*r).server };
-    cgi.push((
-        K_VHOST.to_vec(),
+    cgi.push(
+        K_VHOST,
         crate::apache::vhosts::describe(server).into_bytes(),
-    ));
-    cgi.push((K_SCRIPT.to_vec(), t.script.clone().into_bytes()));
-    cgi.push((K_MTIME.to_vec(), t.script_mtime_ns.to_string().into_bytes()));
-    cgi.push((K_CALLABLE.to_vec(), t.callable.clone().into_bytes()));
-    cgi.push((
-        K_APP_GROUP.to_vec(),
-        t.application_group.clone().into_bytes(),
-    ));
-    cgi.push((
-        K_RELOAD.to_vec(),
-        if t.reload {
-            b"1".to_vec()
-        } else {
-            b"0".to_vec()
-        },
-    ));
-    cgi.push((K_SENDFILE.to_vec(), vec![b'0' + t.sendfile as u8]));
-    cgi.push((
-        K_SERVER_PID.to_vec(),
-        std::process::id().to_string().into_bytes(),
-    ));
-    cgi.push((
-        K_HTTPS.to_vec(),
-        if t.https {
-            b"1".to_vec()
-        } else {
-            b"0".to_vec()
-        },
-    ));
+    );
+    cgi.push(K_SCRIPT, t.script.as_bytes());
+    cgi.push(K_MTIME, t.script_mtime_ns.to_string().into_bytes());
+    cgi.push(K_CALLABLE, t.callable.as_bytes());
+    cgi.push(K_APP_GROUP, t.application_group.as_bytes());
+    cgi.push(K_RELOAD, flag(t.reload));
+    cgi.push(K_SENDFILE, flag(t.sendfile));
+    cgi.push(K_SERVER_PID, std::process::id().to_string().into_bytes());
+    cgi.push(K_HTTPS, flag(t.https));
 }
 
 /// The server_rec of the request's virtual host in this process (null:
 /// the main server).
-pub fn vhost_from_environ(env: &[(Vec<u8>, Vec<u8>)]) -> *const ffi::server_rec {
-    environ_value(env, K_VHOST)
+pub fn vhost_from_environ(env: &Environ) -> *const ffi::server_rec {
+    env.get(K_VHOST)
         .map(|v| crate::apache::vhosts::find(&String::from_utf8_lossy(v)))
         .unwrap_or(std::ptr::null())
 }
@@ -96,8 +77,9 @@ pub fn vhost_from_environ(env: &[(Vec<u8>, Vec<u8>)]) -> *const ffi::server_rec 
 /// How long ago Apache read the request line (`mod_wsgi.request_start`,
 /// µs since the epoch): for queue-timeout, the time a request waited for a
 /// daemon thread.
-pub fn queued_for(env: &[(Vec<u8>, Vec<u8>)]) -> Option<Duration> {
-    let start: u64 = environ_value(env, b"mod_wsgi.request_start")
+pub fn queued_for(env: &Environ) -> Option<Duration> {
+    let start: u64 = env
+        .get(b"mod_wsgi.request_start")
         .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -174,9 +156,9 @@ fn keep(path: String, conn: FramedConn) {
 const MAX_RETRIES: u32 = 16;
 
 /// The daemon's reading of what `encode_target` sent (and the request id).
-pub fn target_from_environ(env: &[(Vec<u8>, Vec<u8>)], g: &DaemonGroup) -> (AppTarget, String) {
+pub fn target_from_environ(env: &Environ, g: &DaemonGroup) -> (AppTarget, String) {
     let get = |k: &[u8]| {
-        environ_value(env, k)
+        env.get(k)
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .unwrap_or_default()
     };
@@ -231,11 +213,11 @@ fn connect(g: &DaemonGroup, start: &str) -> io::Result<(UnixStream, String)> {
 }
 
 /// Sends request `r` to daemon group `g` and relays its response.
-pub fn relay(
+pub fn relay<'a>(
     r: *mut ffi::request_rec,
     g: &DaemonGroup,
-    target: &AppTarget,
-    mut cgi: Vec<(Vec<u8>, Vec<u8>)>,
+    target: &'a AppTarget,
+    mut cgi: Environ<'a>,
 ) -> c_int {
     // SAFETY: live request; the server's Timeout directive (microseconds).
     let server_timeout =
@@ -261,21 +243,17 @@ pub fn relay(
     };
     encode_target(&mut cgi, target, r);
     if eager.is_some() {
-        cgi.push((K_EAGER.to_vec(), b"1".to_vec()));
+        cgi.push(K_EAGER, &b"1"[..]);
     }
     // mod_wsgi's timing keys: when the relay to the daemon began, and (set
     // before each send) how many connections and retries it took.
-    cgi.push((
-        b"mod_wsgi.queue_start".to_vec(),
+    cgi.push(
+        &b"mod_wsgi.queue_start"[..],
         request::epoch_micros().to_string().into_bytes(),
-    ));
+    );
     let counters = cgi.len();
-    cgi.push((K_CONNECTS.to_vec(), b"0".to_vec()));
-    cgi.push((K_RESTARTS.to_vec(), b"0".to_vec()));
-    let mut request = Frame::Request {
-        version: PROTOCOL_VERSION,
-        environ: cgi,
-    };
+    cgi.push(K_CONNECTS, &b"0"[..]);
+    cgi.push(K_RESTARTS, &b"0"[..]);
     // After a restart (the scoreboard's generation moved on), a request this
     // old-generation child takes is new work: it goes to the group's newest
     // daemons, so new code serves every request that starts after a restart.
@@ -318,17 +296,15 @@ pub fn relay(
                 }
             },
         };
-        if let Frame::Request { environ, .. } = &mut request {
-            environ[counters].1 = connects.to_string().into_bytes();
-            environ[counters + 1].1 = retries.to_string().into_bytes();
+        if connects > 0 || retries > 0 {
+            cgi.set_at(counters, connects.to_string().into_bytes());
+            cgi.set_at(counters + 1, retries.to_string().into_bytes());
         }
         // The request and a small body go out in one write.
+        conn.defer_request(&cgi);
         let sent = match &eager {
-            Some(body) => {
-                conn.defer(&request);
-                conn.send_payload_then(body, true, Some(&Frame::BodyEnd))
-            }
-            None => conn.send(&request),
+            Some(body) => conn.send_payload_then(body, true, Some(&Frame::BodyEnd)),
+            None => conn.send_deferred(),
         };
         let sent_body = eager.is_some();
         let relay = Relay {

@@ -7,6 +7,7 @@ use super::object::{self, PyObj, PyResult};
 use super::runtime::{self, Interpreter};
 use crate::apache::{ffi, log, request};
 use std::ffi::c_int;
+use wsgi_core::environ::Environ;
 
 /// Everything the handler resolved about which application to run.
 pub struct AppTarget {
@@ -39,7 +40,7 @@ pub enum Outcome {
 pub fn run_app(
     chan: Channel,
     target: &AppTarget,
-    cgi: &[(Vec<u8>, Vec<u8>)],
+    cgi: &Environ,
 ) -> Result<(Outcome, Option<Channel>), String> {
     runtime::with_interpreter(&target.application_group, |interp| {
         object::gil_wait_reset(runtime::last_gil_wait());
@@ -81,7 +82,7 @@ pub fn run_app(
 
 /// Embedded mode: runs the application for `r` and returns the handler's
 /// status for Apache.
-pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8>)]) -> c_int {
+pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &Environ) -> c_int {
     // A small body (known length, no 100-continue) is read before the
     // application starts, as daemon mode sends it with the request.
     let preread = match request::read_small_body(r, cgi) {
@@ -124,12 +125,7 @@ pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &[(Vec<u8>, Vec<u8
     }
 }
 
-fn call_app(
-    interp: &Interpreter,
-    t: &AppTarget,
-    cgi: &[(Vec<u8>, Vec<u8>)],
-    handle: &PyObj,
-) -> PyResult<PyObj> {
+fn call_app(interp: &Interpreter, t: &AppTarget, cgi: &Environ, handle: &PyObj) -> PyResult<PyObj> {
     let environ = build_environ(interp, t, cgi, handle)?;
     let run = PyObj::borrowed(interp.run)?;
     run.call(&[
@@ -146,11 +142,11 @@ fn call_app(
 fn build_environ(
     interp: &Interpreter,
     t: &AppTarget,
-    cgi: &[(Vec<u8>, Vec<u8>)],
+    cgi: &Environ,
     handle: &PyObj,
 ) -> PyResult<PyObj> {
     let env = object::new_dict()?;
-    for (k, v) in cgi {
+    for (k, v) in cgi.iter() {
         env.dict_set(&object::str_latin1(k)?, &object::str_latin1(v)?)?;
     }
     let set = |k: &std::ffi::CStr, v: PyObj| env.dict_set_str(k, &v);

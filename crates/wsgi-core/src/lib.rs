@@ -9,6 +9,7 @@
 pub mod app_group;
 pub mod daemon;
 pub mod directives;
+pub mod environ;
 pub mod protocol;
 pub mod response;
 pub mod words;

@@ -57,7 +57,7 @@ pub enum Frame {
     Retry,
 }
 
-const T_REQUEST: u8 = 1;
+pub const T_REQUEST: u8 = 1;
 pub const T_BODY: u8 = 2;
 const T_BODY_END: u8 = 3;
 const T_WANT_BODY: u8 = 16;

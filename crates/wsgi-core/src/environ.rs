@@ -1,0 +1,208 @@
+//! A request's environ as name/value byte strings that borrow wherever they
+//! can: from Apache's request pool in the Apache child, from the received
+//! Request frame in a daemon. Building, sending and reading one then costs
+//! a few allocations per request instead of two per entry.
+
+use crate::protocol::{DecodeError, HEADER_LEN, T_REQUEST};
+use std::borrow::Cow;
+
+/// One name and its value, each borrowed or owned.
+type Entry<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+/// Name/value pairs in order; a later entry with the same name wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environ<'a> {
+    pairs: Vec<Entry<'a>>,
+}
+
+impl<'a> Environ<'a> {
+    pub fn with_capacity(n: usize) -> Environ<'a> {
+        Environ {
+            pairs: Vec::with_capacity(n),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Appends an entry (borrowed `&[u8]` or owned `Vec<u8>`).
+    pub fn push(&mut self, name: impl Into<Cow<'a, [u8]>>, value: impl Into<Cow<'a, [u8]>>) {
+        self.pairs.push((name.into(), value.into()));
+    }
+
+    /// Replaces the first entry called `name`, or appends one.
+    pub fn set(&mut self, name: &'a [u8], value: impl Into<Cow<'a, [u8]>>) {
+        match self.pairs.iter_mut().find(|(k, _)| k.as_ref() == name) {
+            Some(e) => e.1 = value.into(),
+            None => self.pairs.push((Cow::Borrowed(name), value.into())),
+        }
+    }
+
+    /// Replaces the value of entry `i` (as `len()` was when it was pushed).
+    pub fn set_at(&mut self, i: usize, value: impl Into<Cow<'a, [u8]>>) {
+        self.pairs[i].1 = value.into();
+    }
+
+    /// The value of `name` (the last entry wins, as in a dict built in order).
+    pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k.as_ref() == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+
+    /// Appends a whole Request frame (see `protocol::Frame::Request`, whose
+    /// encoding this is) to `out`, without building the frame.
+    pub fn encode_request(&self, version: u8, out: &mut Vec<u8>) {
+        let size: usize = self.pairs.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
+        out.reserve(HEADER_LEN + 5 + size);
+        let start = out.len();
+        out.extend_from_slice(&[0; HEADER_LEN]);
+        out.push(version);
+        out.extend_from_slice(&(self.pairs.len() as u32).to_be_bytes());
+        for (k, v) in &self.pairs {
+            out.extend_from_slice(&(k.len() as u32).to_be_bytes());
+            out.extend_from_slice(k);
+            out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+            out.extend_from_slice(v);
+        }
+        let len = (out.len() - start - HEADER_LEN) as u32;
+        out[start] = T_REQUEST;
+        out[start + 1..start + HEADER_LEN].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Reads a Request frame's payload: (version, environ borrowing it).
+    pub fn decode_request(payload: &'a [u8]) -> Result<(u8, Environ<'a>), DecodeError> {
+        let mut c = Cursor(payload);
+        let version = c.take(1)?[0];
+        let count = c.u32()? as usize;
+        // Each pair needs at least 8 bytes, which bounds a hostile count.
+        if count > c.0.len() / 8 {
+            return Err(DecodeError::Malformed("pair count exceeds payload"));
+        }
+        let mut env = Environ::with_capacity(count + 4);
+        for _ in 0..count {
+            let k = c.bytes()?;
+            let v = c.bytes()?;
+            env.push(k, v);
+        }
+        if !c.0.is_empty() {
+            return Err(DecodeError::Malformed("trailing bytes"));
+        }
+        Ok((version, env))
+    }
+}
+
+/// What is left of a payload being read.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.0.len() < n {
+            return Err(DecodeError::Malformed("truncated payload"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A length-prefixed byte string.
+    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Frame, PROTOCOL_VERSION};
+
+    fn sample() -> Environ<'static> {
+        let mut e = Environ::with_capacity(4);
+        e.push(&b"PATH_INFO"[..], &b"/x"[..]);
+        e.push(&b"EMPTY"[..], Vec::new());
+        e.push(
+            b"mod_wsgi.request_start".to_vec(),
+            b"1700000000000000".to_vec(),
+        );
+        e
+    }
+
+    #[test]
+    fn encodes_exactly_as_the_request_frame() {
+        let e = sample();
+        let mut ours = Vec::new();
+        e.encode_request(PROTOCOL_VERSION, &mut ours);
+        let mut frame = Vec::new();
+        Frame::Request {
+            version: PROTOCOL_VERSION,
+            environ: e.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
+        }
+        .encode(&mut frame);
+        assert_eq!(ours, frame);
+    }
+
+    #[test]
+    fn decodes_what_it_encodes_borrowing_the_payload() {
+        let e = sample();
+        let mut buf = Vec::new();
+        e.encode_request(7, &mut buf);
+        let (version, back) = Environ::decode_request(&buf[HEADER_LEN..]).unwrap();
+        assert_eq!(version, 7);
+        assert_eq!(back, e);
+        assert!(back
+            .iter()
+            .all(|(k, _)| buf.as_ptr_range().contains(&k.as_ptr())));
+    }
+
+    #[test]
+    fn rejects_truncated_trailing_and_hostile_payloads() {
+        let mut buf = Vec::new();
+        sample().encode_request(1, &mut buf);
+        let p = &buf[HEADER_LEN..];
+        for cut in 0..p.len() {
+            assert!(Environ::decode_request(&p[..cut]).is_err(), "cut {cut}");
+        }
+        let mut extra = p.to_vec();
+        extra.push(0);
+        assert_eq!(
+            Environ::decode_request(&extra),
+            Err(DecodeError::Malformed("trailing bytes"))
+        );
+        let hostile = [1u8, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(
+            Environ::decode_request(&hostile),
+            Err(DecodeError::Malformed("pair count exceeds payload"))
+        );
+    }
+
+    #[test]
+    fn get_and_set_follow_dict_order() {
+        let mut e = sample();
+        e.push(&b"PATH_INFO"[..], &b"/later"[..]);
+        assert_eq!(e.get(b"PATH_INFO"), Some(&b"/later"[..]));
+        e.set(b"EMPTY", b"now".to_vec());
+        assert_eq!(e.get(b"EMPTY"), Some(&b"now"[..]));
+        e.set(b"NEW", &b"1"[..]);
+        assert_eq!(e.len(), 5);
+        e.set_at(0, &b"/first"[..]);
+        assert_eq!(e.iter().next(), Some((&b"PATH_INFO"[..], &b"/first"[..])));
+        assert_eq!(e.get(b"MISSING"), None);
+    }
+}
