@@ -179,7 +179,7 @@ impl FramedConn {
         request_side: bool,
         last: Option<&Frame>,
     ) -> io::Result<()> {
-        self.write_payload(data, request_side, last, 0, false)
+        self.write_payload(Some(data), request_side, last, 0, false)
             .map(drop)
     }
 
@@ -192,7 +192,7 @@ impl FramedConn {
         data: &[u8],
         last: Option<&Frame>,
     ) -> io::Result<Option<usize>> {
-        self.write_payload(data, false, last, 0, true)
+        self.write_payload(Some(data), false, last, 0, true)
     }
 
     /// The rest of a `try_send_payload_then` that did not all go out.
@@ -202,25 +202,49 @@ impl FramedConn {
         last: Option<&Frame>,
         sent: usize,
     ) -> io::Result<()> {
-        self.write_payload(data, false, last, sent, false).map(drop)
+        self.write_payload(Some(data), false, last, sent, false)
+            .map(drop)
     }
 
+    /// Deferred frames and `f`, as far as the socket takes them without
+    /// blocking: Ok(None) when all went out, Ok(Some(sent)) when the rest
+    /// must follow with `send_frame_rest(f, sent)`.
+    pub fn try_send_frame(&mut self, f: &Frame) -> io::Result<Option<usize>> {
+        self.write_payload(None, false, Some(f), 0, true)
+    }
+
+    /// The rest of a `try_send_frame` that did not all go out.
+    pub fn send_frame_rest(&mut self, f: &Frame, sent: usize) -> io::Result<()> {
+        self.write_payload(None, false, Some(f), sent, false)
+            .map(drop)
+    }
+
+    /// Writes wbuf, then a Data/Body frame carrying `data` (if any), then
+    /// `last`, skipping the first `skip` bytes (sent before); `nowait`
+    /// stops at a full socket and says how far it got.
     fn write_payload(
         &mut self,
-        data: &[u8],
+        data: Option<&[u8]>,
         request_side: bool,
         last: Option<&Frame>,
         skip: usize,
         nowait: bool,
     ) -> io::Result<Option<usize>> {
-        let header = Frame::data_header(data.len(), request_side);
+        let header = match data {
+            Some(d) => Frame::data_header(d.len(), request_side),
+            None => [0; HEADER_LEN],
+        };
+        let (header, data): (&[u8], &[u8]) = match data {
+            Some(d) => (&header, d),
+            None => (&[], &[]),
+        };
         let mut trailer = Vec::new();
         if let Some(f) = last {
             f.encode(&mut trailer);
         }
         let mut bufs = [
             IoSlice::new(&self.wbuf),
-            IoSlice::new(&header),
+            IoSlice::new(header),
             IoSlice::new(data),
             IoSlice::new(&trailer),
         ];

@@ -78,6 +78,51 @@ impl Channel {
         }
     }
 
+    /// Daemon mode: `write` as far as the socket takes it without blocking,
+    /// so a piece can go without giving up the GIL. Ok(result) when it is
+    /// done; Err(sent) when the rest must go with `write_rest`, the GIL
+    /// released (always so in embedded mode).
+    pub fn try_write(&mut self, data: &[u8]) -> Result<bool, usize> {
+        match self {
+            Channel::Daemon { conn, .. } => match conn.try_send_payload_then(data, None) {
+                Ok(None) => Ok(true),
+                Ok(Some(sent)) => Err(sent),
+                Err(_) => Ok(false),
+            },
+            Channel::Apache(..) => Err(0),
+        }
+    }
+
+    /// The rest of a `try_write`.
+    pub fn write_rest(&mut self, data: &[u8], sent: usize) -> bool {
+        match self {
+            Channel::Daemon { conn, .. } => conn.send_payload_rest(data, None, sent).is_ok(),
+            Channel::Apache(..) => self.write(data),
+        }
+    }
+
+    /// Daemon mode: `finish` as far as the socket takes it without
+    /// blocking (see `try_write`); Err(sent) for `finish_rest`.
+    pub fn try_finish(&mut self, short: bool) -> Result<bool, usize> {
+        match self {
+            Channel::Daemon { conn, .. } => match conn.try_send_frame(&Frame::End) {
+                Ok(None) => Ok(true),
+                Ok(Some(sent)) => Err(sent),
+                Err(_) => Ok(false),
+            },
+            // Only marks the request: no I/O.
+            Channel::Apache(..) => Ok(self.finish(short)),
+        }
+    }
+
+    /// The rest of a `try_finish`.
+    pub fn finish_rest(&mut self, short: bool, sent: usize) -> bool {
+        match self {
+            Channel::Daemon { conn, .. } => conn.send_frame_rest(&Frame::End, sent).is_ok(),
+            Channel::Apache(..) => self.finish(short),
+        }
+    }
+
     /// Sends the last body bytes and ends the response (one write in
     /// daemon mode; no separate flush in embedded mode, where Apache sends
     /// everything when the handler returns). `short` as for `finish`.

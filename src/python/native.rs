@@ -16,6 +16,9 @@ const CAPSULE_NAME: &CStr = c"mod_wsgi_rs.request";
 /// A last piece up to this size is sent without giving up the GIL when
 /// the socket takes it at once (daemon mode; see Channel::try_write_final).
 const SMALL_FINAL: usize = 64 * 1024;
+/// The same for every other piece (Channel::try_write): a copy into the
+/// socket this small takes microseconds, less than handing the GIL over.
+const SMALL_WRITE: usize = 64 * 1024;
 
 struct Head {
     status: u16,
@@ -129,7 +132,14 @@ impl RequestState {
         let chunk = &data[..n];
         let chan = self.live()?;
         let t0 = Instant::now();
-        let ok = object::allow_threads(|| chan.write(chunk));
+        let ok = if chunk.len() <= SMALL_WRITE {
+            match chan.try_write(chunk) {
+                Ok(ok) => ok,
+                Err(sent) => object::allow_threads(|| chan.write_rest(chunk, sent)),
+            }
+        } else {
+            object::allow_threads(|| chan.write(chunk))
+        };
         self.stats.output_writes += 1;
         self.stats.output_time += t0.elapsed();
         self.written += n as u64;
@@ -215,7 +225,10 @@ impl RequestState {
             );
         }
         let chan = self.live()?;
-        let ok = object::allow_threads(|| chan.finish(short));
+        let ok = match chan.try_finish(short) {
+            Ok(ok) => ok,
+            Err(sent) => object::allow_threads(|| chan.finish_rest(short, sent)),
+        };
         self.check_sent(ok)
     }
 
