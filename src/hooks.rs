@@ -147,6 +147,7 @@ fn mpm_query(what: u32) -> i64 {
 unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     catch("child_init", (), || {
         crate::daemon::group::close_in_apache_child();
+        crate::daemon::relay::note_child_pid();
         crate::lifecycle::note_child_generation();
         let settings = config::global_snapshot();
         let run_atexit = settings.destroy_interpreter;

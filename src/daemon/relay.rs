@@ -8,6 +8,7 @@ use super::group::DaemonGroup;
 use crate::apache::request::{self, Then};
 use crate::apache::{ffi, log};
 use crate::python::wsgi_call::AppTarget;
+use std::borrow::Cow;
 use std::ffi::{c_int, CString};
 use std::io;
 use std::os::unix::net::UnixStream;
@@ -40,6 +41,21 @@ pub fn eager_body(env: &Environ) -> bool {
     env.get(K_EAGER) == Some(b"1")
 }
 
+/// This Apache child's pid, as text (set once per child: no getpid per request).
+static CHILD_PID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Called in each Apache child after the fork.
+pub fn note_child_pid() {
+    let _ = CHILD_PID.set(std::process::id().to_string());
+}
+
+fn child_pid() -> Cow<'static, [u8]> {
+    match CHILD_PID.get() {
+        Some(pid) => Cow::Borrowed(pid.as_bytes()),
+        None => Cow::Owned(std::process::id().to_string().into_bytes()),
+    }
+}
+
 fn flag(on: bool) -> &'static [u8] {
     if on {
         b"1"
@@ -62,7 +78,7 @@ fn encode_target<'a>(cgi: &mut Environ<'a>, t: &'a AppTarget, r: *mut ffi::reque
     cgi.push(K_APP_GROUP, t.application_group.as_bytes());
     cgi.push(K_RELOAD, flag(t.reload));
     cgi.push(K_SENDFILE, flag(t.sendfile));
-    cgi.push(K_SERVER_PID, std::process::id().to_string().into_bytes());
+    cgi.push(K_SERVER_PID, child_pid());
     cgi.push(K_HTTPS, flag(t.https));
 }
 
