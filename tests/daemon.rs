@@ -681,3 +681,79 @@ fn a_response_ends_with_its_last_piece() {
     let (s, _d) = daemon_server("dend", "", "");
     common::check_response_endings(&s);
 }
+
+/// The `skmem` buffer sizes `ss` reports for the UNIX sockets process `pid`
+/// holds: (receive, send) per socket. The kernel reports twice the size
+/// asked for (it counts its own overhead).
+fn socket_buffers(pid: u32) -> Vec<(u64, u64)> {
+    let out = std::process::Command::new("ss")
+        .args(["-xmpH"])
+        .output()
+        .expect("ss (iproute2) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |line: &str, name: &str| -> Option<u64> {
+        let at = line.find(&format!(",{name}"))? + name.len() + 1;
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    text.lines()
+        .filter(|l| l.contains(&format!("pid={pid},")))
+        .filter_map(|l| Some((field(l, "rb")?, field(l, "tb")?)))
+        .collect()
+}
+
+#[test]
+fn send_and_receive_buffer_sizes_apply_to_both_ends_of_each_connection() {
+    let dir = probe_dir("dbufs");
+    let conf = format!(
+        "WSGIDaemonProcess sized processes=1 threads=2 display-name=%{{GROUP}} send-buffer-size=300000 receive-buffer-size=200000\n\
+         WSGIDaemonProcess plain processes=1 threads=2 display-name=%{{GROUP}}\n\
+         WSGIScriptAlias /sized {d}/probe.wsgi process-group=sized\n\
+         WSGIScriptAlias /plain {d}/probe.wsgi process-group=plain\n\
+         StartServers 1\nServerLimit 1\n",
+        d = dir.display()
+    );
+    let s = Server::start("dbufs", &conf);
+    // Kept connections stay open between requests: each end can be seen.
+    for path in ["/sized/module", "/plain/module"] {
+        assert_eq!(s.get(path).status, 200, "{}", s.logs());
+    }
+    let sized = children_named(s.pid(), "(wsgi:sized)");
+    let plain = children_named(s.pid(), "(wsgi:plain)");
+    assert_eq!((sized.len(), plain.len()), (1, 1));
+    let connected = |pid: u32, want: (u64, u64)| socket_buffers(pid).contains(&want);
+    assert!(
+        wait_until(Duration::from_secs(5), || connected(
+            sized[0],
+            (400_000, 600_000)
+        )),
+        "the daemon's end: {:?}",
+        socket_buffers(sized[0])
+    );
+    // Without the option, the daemon's end gets our 1 MiB send buffer.
+    assert!(
+        socket_buffers(plain[0])
+            .iter()
+            .any(|&(_, send)| send == 2 << 20),
+        "the daemon's end without the option: {:?}",
+        socket_buffers(plain[0])
+    );
+    // The Apache child's end of the sized group's connection.
+    let apache_children: Vec<u32> = children_named(s.pid(), "")
+        .into_iter()
+        .filter(|p| *p != sized[0] && *p != plain[0])
+        .collect();
+    assert!(
+        apache_children
+            .iter()
+            .any(|&p| socket_buffers(p).contains(&(400_000, 600_000))),
+        "no Apache child end with the sizes: {:?}",
+        apache_children
+            .iter()
+            .map(|&p| socket_buffers(p))
+            .collect::<Vec<_>>()
+    );
+}

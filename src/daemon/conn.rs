@@ -49,6 +49,32 @@ impl FramedConn {
         self.max_read = bytes.max(FIRST_READ);
     }
 
+    /// The socket's send and receive buffer sizes (0 leaves the system's).
+    /// On a UNIX stream socket the sender's send buffer bounds what is in
+    /// flight one way: the daemon's for responses, the child's for bodies.
+    pub fn set_buffer_sizes(&self, send: u32, receive: u32) -> io::Result<()> {
+        for (option, size) in [(libc::SO_SNDBUF, send), (libc::SO_RCVBUF, receive)] {
+            if size == 0 {
+                continue;
+            }
+            let size = size.min(i32::MAX as u32) as libc::c_int;
+            // SAFETY: setting an int socket option on our own descriptor.
+            let rc = unsafe {
+                libc::setsockopt(
+                    self.stream.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    option,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
     /// Read/write timeouts (None = wait forever).
     pub fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
         self.stream.set_read_timeout(read)?;

@@ -661,10 +661,31 @@ fn now_busy(g: &DaemonGroup) {
     }
 }
 
+/// The daemon's send buffer when send-buffer-size= is not given: a 1 MiB
+/// response fits in about one buffer, so the daemon thread and the Apache
+/// child hand over a few times per response instead of once per ~200 KiB
+/// (docs/benchmarks.md: stream1m).
+const DEFAULT_SEND_BUFFER: u32 = 1 << 20;
+
 /// A connection just accepted (accepted sockets do not inherit the
-/// listener's O_NONBLOCK), with the group's socket timeouts.
+/// listener's O_NONBLOCK, nor its buffer sizes), with the group's socket
+/// timeouts and buffer sizes.
 fn new_conn(stream: UnixStream, g: &DaemonGroup) -> FramedConn {
     let conn = FramedConn::new(stream);
+    let send = match g.spec.send_buffer_size {
+        0 => DEFAULT_SEND_BUFFER,
+        n => n,
+    };
+    if let Err(e) = conn.set_buffer_sizes(send, g.spec.receive_buffer_size) {
+        log::server(
+            ffi::APLOG_WARNING,
+            std::ptr::null(),
+            &format!(
+                "daemon process group '{}': cannot set the socket buffer sizes ({} / {}): {}",
+                g.spec.name, send, g.spec.receive_buffer_size, e
+            ),
+        );
+    }
     let timeout = Some(if g.spec.socket_timeout.is_zero() {
         Duration::from_secs(300)
     } else {

@@ -294,6 +294,10 @@ pub fn relay<'a>(
                     connects += 1;
                     let mut conn = FramedConn::new(stream);
                     let _ = conn.set_timeouts(Some(timeout), Some(timeout));
+                    // (Best effort, as the daemon side: the system's sizes
+                    // still work.)
+                    let _ =
+                        conn.set_buffer_sizes(g.spec.send_buffer_size, g.spec.receive_buffer_size);
                     if g.spec.response_buffer_size > 0 {
                         conn.set_max_read(g.spec.response_buffer_size as usize);
                     }
