@@ -156,6 +156,23 @@ class Apache:
                 continue
         return out
 
+    def cost(self):
+        """(CPU seconds, voluntary context switches) of the server's
+        processes so far, all threads."""
+        cpu = switches = 0
+        for pid, _, _ in self.processes():
+            try:
+                with open('/proc/%d/stat' % pid) as f:
+                    fields = f.read().rsplit(')', 1)[1].split()
+                cpu += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+                for task in os.listdir('/proc/%d/task' % pid):
+                    with open('/proc/%d/task/%s/status' % (pid, task)) as f:
+                        m = re.search(r'\nvoluntary_ctxt_switches:\s+(\d+)', f.read())
+                    switches += int(m.group(1)) if m else 0
+            except (OSError, IndexError, ValueError):
+                continue
+        return cpu, switches
+
     def stop(self):
         """SIGTERM (what `apachectl stop` sends) until the group is gone."""
         t0 = time.monotonic()
@@ -175,6 +192,7 @@ class Apache:
 
 
 UNITS = {'us': 1e-3, 'ms': 1.0, 's': 1000.0}
+CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
 
 
 def wrk(port, scenario, duration):
@@ -230,10 +248,17 @@ def main():
                 if VARIANTS[variant].get('static') and scenario not in STATIC_PATHS:
                     continue
                 wrk(server.port, scenario, 1)  # warm-up
+                before = server.cost()
                 r = wrk(server.port, scenario, args.duration)
+                after = server.cost()
+                served = max(r['rps'] * args.duration, 1)
+                r['cpu_us'] = (after[0] - before[0]) * 1e6 / served
+                r['switches'] = (after[1] - before[1]) / served
                 results.setdefault((variant, scenario), []).append(r)
                 print('round %d %-17s %-10s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %d'
-                      % (rnd + 1, variant, scenario, r['rps'], r['p50'] or 0, r['p99'] or 0, r['errors']),
+                      '  server CPU %6.1f us/req  switches %5.2f/req'
+                      % (rnd + 1, variant, scenario, r['rps'], r['p50'] or 0, r['p99'] or 0, r['errors'],
+                         r['cpu_us'], r['switches']),
                       flush=True)
             procs = server.processes()
             life['rss'].append(sum(p[1] for p in procs))
@@ -252,23 +277,24 @@ def med(xs):
 
 def report(variants, scenarios, results, lifecycle, unavailable, args):
     print('\n## Throughput (median of %d rounds, wrk -t1 -c16 -d%ds, event MPM)\n' % (args.rounds, args.duration))
-    print('| variant | scenario | req/s | p50 ms | p99 ms | errors | ratio to mod_wsgi |')
-    print('|---|---|---:|---:|---:|---:|---:|')
+    print('| variant | scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req | switches/req | ratio to mod_wsgi |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|---:|')
     for scenario in scenarios:
         for variant in variants:
             runs = results.get((variant, scenario))
             if not runs:
                 if variant in unavailable:
-                    print('| %s | %s | n/a (%s) | | | | |' % (variant, scenario, unavailable[variant]))
+                    print('| %s | %s | n/a (%s) | | | | | | |' % (variant, scenario, unavailable[variant]))
                 continue
             rps = med([r['rps'] for r in runs])
             ratio = ''
             base = results.get((BASELINE.get(variant), scenario))
             if base:
                 ratio = '%.2f×' % (rps / med([r['rps'] for r in base]))
-            print('| %s | %s | %.0f | %.2f | %.2f | %d | %s |' % (
+            print('| %s | %s | %.0f | %.2f | %.2f | %d | %.0f | %.2f | %s |' % (
                 variant, scenario, rps, med([r['p50'] for r in runs]) or 0,
-                med([r['p99'] for r in runs]) or 0, sum(r['errors'] for r in runs), ratio))
+                med([r['p99'] for r in runs]) or 0, sum(r['errors'] for r in runs),
+                med([r['cpu_us'] for r in runs]), med([r['switches'] for r in runs]), ratio))
     print('\n## Processes (median over rounds)\n')
     print('| variant | start → first 200 (s) | stop → all gone (s) | RSS total MiB | RSS per daemon MiB |')
     print('|---|---:|---:|---:|---:|')
@@ -281,6 +307,8 @@ def report(variants, scenarios, results, lifecycle, unavailable, args):
             variant, med(life['startup']), med(life['stop']), med(life['rss']) / 1024,
             '%.1f' % (daemon / 1024) if daemon else '-'))
     print('\nround-by-round figures are printed above the tables; a ratio compares medians.')
+    print('server CPU and switches: all processes of the server (Apache and daemons),')
+    print('per request served; wrk\'s own CPU is not in them.')
 
 
 if __name__ == '__main__':
