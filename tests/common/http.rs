@@ -32,14 +32,7 @@ impl Response {
 /// Sends `raw` to 127.0.0.1:port and reads the response until the server
 /// closes the connection.
 pub fn send(port: u16, raw: &[u8]) -> Result<Response, String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.write_all(raw).map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)
-        .map_err(|e| format!("reading response: {e}"))?;
-    parse(&buf)
+    parse(&send_raw(port, raw)?)
 }
 
 /// Sends `raw` (which may hold several requests) and returns every byte
@@ -51,7 +44,7 @@ pub fn send_raw(port: u16, raw: &[u8]) -> Result<Vec<u8>, String> {
     s.write_all(raw).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)
-        .map_err(|e| format!("reading responses: {e}"))?;
+        .map_err(|e| format!("reading the response: {e}"))?;
     Ok(buf)
 }
 
