@@ -256,14 +256,9 @@ impl FramedConn {
         skip: usize,
         nowait: bool,
     ) -> io::Result<Option<usize>> {
-        let header = match data {
-            Some(d) => Frame::data_header(d.len(), request_side),
-            None => [0; HEADER_LEN],
-        };
-        let (header, data): (&[u8], &[u8]) = match data {
-            Some(d) => (&header, d),
-            None => (&[], &[]),
-        };
+        let header = data.map(|d| Frame::data_header(d.len(), request_side));
+        let header: &[u8] = header.as_ref().map_or(&[], |h| h);
+        let data = data.unwrap_or_default();
         let mut trailer = Vec::new();
         if let Some(f) = last {
             f.encode(&mut trailer);
@@ -312,12 +307,7 @@ impl FramedConn {
 
     /// Whether a whole frame is already buffered (so recv will not block).
     pub fn has_buffered_frame(&self) -> bool {
-        self.has_buffered_frame_after(0)
-    }
-
-    /// Whether a whole frame is buffered after the first `skip` bytes.
-    pub fn has_buffered_frame_after(&self, skip: usize) -> bool {
-        self.buffered_frame_type_after(skip).is_some()
+        self.buffered_frame_type_after(0).is_some()
     }
 
     /// The type of the whole frame buffered `skip` bytes on, if there is one.
