@@ -124,8 +124,9 @@ impl Channel {
     }
 
     /// Sends the last body bytes and ends the response (one write in
-    /// daemon mode; no separate flush in embedded mode, where Apache sends
-    /// everything when the handler returns). `short` as for `finish`.
+    /// daemon mode; in embedded mode they join Apache's output, which the
+    /// handler sends with the body's end once the GIL is released).
+    /// `short` as for `finish`.
     pub fn write_final(&mut self, data: &[u8], short: bool) -> bool {
         match self {
             Channel::Apache(r, _) => request::write(*r, data, false) && self.finish(short),
@@ -137,7 +138,7 @@ impl Channel {
 
     /// Whether `write_final` of `len` bytes only copies into Apache's output
     /// buffer, without network I/O (so the GIL may be kept): a small last
-    /// piece in embedded mode, which Apache sends after the handler returns.
+    /// piece in embedded mode, sent with the body's end once the GIL is released.
     pub fn buffers_without_io(&self, len: usize) -> bool {
         matches!(self, Channel::Apache(..)) && len < request::SMALL_WRITE
     }

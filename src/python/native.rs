@@ -13,12 +13,11 @@ use std::time::{Duration, Instant};
 use wsgi_core::response::{check_header_name, check_header_value, is_hop_by_hop, parse_status};
 
 const CAPSULE_NAME: &CStr = c"mod_wsgi_rs.request";
-/// A last piece up to this size is sent without giving up the GIL when
-/// the socket takes it at once (daemon mode; see Channel::try_write_final).
-const SMALL_FINAL: usize = 64 * 1024;
-/// The same for every other piece (Channel::try_write): a copy into the
-/// socket this small takes microseconds, less than handing the GIL over.
-const SMALL_WRITE: usize = 64 * 1024;
+/// A piece up to this size is sent without giving up the GIL when the
+/// socket takes it at once (daemon mode; Channel::try_write and
+/// try_write_final): a copy this small takes microseconds, less than
+/// handing the GIL over.
+const SMALL_PIECE: usize = 64 * 1024;
 
 struct Head {
     status: u16,
@@ -132,7 +131,7 @@ impl RequestState {
         let chunk = &data[..n];
         let chan = self.live()?;
         let t0 = Instant::now();
-        let ok = if chunk.len() <= SMALL_WRITE {
+        let ok = if chunk.len() <= SMALL_PIECE {
             match chan.try_write(chunk) {
                 Ok(ok) => ok,
                 Err(sent) => object::allow_threads(|| chan.write_rest(chunk, sent)),
@@ -196,7 +195,7 @@ impl RequestState {
         let t0 = Instant::now();
         let ok = if chan.buffers_without_io(chunk.len()) {
             chan.write_final(chunk, short)
-        } else if short || chunk.len() > SMALL_FINAL {
+        } else if short || chunk.len() > SMALL_PIECE {
             object::allow_threads(|| chan.write_final(chunk, short))
         } else {
             match chan.try_write_final(chunk) {
