@@ -42,6 +42,19 @@ fn markers(dir: &Path, kind: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The shutdown report line (printed for the test's output) of a process
+/// whose report contains `marker`; fails with the whole log if none does.
+fn shutdown_report(s: &Server, marker: &str) -> String {
+    let log = s.error_log();
+    let report = log
+        .lines()
+        .find(|l| l.contains("shutdown report:") && l.contains(marker))
+        .unwrap_or_else(|| panic!("no shutdown report with '{marker}'\n{log}"))
+        .to_string();
+    eprintln!("{report}");
+    report
+}
+
 fn two_groups(dir: &Path, extra: &str) -> String {
     let d = dir.display();
     format!(
@@ -96,13 +109,8 @@ fn every_interpreter_hears_process_stopping_and_atexit_runs() {
             >= 2,
         "unflushed files of both groups were flushed at teardown: {unflushed:?}"
     );
-    let log = s.error_log();
-    let report = log
-        .lines()
-        // (MPMs may start and retire other children; take the one that ran both.)
-        .find(|l| l.contains("shutdown report:") && l.contains("second="))
-        .unwrap_or_else(|| panic!("no report line for the process that ran both groups\n{log}"));
-    eprintln!("{report}");
+    // (MPMs may start and retire other children; take the one that ran both.)
+    let report = shutdown_report(&s, "second=");
     assert!(
         report.contains("reason=child_exit")
             && report.contains("watchdog=not fired")
@@ -173,11 +181,7 @@ fn a_stuck_non_daemon_thread_does_not_delay_stop() {
     // the thread without end): its atexit callbacks run instead, and the
     // report names the thread. The other group's interpreter is torn down.
     assert!(!markers(&dir, "atexit").is_empty(), "{}", s.logs());
-    let report = log
-        .lines()
-        .find(|l| l.contains("shutdown report:") && l.contains("threads still running"))
-        .unwrap_or_else(|| panic!("no report names the thread\n{log}"));
-    eprintln!("{report}");
+    let report = shutdown_report(&s, "threads still running");
     assert!(report.contains("(non-daemon)"), "{report}");
 }
 
@@ -340,13 +344,8 @@ fn daemon_interpreters_are_torn_down_unless_a_thread_is_left() {
             assert_eq!(s.get("/s/daemon-thread").text(), "daemon thread started");
         }
         let took = s.stop();
-        let log = s.error_log();
-        let report = log
-            .lines()
-            .find(|l| l.contains("shutdown report:") && l.contains("process='site'"))
-            .unwrap_or_else(|| panic!("no daemon report\n{log}"))
-            .to_string();
-        eprintln!("stop took {took:?}\n{report}");
+        eprintln!("stop took {took:?}");
+        let report = shutdown_report(&s, "process='site'");
         assert_eq!(markers(&dir, "stopping").len(), 2, "{}", s.logs());
         assert_eq!(markers(&dir, "atexit").len(), 2, "{}", s.logs());
         let finalized = markers(&dir, "finalized");
@@ -737,12 +736,7 @@ fn a_stopping_daemon_lets_its_requests_in_flight_finish() {
     let (s, dir, pid) = one_daemon("ljoin", "shutdown-timeout=5");
     signal_during_a_2s_request(&s, &dir, pid, libc::SIGTERM);
     stopped_for(&s, &dir, "shutdown_signal");
-    let log = s.error_log();
-    let report = log
-        .lines()
-        .find(|l| l.contains("shutdown report:") && l.contains("reason=shutdown_signal"))
-        .unwrap_or_else(|| panic!("no report\n{log}"));
-    eprintln!("{report}");
+    let report = shutdown_report(&s, "reason=shutdown_signal");
     let join_ms: u64 = report
         .split(" join=")
         .nth(1)
