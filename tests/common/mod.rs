@@ -3,6 +3,7 @@
 //! own process group so it is always stopped by PID, even when a test fails.
 #![allow(dead_code)]
 
+pub mod failure;
 pub mod http;
 pub mod json;
 
@@ -76,15 +77,22 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// Writes a file (mode 0644) and returns its path.
+/// Writes a file (mode 0644) and returns its path. The file is replaced
+/// whole (written aside, then renamed), so a server reading it meanwhile
+/// sees the old text or the new, never an empty file.
 pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     if let Some(parent) = p.parent() {
         fs::create_dir_all(parent).unwrap();
         fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).unwrap();
     }
-    fs::write(&p, text).unwrap();
-    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+    let aside = p.with_file_name(format!(
+        ".{}.writing",
+        p.file_name().unwrap().to_string_lossy()
+    ));
+    fs::write(&aside, text).unwrap();
+    fs::set_permissions(&aside, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::rename(&aside, &p).unwrap();
     p
 }
 
@@ -152,6 +160,7 @@ impl Server {
     }
 
     pub fn start_with_mpm(tag: &str, extra: &str, mpm: &str) -> Server {
+        failure::remember_panics();
         let root = temp_dir(tag);
         // The free port is found by binding and letting go, so another
         // process (a parallel test) may take it first: then a new port.
@@ -400,7 +409,13 @@ impl Drop for Server {
         let failing = std::thread::panicking();
         self.stop();
         if failing {
-            eprintln!("{}", self.logs());
+            // The logs are long and CI shows the tail of the output, so
+            // the failure itself is repeated after them.
+            eprintln!(
+                "{}\n--- this test failed at {}",
+                self.logs(),
+                failure::last().unwrap_or_default()
+            );
         } else {
             let _ = fs::remove_dir_all(&self.root);
         }
