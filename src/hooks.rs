@@ -433,6 +433,14 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
     // SAFETY: live request; prepares body reading (the body itself is read
     // only when the application asks, so 100-continue waits for that).
     let rc = unsafe { ffi::ap_setup_client_block(r, policy as c_int) };
+    if rc == ffi::HTTP_LENGTH_REQUIRED as c_int && !chunked {
+        // Apache says only "chunked Transfer-Encoding forbidden", at info.
+        log::request(
+            ffi::APLOG_ERR,
+            r,
+            "a chunked request body was refused with 411: WSGIChunkedRequest is Off here (turn it On to accept chunked uploads)",
+        );
+    }
     if rc != ffi::OK {
         return rc;
     }

@@ -244,6 +244,10 @@ fn chunked_requests_are_refused_unless_enabled() {
         r.status, 411,
         "mod_wsgi answers 411 when WSGIChunkedRequest is Off"
     );
+    // The log says why, and what to change.
+    let line = s.log_line("chunked request body was refused");
+    assert!(line.contains("WSGIChunkedRequest is Off"), "{line}");
+    assert!(line.contains(":error]"), "{line}");
 }
 
 #[test]
