@@ -146,7 +146,7 @@ fn bodies_streams_and_files_cross_the_socket() {
 }
 
 #[test]
-fn application_errors_are_500_and_logged_with_the_request_id() {
+fn application_errors_are_500_and_logged_with_the_request_id_and_client() {
     let (s, _d) = daemon_server("derrors", "", "");
     let r = s.get("/app/raise?daemon-side");
     assert_eq!(r.status, 500);
@@ -155,6 +155,9 @@ fn application_errors_are_500_and_logged_with_the_request_id() {
         line.contains("process='site'") && line.contains("request="),
         "{line}"
     );
+    // Where Apache writes "[client a:p]" for a request it logs itself (and
+    // mod_wsgi's daemons "[remote a:p]").
+    assert!(line.contains("] [remote 127.0.0.1:"), "{line}");
     assert_eq!(s.get("/app/module").status, 200);
     let r = s.get("/app/errors?from-daemon");
     assert_eq!(r.status, 200);
@@ -538,6 +541,7 @@ fn daemon_logs_reach_the_virtual_hosts_error_log_with_the_request_id() {
         let line = log.lines().find(|l| l.contains(needle)).unwrap();
         assert!(line.contains("request="), "no request id: {line}");
         assert!(line.contains("process='site'"), "{line}");
+        assert!(line.contains("[remote 127.0.0.1:"), "{line}");
     }
     assert!(!s.error_log().contains("line vh1"), "{}", s.logs());
 }

@@ -114,14 +114,35 @@ pub fn request(level: i32, r: *mut ffi::request_rec, msg: &str) {
     };
 }
 
-/// Logs `msg` for a request known only by its id (in a daemon process,
-/// where the request_rec lives in the Apache child).
-pub fn with_request_id(level: i32, request_id: &str, msg: &str) {
-    with_request_id_on(level, ptr::null(), request_id, msg);
+/// A request as a daemon process knows it: the request_rec lives in the
+/// Apache child, so its lines carry the id and the client's address that
+/// came with the request.
+#[derive(Clone, Debug, Default)]
+pub struct DaemonRequest {
+    pub id: String,
+    /// "address:port", as REMOTE_ADDR and REMOTE_PORT gave it ("" if absent).
+    pub remote: String,
 }
 
-/// Like `with_request_id`, to server `s`'s error log (a virtual host's;
-/// null: the main server's).
-pub fn with_request_id_on(level: i32, s: *const ffi::server_rec, request_id: &str, msg: &str) {
-    log_error(level, s, &line(Some(request_id), msg));
+impl DaemonRequest {
+    /// The text of a line for this request: "[remote a:p] " first, where
+    /// Apache puts "[client a:p]" for a request_rec (and mod_wsgi's daemons
+    /// put "[remote a:p]").
+    fn text(&self, msg: &str) -> CString {
+        let text = line(Some(&self.id), msg);
+        if self.remote.is_empty() {
+            return text;
+        }
+        c_text(format!(
+            "[remote {}] {}",
+            self.remote,
+            text.to_string_lossy()
+        ))
+    }
+}
+
+/// Logs `msg` for a request served in this daemon process, to server `s`'s
+/// error log (its virtual host's; null: the main server's).
+pub fn daemon_request(level: i32, s: *const ffi::server_rec, req: &DaemonRequest, msg: &str) {
+    log_error(level, s, &req.text(msg));
 }

@@ -39,7 +39,7 @@ struct RequestSlot {
     /// The serving thread (Python's thread ident is its pthread id).
     thread: libc::pthread_t,
     app_group: std::sync::OnceLock<String>,
-    request_id: std::sync::OnceLock<String>,
+    request: std::sync::OnceLock<log::DaemonRequest>,
     /// When the main thread asked for an interrupt (interrupt-timeout).
     interrupt_asked: std::sync::Mutex<Option<std::time::Instant>>,
     /// Set under the GIL: the exception was injected / the app returned.
@@ -511,10 +511,11 @@ fn overdue_requests(spec: &wsgi_core::DaemonProcessSpec) -> Option<StopReason> {
 /// thread of its own: taking the GIL may block (that is deadlock-timeout's
 /// business), and the main thread must never wait for it.
 fn interrupt(slot: Arc<RequestSlot>) {
-    let request_id = slot.request_id.get().cloned().unwrap_or_default();
-    log::with_request_id(
+    let request = slot.request.get().cloned().unwrap_or_default();
+    log::daemon_request(
         ffi::APLOG_WARNING,
-        &request_id,
+        std::ptr::null(),
+        &request,
         "request ran longer than request-timeout: raising mod_wsgi.RequestTimeout in its thread",
     );
     let _ = std::thread::Builder::new()
@@ -840,7 +841,7 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
         // SAFETY: pthread_self has no preconditions.
         thread: unsafe { libc::pthread_self() },
         app_group: std::sync::OnceLock::new(),
-        request_id: std::sync::OnceLock::new(),
+        request: std::sync::OnceLock::new(),
         interrupt_asked: std::sync::Mutex::new(None),
         injected: AtomicBool::new(false),
         done: AtomicBool::new(false),
@@ -876,7 +877,7 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
             .into_bytes(),
     );
     in_flight.1 = true;
-    let (target, request_id) = super::relay::target_from_environ(&environ, g);
+    let (target, request) = super::relay::target_from_environ(&environ, g);
     if !g.spec.queue_timeout.is_zero() {
         if let Some(waited) = super::relay::queued_for(&environ) {
             if waited > g.spec.queue_timeout {
@@ -884,7 +885,7 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
                     status: 503,
                     message: format!(
                         "request {} waited {:.1}s for a free daemon thread, more than queue-timeout ({:?}); answered 503 without running the application",
-                        request_id,
+                        request.id,
                         waited.as_secs_f64(),
                         g.spec.queue_timeout
                     )
@@ -901,9 +902,10 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
         // another process or this one's replacement.
         let first = !STOP_ACCEPTING.swap(true, Ordering::SeqCst);
         if first {
-            log::with_request_id(
+            log::daemon_request(
                 ffi::APLOG_INFO,
-                &request_id,
+                std::ptr::null(),
+                &request,
                 &format!(
                     "{} changed: restarting this process to load it",
                     target.script
@@ -917,11 +919,11 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
         return None;
     }
     let _ = slot.app_group.set(target.application_group.clone());
-    let _ = slot.request_id.set(request_id.clone());
+    let _ = slot.request.set(request.clone());
     let eager = super::relay::eager_body(&environ);
     let chan = Channel::Daemon {
         conn,
-        request_id: request_id.clone(),
+        request: request.clone(),
         server: super::relay::vhost_from_environ(&environ),
         body_done: false,
         eager,
@@ -974,7 +976,7 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
         }
         Ok(_) => None,
         Err(e) => {
-            log::with_request_id(ffi::APLOG_ERR, &request_id, &e);
+            log::daemon_request(ffi::APLOG_ERR, std::ptr::null(), &request, &e);
             None
         }
     }

@@ -5,6 +5,7 @@
 
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
+use crate::apache::log::DaemonRequest;
 use crate::apache::request::{self, Then};
 use crate::apache::{ffi, log};
 use crate::python::wsgi_call::AppTarget;
@@ -171,8 +172,9 @@ fn keep(path: String, conn: FramedConn) {
 /// How often one request may be turned away by restarting daemons.
 const MAX_RETRIES: u32 = 16;
 
-/// The daemon's reading of what `encode_target` sent (and the request id).
-pub fn target_from_environ(env: &Environ, g: &DaemonGroup) -> (AppTarget, String) {
+/// The daemon's reading of what `encode_target` sent (and which request
+/// this is, for its log lines).
+pub fn target_from_environ(env: &Environ, g: &DaemonGroup) -> (AppTarget, DaemonRequest) {
     let get = |k: &[u8]| {
         env.get(k)
             .map(|v| String::from_utf8_lossy(v).into_owned())
@@ -191,7 +193,16 @@ pub fn target_from_environ(env: &Environ, g: &DaemonGroup) -> (AppTarget, String
         multiprocess: g.spec.multiprocess,
         https: get(K_HTTPS) == "1",
     };
-    (target, get(K_REQUEST_ID))
+    let remote = match (get(b"REMOTE_ADDR"), get(b"REMOTE_PORT")) {
+        (addr, _) if addr.is_empty() => String::new(),
+        (addr, port) if port.is_empty() => addr,
+        (addr, port) => format!("{addr}:{port}"),
+    };
+    let request = DaemonRequest {
+        id: get(K_REQUEST_ID),
+        remote,
+    };
+    (target, request)
 }
 
 fn connect(g: &DaemonGroup, start: &str) -> io::Result<(UnixStream, String)> {

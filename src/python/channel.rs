@@ -29,7 +29,7 @@ pub enum Channel {
     Apache(*mut ffi::request_rec, Option<Preread>),
     Daemon {
         conn: FramedConn,
-        request_id: String,
+        request: log::DaemonRequest,
         /// The request's virtual host in this process, for its error log.
         server: *const ffi::server_rec,
         body_done: bool,
@@ -259,8 +259,8 @@ impl Channel {
         match self {
             Channel::Apache(r, _) => log::request(level, *r, msg),
             Channel::Daemon {
-                request_id, server, ..
-            } => log::with_request_id_on(level, *server, request_id, msg),
+                request, server, ..
+            } => log::daemon_request(level, *server, request, msg),
         }
     }
 }
