@@ -193,11 +193,17 @@ pub fn target_from_environ(env: &Environ, g: &DaemonGroup) -> (AppTarget, Daemon
         multiprocess: g.spec.multiprocess,
         https: get(K_HTTPS) == "1",
     };
-    let remote = match (get(b"REMOTE_ADDR"), get(b"REMOTE_PORT")) {
-        (addr, _) if addr.is_empty() => String::new(),
-        (addr, port) if port.is_empty() => addr,
-        (addr, port) => format!("{addr}:{port}"),
-    };
+    // "addr:port" in one allocation (this runs for every request).
+    let mut remote = String::new();
+    if let Some(addr) = env.get(b"REMOTE_ADDR").filter(|a| !a.is_empty()) {
+        let port = env.get(b"REMOTE_PORT").unwrap_or_default();
+        remote.reserve(addr.len() + 1 + port.len());
+        remote.push_str(&String::from_utf8_lossy(addr));
+        if !port.is_empty() {
+            remote.push(':');
+            remote.push_str(&String::from_utf8_lossy(port));
+        }
+    }
     let request = DaemonRequest {
         id: get(K_REQUEST_ID),
         remote,
