@@ -761,3 +761,15 @@ fn send_and_receive_buffer_sizes_apply_to_both_ends_of_each_connection() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn the_shipped_daemon_conf_serves_a_flask_site_from_its_daemons() {
+    let (s, venv) = common::shipped_config_server("shipped-daemon", "daemon.conf");
+    common::check_shipped_site(&s, &venv);
+    // display-name=%{GROUP}: the two daemons show in ps as (wsgi:site).
+    let daemons = children_named(s.pid(), "(wsgi:site)");
+    assert_eq!(daemons.len(), 2, "{}", s.logs());
+    // The app ran there, not in an Apache child.
+    let line = s.log_line("flask view failed on purpose");
+    assert!(line.contains("process='site'"), "{line}");
+}

@@ -737,3 +737,9 @@ fn a_response_ends_with_its_last_piece() {
     let (s, _d) = probe_server("end", "");
     common::check_response_endings(&s);
 }
+
+#[test]
+fn the_shipped_embedded_conf_serves_a_flask_site() {
+    let (s, venv) = common::shipped_config_server("shipped-embedded", "embedded.conf");
+    common::check_shipped_site(&s, &venv);
+}

@@ -636,3 +636,53 @@ pub fn check_response_endings(s: &Server) {
     assert_eq!(text.matches("body of a GET").count(), 2, "{text}");
     assert!(text.ends_with("body of a GET"), "{text}");
 }
+
+/// A server running one of the ready-made site configs in `apache-conf/`,
+/// as shipped: /srv/site becomes a temporary site (the Flask test app as
+/// app.wsgi, a static file) and /srv/site/venv the Flask test venv.
+/// Returns the server and the venv.
+pub fn shipped_config_server(tag: &str, file: &str) -> (Server, PathBuf) {
+    let venv = flask_venv();
+    let site = temp_dir(tag);
+    write_file(&site, "app.wsgi", include_str!("../apps/flask_app.wsgi"));
+    write_file(&site, "static/hello.txt", "static hello\n");
+    let shipped = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("apache-conf")
+            .join(file),
+    )
+    .unwrap();
+    assert!(shipped.contains("/srv/site/venv"), "{file} names no venv");
+    let conf = shipped
+        .replace("/srv/site/venv", venv.to_str().unwrap())
+        .replace("/srv/site", site.to_str().unwrap());
+    (Server::start(tag, &conf), venv)
+}
+
+/// What both shipped site configs must do: the app at /, static files
+/// beside it, the venv's Flask, errors logged.
+pub fn check_shipped_site(s: &Server, venv: &Path) {
+    let r = s.get("/");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "flask says hi"),
+        "{}",
+        s.logs()
+    );
+    let r = s.get("/static/hello.txt");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "static hello\n"),
+        "Alias /static/ must win over WSGIScriptAlias /\n{}",
+        s.logs()
+    );
+    let w = json::parse_response(&s.get("/where"));
+    assert_eq!(w.get("prefix").str(), venv.to_str().unwrap());
+    assert_eq!(w.get("root").str(), "");
+    assert_eq!(s.get("/fail").status, 500);
+    assert!(
+        s.wait_for_log("flask view failed on purpose", Duration::from_secs(5)),
+        "{}",
+        s.logs()
+    );
+}
