@@ -385,7 +385,7 @@ fn flask_in_daemon_mode_as_mod_wsgis_docs_configure_it() {
             venv = venv.display()
         ),
     );
-    common::check_flask_site(&s, &venv);
+    common::check_flask_site(&s, &venv, "/site");
     assert_eq!(children_named(s.pid(), "(wsgi:flaskapp)").len(), 2);
 }
 

@@ -671,7 +671,7 @@ fn flask_app_from_a_virtualenv_via_python_home() {
             d = dir.display()
         ),
     );
-    common::check_flask_site(&s, &venv);
+    common::check_flask_site(&s, &venv, "/site");
 }
 
 #[test]

@@ -564,23 +564,24 @@ impl Server {
     }
 }
 
-/// What a user of the Flask test app (tests/apps/flask_app.wsgi, mounted at
-/// /site) sees when it is served from the virtualenv `venv`.
-pub fn check_flask_site(s: &Server, venv: &Path) {
-    let r = s.get("/site/");
+/// What a user of the Flask test app (tests/apps/flask_app.wsgi) sees
+/// when it is mounted at `mount` ("" for the root) and served from the
+/// virtualenv `venv`.
+pub fn check_flask_site(s: &Server, venv: &Path, mount: &str) {
+    let r = s.get(&format!("{mount}/"));
     assert_eq!(
         (r.status, r.text().as_str()),
         (200, "flask says hi"),
         "{}",
         s.logs()
     );
-    let w = json::parse_response(&s.get("/site/where"));
+    let w = json::parse_response(&s.get(&format!("{mount}/where")));
     let venv = venv.to_str().unwrap();
     assert_eq!(w.get("prefix").str(), venv);
     assert!(w.get("flask").str().starts_with(venv), "{:?}", w);
-    assert_eq!(w.get("root").str(), "/site");
+    assert_eq!(w.get("root").str(), mount);
     assert_eq!(w.get("path").str(), "/where");
-    let r = s.post_form("/site/echo", "a=1&b=two");
+    let r = s.post_form(&format!("{mount}/echo"), "a=1&b=two");
     assert_eq!(
         json::parse_response(&r).get("form").get("b").str(),
         "two",
@@ -588,13 +589,13 @@ pub fn check_flask_site(s: &Server, venv: &Path) {
         r.text()
     );
     // Flask turns its own exceptions into 500s; the traceback reaches the log.
-    assert_eq!(s.get("/site/fail").status, 500);
+    assert_eq!(s.get(&format!("{mount}/fail")).status, 500);
     assert!(
         s.wait_for_log("flask view failed on purpose", Duration::from_secs(5)),
         "{}",
         s.logs()
     );
-    assert_eq!(s.get("/site/").status, 200);
+    assert_eq!(s.get(&format!("{mount}/")).status, 200);
 }
 
 /// The read() calls the probe's CountingFile saw (written when closed).
@@ -659,30 +660,15 @@ pub fn shipped_config_server(tag: &str, file: &str) -> (Server, PathBuf) {
     (Server::start(tag, &conf), venv)
 }
 
-/// What both shipped site configs must do: the app at /, static files
-/// beside it, the venv's Flask, errors logged.
+/// What both shipped site configs must do: the Flask site at /, with
+/// static files beside it.
 pub fn check_shipped_site(s: &Server, venv: &Path) {
-    let r = s.get("/");
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, "flask says hi"),
-        "{}",
-        s.logs()
-    );
+    check_flask_site(s, venv, "");
     let r = s.get("/static/hello.txt");
     assert_eq!(
         (r.status, r.text().as_str()),
         (200, "static hello\n"),
         "Alias /static/ must win over WSGIScriptAlias /\n{}",
-        s.logs()
-    );
-    let w = json::parse_response(&s.get("/where"));
-    assert_eq!(w.get("prefix").str(), venv.to_str().unwrap());
-    assert_eq!(w.get("root").str(), "");
-    assert_eq!(s.get("/fail").status, 500);
-    assert!(
-        s.wait_for_log("flask view failed on purpose", Duration::from_secs(5)),
-        "{}",
         s.logs()
     );
 }
