@@ -57,16 +57,20 @@ fn c_text(text: String) -> CString {
 
 /// The text of one log line: module, process group, pid, request id if any.
 fn line(request_id: Option<&str>, msg: &str) -> CString {
+    c_text(line_text(request_id, msg))
+}
+
+fn line_text(request_id: Option<&str>, msg: &str) -> String {
     let request = request_id
         .map(|id| format!(", request={}", id))
         .unwrap_or_default();
-    c_text(format!(
+    format!(
         "mod_wsgi-rs (pid={}, process='{}'{}): {}",
         std::process::id(),
         group_label(),
         request,
         msg
-    ))
+    )
 }
 
 fn log_error(level: i32, s: *const ffi::server_rec, text: &CString) {
@@ -129,15 +133,11 @@ impl DaemonRequest {
     /// Apache puts "[client a:p]" for a request_rec (and mod_wsgi's daemons
     /// put "[remote a:p]").
     fn text(&self, msg: &str) -> CString {
-        let text = line(Some(&self.id), msg);
+        let text = line_text(Some(&self.id), msg);
         if self.remote.is_empty() {
-            return text;
+            return c_text(text);
         }
-        c_text(format!(
-            "[remote {}] {}",
-            self.remote,
-            text.to_string_lossy()
-        ))
+        c_text(format!("[remote {}] {text}", self.remote))
     }
 }
 
