@@ -31,6 +31,14 @@ pub fn cgi_environ<'r>(
     if head_as_get {
         out.set(b"REQUEST_METHOD", &b"GET"[..]);
     }
+    // Names of ours are never taken from the request's environment (a
+    // `SetEnv` or `RewriteRule [E=...]` cannot make one up).
+    out.remove_prefixed(b"mod_wsgi.rs.");
+    // PEP 3333: PATH_INFO may be empty but is always there (a request for
+    // the mount point itself, `/app` under `WSGIScriptAlias /app`, has none).
+    if out.get(b"PATH_INFO").is_none() {
+        out.push(&b"PATH_INFO"[..], &b""[..]);
+    }
     let script_name = out.get(b"SCRIPT_NAME").unwrap_or_default().to_vec();
     let path_info = out.get(b"PATH_INFO").unwrap_or_default().to_vec();
     out.push(&b"mod_wsgi.script_name"[..], script_name);

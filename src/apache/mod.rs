@@ -2,6 +2,7 @@
 //! Raw Apache pointers live only under this module and `crate::hooks`.
 
 pub mod cgi;
+pub mod conftree;
 pub mod ffi;
 pub mod guard;
 pub mod log;

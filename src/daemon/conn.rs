@@ -9,7 +9,18 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 use wsgi_core::environ::Environ;
-use wsgi_core::protocol::{parse_header, Frame, HEADER_LEN, PROTOCOL_VERSION, T_BODY, T_DATA};
+use wsgi_core::protocol::{parse_header, Frame, HEADER_LEN, MAX_PIECE, T_BODY, T_DATA};
+use wsgi_core::route::RequestHead;
+
+/// The most descriptors a peer may have in flight to us: a File frame
+/// carries one; more is a misbehaving (or hostile) peer.
+const MAX_FDS: usize = 4;
+/// Most iovecs given to one sendmsg (Linux's IOV_MAX is 1024).
+const MAX_IOV: usize = 1024;
+
+fn too_large(e: wsgi_core::protocol::DecodeError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+}
 
 /// The read buffer starts at FIRST_READ bytes and grows up to BIG_READ
 /// while reads keep filling it: one allocation for a small request, few
@@ -75,6 +86,16 @@ impl FramedConn {
         Ok(())
     }
 
+    /// The read timeout alone (None = wait forever).
+    pub fn set_read_timeout(&self, read: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(read)
+    }
+
+    /// No more writes from this side (what the peer sent can still be read).
+    pub fn shutdown_write(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+    }
+
     /// Read/write timeouts (None = wait forever).
     pub fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
         self.stream.set_read_timeout(read)?;
@@ -83,7 +104,10 @@ impl FramedConn {
 
     /// Sends `f`, after any frames deferred so far, in one write.
     pub fn send(&mut self, f: &Frame) -> io::Result<()> {
-        f.encode(&mut self.wbuf);
+        if let Err(e) = f.encode(&mut self.wbuf) {
+            self.wbuf.clear();
+            return Err(too_large(e));
+        }
         let result = self.stream.write_all(&self.wbuf);
         self.wbuf.clear();
         result
@@ -92,7 +116,10 @@ impl FramedConn {
     /// Sends `f` (after any deferred frames) with `fd` attached: the peer
     /// gets its own descriptor for the same open file.
     pub fn send_with_fd(&mut self, f: &Frame, fd: RawFd) -> io::Result<()> {
-        f.encode(&mut self.wbuf);
+        if let Err(e) = f.encode(&mut self.wbuf) {
+            self.wbuf.clear();
+            return Err(too_large(e));
+        }
         let sent = send_fd(self.stream.as_raw_fd(), &self.wbuf, fd);
         let result = sent.and_then(|n| self.stream.write_all(&self.wbuf[n..]));
         self.wbuf.clear();
@@ -140,7 +167,9 @@ impl FramedConn {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
         };
-        let mut control = [0u64; 8];
+        // Room for MAX_FDS descriptors; more sets MSG_CTRUNC (the kernel
+        // closes what did not fit).
+        let mut control = [0u64; 4];
         // SAFETY: a zeroed msghdr is valid; we point it at our iovec and
         // control buffer, which outlive the call.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -154,6 +183,7 @@ impl FramedConn {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
+        let truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
         // SAFETY: walking the control messages the kernel just wrote, with
         // the libc macros; each SCM_RIGHTS entry is a descriptor we now own.
         unsafe {
@@ -171,12 +201,20 @@ impl FramedConn {
                 c = libc::CMSG_NXTHDR(&msg, c);
             }
         }
+        if truncated || self.fds.len() > MAX_FDS {
+            self.fds.clear();
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the peer passed more file descriptors than a frame may carry",
+            ));
+        }
         Ok(n as usize)
     }
 
-    /// Encodes a Request frame carrying `env` to go out with the next send.
-    pub fn defer_request(&mut self, env: &Environ) {
-        env.encode_request(PROTOCOL_VERSION, &mut self.wbuf);
+    /// Encodes a Request frame (`head`, then `env`) to go out with the
+    /// next send.
+    pub fn defer_request(&mut self, head: &RequestHead, env: &Environ) {
+        env.encode_request(head, &mut self.wbuf);
     }
 
     /// Sends what was deferred.
@@ -188,8 +226,8 @@ impl FramedConn {
 
     /// Encodes `f` to go out with the next send (one write instead of two,
     /// e.g. the response head with the first body bytes).
-    pub fn defer(&mut self, f: &Frame) {
-        f.encode(&mut self.wbuf);
+    pub fn defer(&mut self, f: &Frame) -> io::Result<()> {
+        f.encode(&mut self.wbuf).map_err(too_large)
     }
 
     /// Sends a Data (response) or Body (request) frame without copying `data`.
@@ -245,9 +283,10 @@ impl FramedConn {
             .map(drop)
     }
 
-    /// Writes wbuf, then a Data/Body frame carrying `data` (if any), then
-    /// `last`, skipping the first `skip` bytes (sent before); `nowait`
-    /// stops at a full socket and says how far it got.
+    /// Writes wbuf, then `data` (if any) as Data/Body frames of at most
+    /// MAX_PIECE bytes each, then `last`, skipping the first `skip` bytes
+    /// (sent before); `nowait` stops at a full socket and says how far it
+    /// got.
     fn write_payload(
         &mut self,
         data: Option<&[u8]>,
@@ -256,19 +295,28 @@ impl FramedConn {
         skip: usize,
         nowait: bool,
     ) -> io::Result<Option<usize>> {
-        let header = data.map(|d| Frame::data_header(d.len(), request_side));
-        let header: &[u8] = header.as_ref().map_or(&[], |h| h);
-        let data = data.unwrap_or_default();
+        // One frame for a small piece (the usual case), several for a
+        // large one: any write size works, and no frame exceeds the limit.
+        let pieces: Vec<&[u8]> = match data {
+            None => Vec::new(),
+            Some([]) => vec![&[][..]],
+            Some(d) => d.chunks(MAX_PIECE).collect(),
+        };
+        let headers: Vec<[u8; HEADER_LEN]> = pieces
+            .iter()
+            .map(|p| Frame::data_header(p.len(), request_side))
+            .collect();
         let mut trailer = Vec::new();
         if let Some(f) = last {
-            f.encode(&mut trailer);
+            f.encode(&mut trailer).map_err(too_large)?;
         }
-        let mut bufs = [
-            IoSlice::new(&self.wbuf),
-            IoSlice::new(header),
-            IoSlice::new(data),
-            IoSlice::new(&trailer),
-        ];
+        let mut bufs = Vec::with_capacity(2 + 2 * pieces.len());
+        bufs.push(IoSlice::new(&self.wbuf));
+        for (h, p) in headers.iter().zip(&pieces) {
+            bufs.push(IoSlice::new(h));
+            bufs.push(IoSlice::new(p));
+        }
+        bufs.push(IoSlice::new(&trailer));
         let mut slices: &mut [IoSlice] = &mut bufs;
         IoSlice::advance_slices(&mut slices, skip);
         let mut sent = skip;
@@ -276,7 +324,7 @@ impl FramedConn {
         let flags = libc::MSG_NOSIGNAL | if nowait { libc::MSG_DONTWAIT } else { 0 };
         let mut result = Ok(None);
         while !slices.is_empty() {
-            match send_vectored(fd, slices, flags) {
+            match send_vectored(fd, &slices[..slices.len().min(MAX_IOV)], flags) {
                 Ok(0) => {
                     result = Err(io::ErrorKind::WriteZero.into());
                     break;

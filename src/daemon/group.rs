@@ -7,6 +7,7 @@ use crate::config;
 use std::ffi::CString;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
+use wsgi_core::route_policy::{alias_reaches, ScriptRoots};
 use wsgi_core::DaemonProcessSpec;
 
 /// A daemon process group of this configuration generation.
@@ -23,6 +24,10 @@ pub struct DaemonGroup {
     /// script-user= / script-group=: who must own the WSGI scripts this
     /// group runs (Owner::User(uid) or Owner::Group(gid)).
     pub script_owner: Option<ScriptOwner>,
+    /// Where the scripts this group may run are (checked by its daemons).
+    pub roots: ScriptRoots,
+    /// What an Apache child checks of the socket before using it.
+    pub expected: super::socket::Expected,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +210,12 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
     };
     // SAFETY: ap_state_query has no preconditions.
     let generation = unsafe { ffi::ap_state_query(ffi::AP_SQ_CONFIG_GEN) };
+    // SAFETY: the main server record and its process pool outlive this call.
+    let process_pool = unsafe { (*(*ffi::ap_server_conf).process).pool };
+    // SAFETY: geteuid has no preconditions.
+    let parent_uid = unsafe { libc::geteuid() };
+    super::secret::reset();
+    let handler_mappings = crate::apache::conftree::find(&["AddHandler", "SetHandler"]);
     let mut out = Vec::new();
     for (id, spec) in settings.daemons.iter().enumerate() {
         let uid = spec
@@ -236,6 +247,20 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
             .and_then(crate::users::user_id)
             .unwrap_or(apache_uid);
         let listener = listen(&socket_path, spec.listen_backlog, socket_owner)?;
+        super::secret::load(process_pool, &spec.name)?;
+        let mut roots = alias_roots(&spec.name);
+        for m in &handler_mappings {
+            roots.add_handler_mapping(&m.args, &m.sections);
+        }
+        let expected = super::socket::Expected {
+            // (The parent chowns the socket only when it runs as root.)
+            file_owner: if parent_uid == 0 {
+                socket_owner
+            } else {
+                parent_uid
+            },
+            listener_uid: parent_uid,
+        };
         let script_owner = match (&spec.script_user, &spec.script_group) {
             (Some(u), _) => crate::users::user_id(u).map(ScriptOwner::User),
             (None, Some(g)) => crate::users::group_id(g).map(ScriptOwner::Group),
@@ -250,10 +275,31 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
             gid,
             user_name,
             script_owner,
+            roots,
+            expected,
         }));
     }
     registry().groups = out.clone();
     Ok(out)
+}
+
+/// What every virtual host's `WSGIScriptAlias[Match]` can route to `group`.
+fn alias_roots(group: &str) -> ScriptRoots {
+    let mut roots = ScriptRoots::default();
+    // SAFETY: walking the server list of the configuration just read (it
+    // lives in the configuration pool); our per-server records are there.
+    let mut s = unsafe { ffi::ap_server_conf };
+    while !s.is_null() {
+        // SAFETY: as above.
+        let sc = unsafe { &*config::module_config::<config::ServerConfig>((*s).module_config) };
+        for a in sc.aliases.iter().filter(|a| alias_reaches(&a.spec, group)) {
+            let is_dir = std::fs::metadata(&a.spec.target).is_ok_and(|m| m.is_dir());
+            roots.add_alias(&a.spec, is_dir);
+        }
+        // SAFETY: as above.
+        s = unsafe { (*s).next };
+    }
+    roots
 }
 
 /// A listening UNIX socket at `path`, owned by `owner`, mode 0600. A stale

@@ -5,6 +5,9 @@
 pub mod conn;
 pub mod group;
 pub mod health;
+pub mod incoming;
 pub mod process;
 pub mod relay;
+pub mod secret;
+pub mod socket;
 pub mod supervisor;

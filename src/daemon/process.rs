@@ -17,8 +17,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wsgi_core::environ::Environ;
-use wsgi_core::protocol::{Frame, PROTOCOL_VERSION, T_REQUEST};
+use wsgi_core::protocol::{Frame, T_REQUEST};
 
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 /// Requests being served right now (for draining).
@@ -280,6 +279,9 @@ fn close_inherited(g: &DaemonGroup) {
         }
     }
     group::close_parent_write_end();
+    // Another group's secret would let this one's applications send
+    // requests to that group's daemons.
+    super::secret::keep_only(&g.spec.name);
 }
 
 fn set_identity(g: &DaemonGroup) -> Result<(), String> {
@@ -857,44 +859,32 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
         Ok((T_REQUEST, payload)) => payload,
         Ok(_) | Err(_) => return None,
     };
-    let mut environ = match Environ::decode_request(&payload) {
-        Ok((version, environ)) if version == PROTOCOL_VERSION => environ,
-        Ok((version, _)) => {
+    let incoming = match super::incoming::check(&payload, g) {
+        Ok(i) => i,
+        Err(refused) => {
+            refuse(&mut conn, refused);
+            return None;
+        }
+    };
+    in_flight.1 = true;
+    let request = incoming.request.clone();
+    if !g.spec.queue_timeout.is_zero() {
+        let waited = incoming.queued_for();
+        if waited > g.spec.queue_timeout {
             let _ = conn.send(&Frame::Error {
-                status: 500,
-                message: format!("protocol version {} is not {}", version, PROTOCOL_VERSION)
-                    .into_bytes(),
+                status: 503,
+                message: format!(
+                    "request {} waited {:.1}s for a free daemon thread, more than queue-timeout ({:?}); answered 503 without running the application",
+                    request.id,
+                    waited.as_secs_f64(),
+                    g.spec.queue_timeout
+                )
+                .into_bytes(),
             });
             return None;
         }
-        Err(_) => return None,
-    };
-    // When this daemon took the request (`daemon_start` in events).
-    environ.push(
-        &b"mod_wsgi.daemon_start"[..],
-        crate::apache::request::epoch_micros()
-            .to_string()
-            .into_bytes(),
-    );
-    in_flight.1 = true;
-    let (target, request) = super::relay::target_from_environ(&environ, g);
-    if !g.spec.queue_timeout.is_zero() {
-        if let Some(waited) = super::relay::queued_for(&environ) {
-            if waited > g.spec.queue_timeout {
-                let _ = conn.send(&Frame::Error {
-                    status: 503,
-                    message: format!(
-                        "request {} waited {:.1}s for a free daemon thread, more than queue-timeout ({:?}); answered 503 without running the application",
-                        request.id,
-                        waited.as_secs_f64(),
-                        g.spec.queue_timeout
-                    )
-                    .into_bytes(),
-                });
-                return None;
-            }
-        }
     }
+    let target = &incoming.target;
     if target.reload && script_changed(&target.script, target.script_mtime_ns) {
         // mod_wsgi's daemon-mode reloading: a changed script restarts the
         // process, so the new code starts with fresh modules. This request
@@ -918,18 +908,24 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
         let _ = conn.send(&Frame::Retry);
         return None;
     }
+    // From here on the request runs: the child never sends it again. If
+    // the child already gave up on it (queue-timeout), this fails and
+    // nothing runs.
+    if conn.send(&Frame::Accepted).is_err() {
+        return None;
+    }
     let _ = slot.app_group.set(target.application_group.clone());
     let _ = slot.request.set(request.clone());
-    let eager = super::relay::eager_body(&environ);
     let chan = Channel::Daemon {
         conn,
         request: request.clone(),
-        server: super::relay::vhost_from_environ(&environ),
+        server: incoming.vhost(),
         body_done: false,
-        eager,
+        eager: incoming.eager_body(),
         pending: Vec::new(),
     };
-    let outcome = wsgi_call::run_app(chan, &target, &environ);
+    let environ = &incoming.environ;
+    let outcome = wsgi_call::run_app(chan, target, environ);
     if !g.spec.interrupt_timeout.is_zero() {
         // Under the GIL, so an interrupt cannot land after this point; one
         // that landed too late to be raised is withdrawn.
@@ -979,5 +975,23 @@ fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
             log::daemon_request(ffi::APLOG_ERR, std::ptr::null(), &request, &e);
             None
         }
+    }
+}
+
+/// Answers a refused request (or just closes it) and logs who sent it.
+fn refuse(conn: &mut FramedConn, refused: super::incoming::Refused) {
+    let peer = super::socket::peer(conn.raw_fd())
+        .map(|c| format!("pid {} uid {}", c.pid, c.uid))
+        .unwrap_or_else(|_| "an unknown peer".into());
+    log::server(
+        ffi::APLOG_ERR,
+        std::ptr::null(),
+        &format!("refused {} from {}; nothing was run", refused.why, peer),
+    );
+    if let Some((status, message)) = refused.answer {
+        let _ = conn.send(&Frame::Error {
+            status,
+            message: message.into_bytes(),
+        });
     }
 }

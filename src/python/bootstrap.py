@@ -419,6 +419,9 @@ def _send_file(wrapper, handle):
 
 def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
     """Runs the WSGI application for one request."""
+    # In a daemon, the Apache child that took the request (private: the
+    # application never sees the key).
+    server_pid = environ.pop('mod_wsgi.rs.server_pid', None)
     module = _load_script(script, reload, mtime)
     application = getattr(module, callable_name, None)
     if application is None:
@@ -430,7 +433,7 @@ def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
             return _respond(application, environ, handle, sendfile, _Response(handle))
         finally:
             _request.data = None
-    return _run_with_events(application, environ, handle, sendfile)
+    return _run_with_events(application, environ, handle, sendfile, server_pid)
 
 
 def _respond(application, environ, handle, sendfile, response):
@@ -466,7 +469,7 @@ class _EventResponse(_Response):
         return write
 
 
-def _run_with_events(application, environ, handle, sendfile):
+def _run_with_events(application, environ, handle, sendfile, server_pid):
     import resource
     import time
     request_id = environ.get('mod_wsgi.request_id')
@@ -476,8 +479,7 @@ def _run_with_events(application, environ, handle, sendfile):
         request_start = int(environ.get('mod_wsgi.request_start', 0)) / 1e6
     except ValueError:
         request_start = 0.0
-    # In a daemon, the Apache child that took the request.
-    server_pid = int(environ.get('mod_wsgi.rs.server_pid') or os.getpid())
+    server_pid = int(server_pid or os.getpid())
     # Daemon mode only (0 in embedded mode, as with mod_wsgi): when the
     # relay began, when the daemon took the request, connects and retries.
     timing = {}

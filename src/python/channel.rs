@@ -56,17 +56,16 @@ impl Channel {
             }
             // PEP 3333: the head goes out with the first body bytes (or the
             // end), in the same write.
-            Channel::Daemon { conn, .. } => {
-                conn.defer(&Frame::Head {
+            Channel::Daemon { conn, .. } => conn
+                .defer(&Frame::Head {
                     status,
                     status_line: line.as_bytes().to_vec(),
                     headers: headers
                         .iter()
                         .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
                         .collect(),
-                });
-                true
-            }
+                })
+                .is_ok(),
         }
     }
 

@@ -3,7 +3,8 @@
 //! Request frame in a daemon. Building, sending and reading one then costs
 //! a few allocations per request instead of two per entry.
 
-use crate::protocol::{DecodeError, HEADER_LEN, T_REQUEST};
+use crate::protocol::{DecodeError, HEADER_LEN, PROTOCOL_VERSION, T_REQUEST};
+use crate::route::{put_bytes, Cursor, RequestHead, TOKEN_LEN};
 use std::borrow::Cow;
 
 /// One name and its value, each borrowed or owned.
@@ -61,36 +62,45 @@ impl<'a> Environ<'a> {
         self.pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 
-    /// Appends a whole Request frame (see `protocol::Frame::Request`, whose
-    /// encoding this is) to `out`, without building the frame.
-    pub fn encode_request(&self, version: u8, out: &mut Vec<u8>) {
+    /// Appends a whole Request frame (see `protocol::Frame::Request` and
+    /// `route`): version, token, route, then this environ.
+    pub fn encode_request(&self, head: &RequestHead, out: &mut Vec<u8>) {
         let size: usize = self.pairs.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
-        out.reserve(HEADER_LEN + 5 + size);
+        out.reserve(HEADER_LEN + 5 + head.token.len() + head.route.encoded_len() + size);
         let start = out.len();
         out.extend_from_slice(&[0; HEADER_LEN]);
-        out.push(version);
+        out.push(head.version);
+        out.extend_from_slice(head.token);
+        head.route.encode(out);
         out.extend_from_slice(&(self.pairs.len() as u32).to_be_bytes());
         for (k, v) in &self.pairs {
-            out.extend_from_slice(&(k.len() as u32).to_be_bytes());
-            out.extend_from_slice(k);
-            out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-            out.extend_from_slice(v);
+            put_bytes(out, k);
+            put_bytes(out, v);
         }
         let len = (out.len() - start - HEADER_LEN) as u32;
         out[start] = T_REQUEST;
         out[start + 1..start + HEADER_LEN].copy_from_slice(&len.to_be_bytes());
     }
 
-    /// Reads a Request frame's payload: (version, environ borrowing it).
-    pub fn decode_request(payload: &'a [u8]) -> Result<(u8, Environ<'a>), DecodeError> {
+    /// Reads a Request frame's payload: its head and the environ, both
+    /// borrowing it. A version other than ours is `Version(v)`, reported
+    /// before anything else is read (its layout may differ).
+    pub fn decode_request(
+        payload: &'a [u8],
+    ) -> Result<(RequestHead<'a>, Environ<'a>), DecodeError> {
         let mut c = Cursor(payload);
-        let version = c.take(1)?[0];
+        let version = c.u8()?;
+        if version != PROTOCOL_VERSION {
+            return Err(DecodeError::Version(version));
+        }
+        let token = c.take(TOKEN_LEN)?;
+        let route = c.route()?;
         let count = c.u32()? as usize;
         // Each pair needs at least 8 bytes, which bounds a hostile count.
         if count > c.0.len() / 8 {
             return Err(DecodeError::Malformed("pair count exceeds payload"));
         }
-        let mut env = Environ::with_capacity(count + 4);
+        let mut env = Environ::with_capacity(count + 8);
         for _ in 0..count {
             let k = c.bytes()?;
             let v = c.bytes()?;
@@ -99,39 +109,25 @@ impl<'a> Environ<'a> {
         if !c.0.is_empty() {
             return Err(DecodeError::Malformed("trailing bytes"));
         }
-        Ok((version, env))
-    }
-}
-
-/// What is left of a payload being read.
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if self.0.len() < n {
-            return Err(DecodeError::Malformed("truncated payload"));
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
+        let head = RequestHead {
+            version,
+            token,
+            route,
+        };
+        Ok((head, env))
     }
 
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// A length-prefixed byte string.
-    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
-        let n = self.u32()? as usize;
-        self.take(n)
+    /// Drops every entry whose name starts with `prefix` (names private to
+    /// this module, which no client or `SetEnv` may supply).
+    pub fn remove_prefixed(&mut self, prefix: &[u8]) {
+        self.pairs.retain(|(k, _)| !k.starts_with(prefix));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Frame, PROTOCOL_VERSION};
+    use crate::route::Route;
 
     fn sample() -> Environ<'static> {
         let mut e = Environ::with_capacity(4);
@@ -144,37 +140,50 @@ mod tests {
         e
     }
 
-    #[test]
-    fn encodes_exactly_as_the_request_frame() {
-        let e = sample();
-        let mut ours = Vec::new();
-        e.encode_request(PROTOCOL_VERSION, &mut ours);
-        let mut frame = Vec::new();
-        Frame::Request {
+    fn head() -> RequestHead<'static> {
+        RequestHead {
             version: PROTOCOL_VERSION,
-            environ: e.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
+            token: &[9; TOKEN_LEN],
+            route: Route {
+                script: b"/srv/a.wsgi",
+                callable: b"app",
+                flags: crate::route::HTTPS,
+                ..Default::default()
+            },
         }
-        .encode(&mut frame);
-        assert_eq!(ours, frame);
     }
 
     #[test]
     fn decodes_what_it_encodes_borrowing_the_payload() {
         let e = sample();
         let mut buf = Vec::new();
-        e.encode_request(7, &mut buf);
-        let (version, back) = Environ::decode_request(&buf[HEADER_LEN..]).unwrap();
-        assert_eq!(version, 7);
+        e.encode_request(&head(), &mut buf);
+        let (h, back) = Environ::decode_request(&buf[HEADER_LEN..]).unwrap();
+        assert_eq!(h, head());
         assert_eq!(back, e);
         assert!(back
             .iter()
             .all(|(k, _)| buf.as_ptr_range().contains(&k.as_ptr())));
+        let (frame, used) = crate::protocol::Frame::decode(&buf).unwrap().unwrap();
+        assert_eq!(used, buf.len());
+        assert_eq!(
+            frame,
+            crate::protocol::Frame::Request(buf[HEADER_LEN..].to_vec())
+        );
+    }
+
+    #[test]
+    fn another_version_is_named_before_anything_else_is_read() {
+        assert_eq!(
+            Environ::decode_request(&[1, 0, 0]),
+            Err(DecodeError::Version(1))
+        );
     }
 
     #[test]
     fn rejects_truncated_trailing_and_hostile_payloads() {
         let mut buf = Vec::new();
-        sample().encode_request(1, &mut buf);
+        sample().encode_request(&head(), &mut buf);
         let p = &buf[HEADER_LEN..];
         for cut in 0..p.len() {
             assert!(Environ::decode_request(&p[..cut]).is_err(), "cut {cut}");
@@ -185,11 +194,23 @@ mod tests {
             Environ::decode_request(&extra),
             Err(DecodeError::Malformed("trailing bytes"))
         );
-        let hostile = [1u8, 0xff, 0xff, 0xff, 0xff];
+        // A hostile pair count right after a valid head.
+        let mut hostile = Vec::new();
+        Environ::default().encode_request(&head(), &mut hostile);
+        let n = hostile.len();
+        hostile[n - 4..].copy_from_slice(&[0xff; 4]);
         assert_eq!(
-            Environ::decode_request(&hostile),
+            Environ::decode_request(&hostile[HEADER_LEN..]),
             Err(DecodeError::Malformed("pair count exceeds payload"))
         );
+    }
+
+    #[test]
+    fn private_names_can_be_dropped() {
+        let mut e = sample();
+        e.push(&b"mod_wsgi.rs.script"[..], &b"/evil"[..]);
+        e.remove_prefixed(b"mod_wsgi.rs.");
+        assert_eq!(e, sample());
     }
 
     #[test]

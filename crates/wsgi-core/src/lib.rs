@@ -12,6 +12,8 @@ pub mod directives;
 pub mod environ;
 pub mod protocol;
 pub mod response;
+pub mod route;
+pub mod route_policy;
 pub mod words;
 
 pub use daemon::DaemonProcessSpec;

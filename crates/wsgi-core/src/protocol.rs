@@ -7,15 +7,19 @@
 //! extra thread. See docs/protocol.md.
 //!
 //! ```text
-//! child  -> daemon: Request{version, environ}  Body* BodyEnd   (Body only after WantBody)
-//! daemon -> child : WantBody(n)* Head (Data | File)* End | Error | Retry
+//! child  -> daemon: Request{version, token, route, environ}  Body* BodyEnd
+//! daemon -> child : (Retry | Error | Accepted WantBody(n)* (Head (Data | File)* End | Error))
 //! ```
 
 /// Bumped on any incompatible change; both sides check it.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// The most a frame's payload may carry (a guard against corrupt lengths).
-pub const MAX_PAYLOAD: usize = 64 << 20;
+pub const MAX_PAYLOAD: usize = 16 << 20;
+
+/// The most body bytes one Data or Body frame carries: a larger write goes
+/// out as several frames.
+pub const MAX_PIECE: usize = 1 << 20;
 
 /// Bytes in a frame header.
 pub const HEADER_LEN: usize = 5;
@@ -25,11 +29,9 @@ pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    /// The request's CGI/WSGI environment (latin-1 bytes both sides).
-    Request {
-        version: u8,
-        environ: Vec<(Vec<u8>, Vec<u8>)>,
-    },
+    /// A request: its payload, read with `Environ::decode_request`
+    /// (version, the group's token, the typed route, the environ).
+    Request(Vec<u8>),
     /// A piece of the request body.
     Body(Vec<u8>),
     /// The request body has ended (or there was none).
@@ -55,6 +57,9 @@ pub enum Frame {
     /// The daemon did not take the request (it is restarting, e.g. for a
     /// changed WSGI script) and asked for no body: send it again.
     Retry,
+    /// The daemon took the request and starts the application: from here
+    /// on it is never sent again, whatever happens.
+    Accepted,
 }
 
 pub const T_REQUEST: u8 = 1;
@@ -67,12 +72,15 @@ pub const T_END: u8 = 19;
 const T_ERROR: u8 = 20;
 const T_RETRY: u8 = 21;
 const T_FILE: u8 = 22;
+const T_ACCEPTED: u8 = 23;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     UnknownType(u8),
     TooLarge(usize),
     Malformed(&'static str),
+    /// A Request of another protocol version.
+    Version(u8),
 }
 
 impl std::fmt::Display for DecodeError {
@@ -81,19 +89,24 @@ impl std::fmt::Display for DecodeError {
             DecodeError::UnknownType(t) => write!(f, "unknown frame type {}", t),
             DecodeError::TooLarge(n) => write!(f, "frame of {} bytes exceeds the limit", n),
             DecodeError::Malformed(what) => write!(f, "malformed frame: {}", what),
+            DecodeError::Version(v) => write!(
+                f,
+                "protocol version {} is not {} (an Apache child and a daemon of different builds)",
+                v, PROTOCOL_VERSION
+            ),
         }
     }
 }
 
 impl Frame {
-    /// Appends the encoded frame to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the encoded frame to `out`; a payload over MAX_PAYLOAD is
+    /// refused (`out` is left as it was) rather than sent with a wrong length.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
         let start = out.len();
         out.extend_from_slice(&[0; HEADER_LEN]);
         let t = match self {
-            Frame::Request { version, environ } => {
-                out.push(*version);
-                put_pairs(out, environ);
+            Frame::Request(p) => {
+                out.extend_from_slice(p);
                 T_REQUEST
             }
             Frame::Body(b) => {
@@ -121,6 +134,7 @@ impl Frame {
             }
             Frame::End => T_END,
             Frame::Retry => T_RETRY,
+            Frame::Accepted => T_ACCEPTED,
             Frame::File { offset, len } => {
                 out.extend_from_slice(&offset.to_be_bytes());
                 out.extend_from_slice(&len.to_be_bytes());
@@ -132,14 +146,21 @@ impl Frame {
                 T_ERROR
             }
         };
-        let len = (out.len() - start - HEADER_LEN) as u32;
+        let len = out.len() - start - HEADER_LEN;
+        if len > MAX_PAYLOAD {
+            out.truncate(start);
+            return Err(DecodeError::TooLarge(len));
+        }
         out[start] = t;
-        out[start + 1..start + HEADER_LEN].copy_from_slice(&len.to_be_bytes());
+        out[start + 1..start + HEADER_LEN].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
     }
 
     /// Encodes a data-carrying frame header only, for writing the payload
-    /// separately without copying it (`Data` / `Body`).
+    /// separately without copying it (`Data` / `Body`). `len` is at most
+    /// MAX_PIECE: callers split larger payloads.
     pub fn data_header(len: usize, request_side: bool) -> [u8; HEADER_LEN] {
+        debug_assert!(len <= MAX_PIECE);
         let mut h = [0u8; HEADER_LEN];
         h[0] = if request_side { T_BODY } else { T_DATA };
         h[1..].copy_from_slice(&(len as u32).to_be_bytes());
@@ -163,12 +184,8 @@ impl Frame {
     pub fn decode_payload(t: u8, p: &[u8]) -> Result<Frame, DecodeError> {
         let mut r = Reader { b: p };
         let f = match t {
-            T_REQUEST => {
-                let version = r.u8()?;
-                let environ = r.pairs()?;
-                Frame::Request { version, environ }
-            }
-            T_BODY => Frame::Body(p.to_vec()),
+            T_REQUEST => Frame::Request(r.rest()),
+            T_BODY => Frame::Body(r.rest()),
             T_BODY_END => Frame::BodyEnd,
             T_WANT_BODY => Frame::WantBody(r.u32()?),
             T_HEAD => {
@@ -181,9 +198,10 @@ impl Frame {
                     headers,
                 }
             }
-            T_DATA => Frame::Data(p.to_vec()),
+            T_DATA => Frame::Data(r.rest()),
             T_END => Frame::End,
             T_RETRY => Frame::Retry,
+            T_ACCEPTED => Frame::Accepted,
             T_FILE => Frame::File {
                 offset: r.u64()?,
                 len: r.u64()?,
@@ -197,7 +215,7 @@ impl Frame {
             }
             other => return Err(DecodeError::UnknownType(other)),
         };
-        if !matches!(f, Frame::Body(_) | Frame::Data(_) | Frame::Error { .. }) && !r.b.is_empty() {
+        if !r.b.is_empty() {
             return Err(DecodeError::Malformed("trailing bytes"));
         }
         Ok(f)
@@ -242,9 +260,6 @@ impl Reader<'_> {
         self.b = rest;
         Ok(head)
     }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
-    }
     fn u16(&mut self) -> Result<u16, DecodeError> {
         let b = self.take(2)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
@@ -268,7 +283,9 @@ impl Reader<'_> {
         if n > self.b.len() / 8 {
             return Err(DecodeError::Malformed("pair count exceeds payload"));
         }
-        let mut out = Vec::with_capacity(n);
+        // Reserved in proportion to the bytes there, not to the count
+        // (a pair is 48 bytes in memory but may be 8 on the wire).
+        let mut out = Vec::with_capacity(n.min(self.b.len() / 64));
         for _ in 0..n {
             out.push((self.bytes()?, self.bytes()?));
         }
@@ -285,7 +302,7 @@ mod tests {
 
     fn round_trip(f: Frame) {
         let mut buf = Vec::new();
-        f.encode(&mut buf);
+        f.encode(&mut buf).unwrap();
         let (back, used) = Frame::decode(&buf).unwrap().unwrap();
         assert_eq!(back, f);
         assert_eq!(used, buf.len());
@@ -301,13 +318,8 @@ mod tests {
 
     #[test]
     fn every_frame_round_trips() {
-        round_trip(Frame::Request {
-            version: PROTOCOL_VERSION,
-            environ: vec![
-                (b"PATH_INFO".to_vec(), b"/x".to_vec()),
-                (b"E".to_vec(), vec![]),
-            ],
-        });
+        round_trip(Frame::Request(vec![PROTOCOL_VERSION, 1, 2, 3]));
+        round_trip(Frame::Accepted);
         round_trip(Frame::Body(b"abc".to_vec()));
         round_trip(Frame::Body(vec![]));
         round_trip(Frame::BodyEnd);
@@ -333,9 +345,9 @@ mod tests {
     #[test]
     fn frames_follow_each_other_in_one_buffer() {
         let mut buf = Vec::new();
-        Frame::WantBody(10).encode(&mut buf);
-        Frame::Data(b"xy".to_vec()).encode(&mut buf);
-        Frame::End.encode(&mut buf);
+        Frame::WantBody(10).encode(&mut buf).unwrap();
+        Frame::Data(b"xy".to_vec()).encode(&mut buf).unwrap();
+        Frame::End.encode(&mut buf).unwrap();
         let (a, n1) = Frame::decode(&buf).unwrap().unwrap();
         let (b, n2) = Frame::decode(&buf[n1..]).unwrap().unwrap();
         let (c, _) = Frame::decode(&buf[n1 + n2..]).unwrap().unwrap();
@@ -348,11 +360,43 @@ mod tests {
     #[test]
     fn data_header_matches_encode() {
         let mut buf = Vec::new();
-        Frame::Data(b"hello".to_vec()).encode(&mut buf);
+        Frame::Data(b"hello".to_vec()).encode(&mut buf).unwrap();
         assert_eq!(&buf[..HEADER_LEN], &Frame::data_header(5, false));
         buf.clear();
-        Frame::Body(b"hello".to_vec()).encode(&mut buf);
+        Frame::Body(b"hello".to_vec()).encode(&mut buf).unwrap();
         assert_eq!(&buf[..HEADER_LEN], &Frame::data_header(5, true));
+    }
+
+    #[test]
+    fn an_oversized_payload_is_refused_not_wrapped() {
+        let mut buf = b"kept".to_vec();
+        let big = Frame::Error {
+            status: 500,
+            message: vec![b'x'; MAX_PAYLOAD],
+        };
+        assert!(matches!(
+            big.encode(&mut buf),
+            Err(DecodeError::TooLarge(_))
+        ));
+        assert_eq!(buf, b"kept", "nothing half-written is left behind");
+        // Exactly the limit still goes.
+        let fits = Frame::Data(vec![0; MAX_PAYLOAD]);
+        assert!(fits.encode(&mut buf).is_ok());
+        assert_eq!(buf.len(), 4 + HEADER_LEN + MAX_PAYLOAD);
+    }
+
+    #[test]
+    fn a_hostile_pair_count_reserves_little() {
+        // 100 000 pairs claimed in 800 000 bytes of empty names and values:
+        // the reservation is bounded by the bytes, not 48 bytes a pair.
+        let mut p = 0u16.to_be_bytes().to_vec();
+        p.extend_from_slice(&[0, 0, 0, 0]);
+        p.extend_from_slice(&100_000u32.to_be_bytes());
+        p.extend(std::iter::repeat_n(0u8, 800_000));
+        let Frame::Head { headers, .. } = Frame::decode_payload(T_HEAD, &p).unwrap() else {
+            panic!("not a Head")
+        };
+        assert_eq!(headers.len(), 100_000);
     }
 
     #[test]
@@ -365,9 +409,12 @@ mod tests {
             Frame::decode(&[T_DATA, 0xff, 0xff, 0xff, 0xff]),
             Err(DecodeError::TooLarge(_))
         ));
-        // A Request claiming a million pairs in a tiny payload.
-        let bad = [T_REQUEST, 0, 0, 0, 5, 1, 0, 0x0f, 0x42, 0x40];
+        // A Head claiming a million headers in a tiny payload.
+        let bad = [T_HEAD, 0, 0, 0, 10, 0, 200, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40];
         assert!(Frame::decode(&bad).is_err());
+        // An End or Retry with a payload.
+        assert!(Frame::decode(&[T_END, 0, 0, 0, 1, 0]).is_err());
+        assert!(Frame::decode(&[T_ACCEPTED, 0, 0, 0, 1, 0]).is_err());
         // A WantBody with trailing garbage.
         assert!(Frame::decode(&[T_WANT_BODY, 0, 0, 0, 5, 0, 0, 0, 1, 9]).is_err());
         // A Head whose status line length runs past the payload.
@@ -388,7 +435,8 @@ mod tests {
                 buf.push((x & 0xff) as u8);
             }
             if !buf.is_empty() {
-                buf[0] = [T_REQUEST, T_HEAD, T_WANT_BODY, T_ERROR, T_DATA][(x % 5) as usize];
+                buf[0] =
+                    [T_REQUEST, T_HEAD, T_WANT_BODY, T_ERROR, T_DATA, T_FILE][(x % 6) as usize];
             }
             let _ = Frame::decode(&buf);
         }

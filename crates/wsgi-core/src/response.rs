@@ -76,9 +76,115 @@ pub fn is_hop_by_hop(name: &str) -> bool {
     HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
+/// The Apache child's check of a daemon's response head (a daemon runs
+/// application code, so its bytes are checked as a client's would be):
+/// a final status (200-599) whose status line starts with that code and
+/// has no control characters; header names that are tokens, values without
+/// CR, LF or other controls, no hop-by-hop header, and at most one
+/// well-formed Content-Length. Returns the Content-Length, if any.
+pub fn check_daemon_head(
+    status: u16,
+    status_line: &[u8],
+    headers: &[(Vec<u8>, Vec<u8>)],
+) -> Result<Option<u64>, String> {
+    let line = latin1(status_line);
+    let code = parse_status(&line)?;
+    if code != status {
+        return Err(format!(
+            "status {} does not match its status line '{}'",
+            status,
+            line.escape_debug()
+        ));
+    }
+    if !(200..=599).contains(&status) {
+        return Err(format!("status {} is not a final status", status));
+    }
+    let mut length = None;
+    for (k, v) in headers {
+        let (k, v) = (latin1(k), latin1(v));
+        check_header_name(&k)?;
+        check_header_value(&k, &v)?;
+        if is_hop_by_hop(&k) {
+            return Err(format!("hop-by-hop header '{}'", k));
+        }
+        if k.eq_ignore_ascii_case("content-length") {
+            let n = v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|_| v.trim().bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| format!("invalid Content-Length '{}'", v.escape_debug()))?;
+            if length.is_some_and(|m| m != n) {
+                return Err("two different Content-Length headers".into());
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length)
+}
+
+/// The status a daemon's Error frame may ask for: a client or server error;
+/// anything else becomes 502.
+pub fn daemon_error_status(status: u16) -> u16 {
+    if (400..=599).contains(&status) {
+        status
+    } else {
+        502
+    }
+}
+
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| c as char).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn h(k: &str, v: &str) -> (Vec<u8>, Vec<u8>) {
+        (k.as_bytes().to_vec(), v.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_daemon_head_is_checked_as_strictly_as_an_application() {
+        let ok = [h("Content-Type", "text/plain"), h("Content-Length", "5")];
+        assert_eq!(check_daemon_head(200, b"200 OK", &ok), Ok(Some(5)));
+        assert_eq!(check_daemon_head(404, b"404 Gone", &[]), Ok(None));
+        let bad: &[(u16, &[u8], Vec<(Vec<u8>, Vec<u8>)>)] = &[
+            (200, b"200 OK\r\nSet-Cookie: x=1", vec![]),
+            (200, b"201 Created", vec![]),
+            (101, b"101 Switching Protocols", vec![]),
+            (100, b"100 Continue", vec![]),
+            (600, b"600 Odd", vec![]),
+            (200, b"200 OK", vec![h("X", "a\r\nInjected: 1")]),
+            (200, b"200 OK", vec![h("Bad Name", "v")]),
+            (200, b"200 OK", vec![h("Transfer-Encoding", "chunked")]),
+            (200, b"200 OK", vec![h("Connection", "close")]),
+            (200, b"200 OK", vec![h("Content-Length", "-1")]),
+            (200, b"200 OK", vec![h("Content-Length", "1e3")]),
+            (
+                200,
+                b"200 OK",
+                vec![h("Content-Length", "1"), h("content-length", "2")],
+            ),
+        ];
+        for (status, line, headers) in bad {
+            assert!(
+                check_daemon_head(*status, line, headers).is_err(),
+                "{status} {:?} {headers:?} passed",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn error_statuses_are_limited_to_errors() {
+        assert_eq!(daemon_error_status(503), 503);
+        assert_eq!(daemon_error_status(404), 404);
+        for s in [0, 200, 302, 600, 999] {
+            assert_eq!(daemon_error_status(s), 502);
+        }
+    }
 
     #[test]
     fn statuses() {

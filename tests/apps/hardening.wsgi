@@ -1,0 +1,37 @@
+# The application of tests/hardening.rs: each path does one thing the
+# hardening tests need and reports what it saw.
+import json
+import os
+import time
+
+MARKER_DIR = os.path.join(os.path.dirname(__file__), 'markers')
+
+
+def application(environ, start_response):
+    path = environ['PATH_INFO']
+    query = environ.get('QUERY_STRING', '')
+    if path in ('', '/environ'):
+        seen = {k: v for k, v in environ.items() if isinstance(v, str)}
+        body = json.dumps(seen, sort_keys=True).encode()
+        start_response('200 OK', [('Content-Type', 'application/json')])
+        return [body]
+    if path == '/post-once':
+        # Counts every run of the request, then takes its time.
+        length = int(environ.get('CONTENT_LENGTH') or 0)
+        body = environ['wsgi.input'].read(length)
+        with open(os.path.join(MARKER_DIR, 'post-runs'), 'a') as f:
+            f.write('%d %s\n' % (os.getpid(), body.decode()))
+        time.sleep(float(query or 12))
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'ran']
+    if path == '/big':
+        # One bytes object of N MiB, returned in one piece.
+        data = b'x' * (int(query or 80) << 20)
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return [data]
+    if path == '/sleep':
+        time.sleep(float(query or 1))
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'slept']
+    start_response('404 Not Found', [('Content-Type', 'text/plain')])
+    return [b'no such path']

@@ -1,0 +1,559 @@
+//! Daemon mode against local processes, lying daemons and faults: a forged
+//! request runs nothing, a planted socket gets nothing, every daemon answer
+//! is checked as a client's would be, a request never runs twice, any
+//! write size crosses the socket, and a saturated group costs the others
+//! nothing.
+
+mod common;
+
+use common::json::Value;
+use common::{http, temp_dir, wait_until, write_file, Server};
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A directory with the hardening app and a markers/ directory the
+/// daemons (running as Apache's User) can write to.
+fn app_dir(tag: &str) -> PathBuf {
+    let dir = temp_dir(tag);
+    write_file(&dir, "app.wsgi", include_str!("apps/hardening.wsgi"));
+    write_file(&dir, "forge.py", include_str!("apps/forge.py"));
+    let markers = dir.join("markers");
+    fs::create_dir_all(&markers).unwrap();
+    fs::set_permissions(&markers, fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+/// A server whose /app runs in daemon group `site`, and /embedded in the
+/// Apache children.
+fn server(tag: &str, options: &str, extra: &str) -> (Server, PathBuf) {
+    let dir = app_dir(tag);
+    let conf = format!(
+        "WSGIDaemonProcess site {options}\n\
+         WSGIScriptAlias /app {d}/app.wsgi process-group=site\n\
+         WSGIScriptAlias /embedded {d}/app.wsgi\n{extra}",
+        d = dir.display()
+    );
+    let s = Server::start(tag, &conf);
+    assert!(
+        s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)),
+        "daemons did not start\n{}",
+        s.logs()
+    );
+    (s, dir)
+}
+
+/// The group's socket, as its daemon's ready line names it.
+fn socket_path(s: &Server) -> PathBuf {
+    let line = s.log_line("daemon process 1 ready");
+    let path = line
+        .split("socket ")
+        .nth(1)
+        .expect("socket in the ready line");
+    PathBuf::from(path.trim().trim_end_matches(')'))
+}
+
+/// Runs `cmd` as Apache's User when the tests run as root (as a CGI or an
+/// embedded app of another site would), else as ourselves.
+fn as_apache_user(cmd: &[&str]) -> std::process::Output {
+    let mut full: Vec<&str> = Vec::new();
+    if is_root() {
+        full.extend([
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+        ]);
+    }
+    full.extend(cmd);
+    std::process::Command::new(full[0])
+        .args(&full[1..])
+        .output()
+        .expect("running the command")
+}
+
+fn json(r: &http::Response) -> Value {
+    common::json::parse_response(r)
+}
+
+#[test]
+fn a_forged_request_from_apaches_user_runs_nothing() {
+    let (s, dir) = server("hforge", "processes=1 threads=2", "");
+    let marker = dir.join("markers/forged");
+    let evil = write_file(
+        &dir,
+        "evil.wsgi",
+        &format!(
+            "open({:?}, 'w').write('ran')\n\
+             def application(e, sr):\n    sr('200 OK', [])\n    return [b'forged']\n",
+            marker.display().to_string()
+        ),
+    );
+    let sock = socket_path(&s);
+    let out = as_apache_user(&[
+        "/usr/bin/python3",
+        dir.join("forge.py").to_str().unwrap(),
+        sock.to_str().unwrap(),
+        evil.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !marker.exists(),
+        "the forged script ran\n{said}\n{}",
+        s.logs()
+    );
+    // Both frames were refused and logged with who sent them.
+    let log = s.error_log();
+    assert!(
+        log.contains("refused a request without this group's secret"),
+        "{said}\n{}",
+        s.logs()
+    );
+    assert!(log.contains("protocol version 1 is not 2"), "{}", s.logs());
+    assert!(!said.contains("666f72676564"), "no 'forged' body: {said}");
+    // The real thing still works.
+    let r = s.get("/app/environ");
+    assert_eq!(r.status, 200, "{}", s.logs());
+}
+
+#[test]
+fn private_names_never_reach_the_application_and_the_mount_point_has_path_info() {
+    let (s, _dir) = server(
+        "hkeys",
+        "processes=1 threads=2",
+        "SetEnv mod_wsgi.rs.script /tmp/evil.wsgi\nSetEnv mod_wsgi.rs.eager_body 1\n",
+    );
+    for mount in ["/app", "/embedded"] {
+        let r = s.get(mount);
+        assert_eq!(r.status, 200, "{mount}\n{}", s.logs());
+        let env = json(&r);
+        assert_eq!(env.get("PATH_INFO").str(), "", "{mount}: PEP 3333 needs it");
+        assert_eq!(env.get("SCRIPT_NAME").str(), mount);
+        let text = r.text();
+        assert!(
+            !text.contains("mod_wsgi.rs."),
+            "{mount} shows a private name: {text}"
+        );
+        assert!(env.get("mod_wsgi.request_id").str().len() > 3);
+    }
+    assert_eq!(
+        json(&s.get("/app")).get("mod_wsgi.process_group").str(),
+        "site"
+    );
+}
+
+#[test]
+fn a_post_in_flight_across_graceful_runs_once() {
+    let (s, dir) = server(
+        "hpostonce",
+        "processes=1 threads=2 graceful-timeout=1 shutdown-timeout=2",
+        "",
+    );
+    let port = s.port;
+    let client = std::thread::spawn(move || {
+        let body = "once";
+        let raw = format!(
+            "POST /app/post-once?12 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let t0 = Instant::now();
+        (http::send(port, raw.as_bytes()), t0.elapsed())
+    });
+    let runs = dir.join("markers/post-runs");
+    let count = || {
+        fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || count() == 1),
+        "the POST did not start\n{}",
+        s.logs()
+    );
+    s.graceful();
+    let (answer, took) = client.join().unwrap();
+    // Its daemon was stopped with it in flight: the client gets an error,
+    // and the request is not run again by the new daemon.
+    if let Ok(r) = &answer {
+        assert_ne!(r.text(), "ran", "a second run answered after {took:?}");
+        assert!(r.status >= 500, "{} after {took:?}", r.status);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        count(),
+        1,
+        "the POST ran more than once:\n{}\n{}",
+        fs::read_to_string(&runs).unwrap_or_default(),
+        s.logs()
+    );
+    assert_eq!(s.get("/app/environ").status, 200, "{}", s.logs());
+}
+
+#[test]
+fn an_80_mib_write_crosses_the_socket() {
+    let (s, _dir) = server("hbig", "processes=1 threads=2", "");
+    for mount in ["/app", "/embedded"] {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        c.set_read_timeout(Some(http::IO_TIMEOUT)).unwrap();
+        write!(
+            c,
+            "GET {mount}/big?80 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        let r = http::parse(&got).unwrap_or_else(|e| panic!("{mount}: {e}\n{}", s.logs()));
+        assert_eq!(r.status, 200, "{mount}\n{}", s.logs());
+        assert_eq!(r.body.len(), 80 << 20, "{mount}");
+        assert!(r.body.iter().all(|&b| b == b'x'));
+    }
+}
+
+/// Replaces the group's socket with one of ours; returns where the real
+/// one went (put back by `restore`).
+fn take_over(sock: &Path, ours: &UnixListener, ours_path: &Path) -> PathBuf {
+    let aside = sock.with_extension("real");
+    fs::rename(sock, &aside).unwrap();
+    let _ = ours;
+    fs::rename(ours_path, sock).unwrap();
+    aside
+}
+
+fn listener_as_apache_file(dir: &Path) -> (UnixListener, PathBuf) {
+    let p = dir.join("fake.sock");
+    let l = UnixListener::bind(&p).unwrap();
+    if is_root() {
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        let nobody = nobody_uid();
+        // SAFETY: chown of our own new socket file.
+        assert_eq!(unsafe { libc::chown(c.as_ptr(), nobody, u32::MAX) }, 0);
+    }
+    (l, p)
+}
+
+fn nobody_uid() -> u32 {
+    let out = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![kind];
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+fn bstr(b: &[u8]) -> Vec<u8> {
+    let mut v = (b.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(b);
+    v
+}
+
+fn head(status: u16, line: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut p = status.to_be_bytes().to_vec();
+    p.extend(bstr(line.as_bytes()));
+    p.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+    for (k, v) in headers {
+        p.extend(bstr(k.as_bytes()));
+        p.extend(bstr(v.as_bytes()));
+    }
+    frame(17, &p)
+}
+
+const ACCEPTED: [u8; 5] = [23, 0, 0, 0, 0];
+const END: [u8; 5] = [19, 0, 0, 0, 0];
+
+/// What the fake daemon answers to one request: bytes, and maybe a
+/// descriptor sent with them.
+struct Answer {
+    bytes: Vec<u8>,
+    fd: Option<i32>,
+}
+
+fn send_with_fd(sock: i32, bytes: &[u8], fd: i32) {
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    let mut control = [0u64; 4];
+    // SAFETY: one SCM_RIGHTS message with one descriptor, in buffers that
+    // outlive the call.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as _;
+        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
+        assert_eq!(libc::sendmsg(sock, &msg, 0), bytes.len() as isize);
+    }
+}
+
+/// Serves `answers` in order, one connection each, on `l`.
+fn fake_daemon(l: UnixListener, answers: Vec<Answer>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for a in answers {
+            let Ok((mut c, _)) = l.accept() else { return };
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 65536];
+            let _ = c.read(&mut buf);
+            match a.fd {
+                Some(fd) => {
+                    send_with_fd(std::os::fd::AsRawFd::as_raw_fd(&c), &a.bytes, fd);
+                }
+                None => {
+                    let _ = c.write_all(&a.bytes);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
+
+#[test]
+fn a_daemon_is_checked_like_a_client() {
+    let (s, dir) = server("hliar", "processes=1 threads=1", "");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a FIFO in our own directory, opened without blocking.
+    let fifo_fd = unsafe {
+        assert_eq!(libc::mkfifo(c.as_ptr(), 0o600), 0);
+        libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NONBLOCK)
+    };
+    assert!(fifo_fd >= 0);
+    let plain = |b: Vec<u8>| Answer { bytes: b, fd: None };
+    let ok_head = head(200, "200 OK", &[("Content-Type", "text/plain")]);
+    let mut file_frame = ok_head.clone();
+    let mut range = 0u64.to_be_bytes().to_vec();
+    range.extend_from_slice(&1000u64.to_be_bytes());
+    file_frame.extend(frame(22, &range));
+    file_frame.extend(END);
+    let cases: Vec<(&str, Answer, &str)> = vec![
+        (
+            "CR/LF in the status line",
+            plain(
+                [
+                    &ACCEPTED[..],
+                    &head(200, "200 OK\r\nX-Injected: yes", &[]),
+                    &END,
+                ]
+                .concat(),
+            ),
+            "refused its response head",
+        ),
+        (
+            "an informational final status",
+            plain(
+                [
+                    &ACCEPTED[..],
+                    &head(101, "101 Switching Protocols", &[]),
+                    &END,
+                ]
+                .concat(),
+            ),
+            "not a final status",
+        ),
+        (
+            "a hop-by-hop header",
+            plain(
+                [
+                    &ACCEPTED[..],
+                    &head(200, "200 OK", &[("Transfer-Encoding", "chunked")]),
+                    &END,
+                ]
+                .concat(),
+            ),
+            "hop-by-hop header",
+        ),
+        (
+            "an Error frame asking for 200",
+            plain([&ACCEPTED[..], &frame(20, &[0, 200, b'x'])].concat()),
+            "daemon process group 'site': x",
+        ),
+        (
+            "a frame over the limit",
+            plain([&ACCEPTED[..], &[17, 0xff, 0xff, 0xff, 0xff][..]].concat()),
+            "exceeds the limit",
+        ),
+        (
+            "a FIFO passed as a file",
+            Answer {
+                bytes: [&ACCEPTED[..], &file_frame].concat(),
+                fd: Some(fifo_fd),
+            },
+            "not a regular file",
+        ),
+    ];
+    let sock = socket_path(&s);
+    let (l, p) = listener_as_apache_file(&dir);
+    let expect: Vec<(&str, &str)> = cases.iter().map(|(w, _, l)| (*w, *l)).collect();
+    let mut answers: Vec<Answer> = cases.into_iter().map(|(_, a, _)| a).collect();
+    // Last: more body than its Content-Length.
+    answers.push(plain(
+        [
+            &ACCEPTED[..],
+            &head(200, "200 OK", &[("Content-Length", "5")]),
+            &frame(18, b"hello, and more"),
+            &END,
+        ]
+        .concat(),
+    ));
+    let aside = take_over(&sock, &l, &p);
+    let fake = fake_daemon(l, answers);
+    for (what, logged) in &expect {
+        let raw = http::send_raw(
+            s.port,
+            b"GET /app/environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap_or_default();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        assert!(!text.contains("X-Injected"), "{what}: {text}");
+        assert!(
+            !text.starts_with("HTTP/1.1 200") && !text.starts_with("HTTP/1.1 101"),
+            "{what} reached the client: {text}"
+        );
+        assert!(
+            wait_until(Duration::from_secs(5), || s.error_log().contains(logged)),
+            "{what}: not logged as '{logged}'\n{}",
+            s.logs()
+        );
+        // The Apache child is fine: embedded mode still serves.
+        assert_eq!(s.get("/embedded/environ").status, 200, "after {what}");
+    }
+    let r = s.get("/app/environ");
+    assert_eq!(r.status, 200, "{}", s.logs());
+    assert_eq!(r.body, b"hello", "cut at its Content-Length");
+    assert!(s
+        .error_log()
+        .contains("more than the response's Content-Length"));
+    fake.join().unwrap();
+    fs::rename(&aside, &sock).unwrap();
+    // SAFETY: closing our FIFO descriptor.
+    unsafe { libc::close(fifo_fd) };
+}
+
+#[test]
+fn a_planted_socket_is_never_sent_a_request() {
+    let (s, dir) = server("hplant", "processes=1 threads=1 connect-timeout=1", "");
+    let sock = socket_path(&s);
+    let planted = dir.join("planted.sock");
+    let got = dir.join("markers/planted-got");
+    // A listener made by Apache's User (as a compromised app could),
+    // recording whatever it is sent.
+    let script = format!(
+        "import socket,sys\n\
+         s=socket.socket(socket.AF_UNIX);s.bind({p:?});s.listen(8);s.settimeout(8)\n\
+         print('up',flush=True)\n\
+         try:\n    c,_=s.accept();c.settimeout(2);open({g:?},'wb').write(c.recv(65536))\n\
+         except Exception:\n    pass\n",
+        p = planted.display().to_string(),
+        g = got.display().to_string()
+    );
+    write_file(&dir, "plant.py", &script);
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let mut cmd = if is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "/usr/bin/python3",
+        ]);
+        c
+    } else {
+        std::process::Command::new("/usr/bin/python3")
+    };
+    let mut child = cmd
+        .arg(dir.join("plant.py"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = [0u8; 3];
+    child.stdout.as_mut().unwrap().read_exact(&mut up).unwrap();
+    let aside = sock.with_extension("real");
+    fs::rename(&sock, &aside).unwrap();
+    fs::rename(&planted, &sock).unwrap();
+    let r = s.get("/app/environ");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.status, 503, "{}", s.logs());
+    assert!(
+        s.error_log().contains("not by the Apache parent"),
+        "{}",
+        s.logs()
+    );
+    assert!(
+        fs::read(&got).unwrap_or_default().is_empty(),
+        "the planted socket was sent a request"
+    );
+    fs::rename(&aside, &sock).unwrap();
+    assert_eq!(s.get("/app/environ").status, 200, "{}", s.logs());
+}
+
+#[test]
+fn a_saturated_group_costs_other_applications_nothing() {
+    let (s, _dir) = server(
+        "hsaturate",
+        "processes=1 threads=1 listen-backlog=1 connect-timeout=2 queue-timeout=2",
+        "<IfModule mpm_prefork_module>\nStartServers 16\nMinSpareServers 16\nMaxSpareServers 32\n</IfModule>\n",
+    );
+    let port = s.port;
+    let t0 = Instant::now();
+    let busy: Vec<_> = (0..10)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let r = http::send(
+                    port,
+                    b"GET /app/sleep?6 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                );
+                (r.map(|r| r.status).unwrap_or(0), t0.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let t1 = Instant::now();
+    let other = s.get("/embedded/environ");
+    let other_took = t1.elapsed();
+    assert_eq!(other.status, 200);
+    assert!(
+        other_took < Duration::from_secs(2),
+        "another application waited {other_took:?}"
+    );
+    let results: Vec<(u16, Duration)> = busy.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = results.iter().filter(|(st, _)| *st == 200).count();
+    let refused: Vec<_> = results.iter().filter(|(st, _)| *st == 503).collect();
+    assert!(ok >= 1, "{results:?}");
+    assert_eq!(
+        ok + refused.len(),
+        results.len(),
+        "{results:?}\n{}",
+        s.logs()
+    );
+    // The overflow is told within connect-timeout / queue-timeout, not
+    // when the busy thread frees up.
+    for (_, took) in &refused {
+        assert!(*took < Duration::from_millis(4500), "{results:?}");
+    }
+}
