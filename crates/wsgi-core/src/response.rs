@@ -150,7 +150,8 @@ mod tests {
         let ok = [h("Content-Type", "text/plain"), h("Content-Length", "5")];
         assert_eq!(check_daemon_head(200, b"200 OK", &ok), Ok(Some(5)));
         assert_eq!(check_daemon_head(404, b"404 Gone", &[]), Ok(None));
-        let bad: &[(u16, &[u8], Vec<(Vec<u8>, Vec<u8>)>)] = &[
+        type Case<'a> = (u16, &'a [u8], Vec<(Vec<u8>, Vec<u8>)>);
+        let bad: &[Case] = &[
             (200, b"200 OK\r\nSet-Cookie: x=1", vec![]),
             (200, b"201 Created", vec![]),
             (101, b"101 Switching Protocols", vec![]),

@@ -227,8 +227,10 @@ mod tests {
 
     #[test]
     fn callable_and_application_group_are_checked() {
-        let mut roots = ScriptRoots::default();
-        roots.anywhere = true;
+        let roots = ScriptRoots {
+            anywhere: true,
+            ..Default::default()
+        };
         let mut r = route("/any/where.py");
         assert!(check(&r, &roots).is_ok());
         r.callable = b"os.system";
