@@ -267,6 +267,7 @@ fn apply(
         "WSGIDaemonProcess" => {
             let spec = DaemonProcessSpec::parse(args)?;
             crate::users::check_daemon_accounts(&spec)?;
+            crate::users::check_can_switch(&spec)?;
             with_global(|g| {
                 if g.daemons.iter().any(|d| d.name == spec.name) {
                     return Err(format!(

@@ -16,6 +16,17 @@ pub fn user_id(name: &str) -> Option<u32> {
     (!pw.is_null()).then(|| unsafe { (*pw).pw_uid })
 }
 
+/// The home directory of `uid` in the user database.
+pub fn home_of(uid: u32) -> Option<String> {
+    // SAFETY: getpwuid reads the user database; the result is copied out at
+    // once (the parent reads configuration on one thread).
+    let pw = unsafe { libc::getpwuid(uid) };
+    // SAFETY: a non-null result points at a valid passwd record.
+    (!pw.is_null()).then(|| unsafe {
+        String::from_utf8_lossy(std::ffi::CStr::from_ptr((*pw).pw_dir).to_bytes()).into_owned()
+    })
+}
+
 /// A group name or `#gid` → gid.
 pub fn group_id(name: &str) -> Option<u32> {
     if let Some(n) = name.strip_prefix('#') {
@@ -26,6 +37,62 @@ pub fn group_id(name: &str) -> Option<u32> {
     let gr = unsafe { libc::getgrnam(c.as_ptr()) };
     // SAFETY: non-null results point at a valid group record.
     (!gr.is_null()).then(|| unsafe { (*gr).gr_gid })
+}
+
+/// The groups `user` belongs to (as initgroups would set them), with `gid`
+/// first, read from the group database now — in the parent, before any
+/// chroot, so the chroot's /etc/group cannot decide them.
+pub fn group_list(user: &str, gid: u32) -> Vec<u32> {
+    let Ok(c) = std::ffi::CString::new(user) else {
+        return vec![gid];
+    };
+    let mut n: libc::c_int = 64;
+    loop {
+        let mut groups = vec![0 as libc::gid_t; n as usize];
+        let asked = n;
+        // SAFETY: getgrouplist writes at most `n` gids into our buffer and
+        // sets `n` to how many there are.
+        let rc = unsafe { libc::getgrouplist(c.as_ptr(), gid, groups.as_mut_ptr(), &mut n) };
+        if rc >= 0 {
+            groups.truncate(n as usize);
+            return groups;
+        }
+        if n <= asked {
+            n = asked * 2;
+        }
+        if n > 65536 {
+            return vec![gid];
+        }
+    }
+}
+
+/// A daemon group that names an account other than the one Apache runs as
+/// needs Apache to start as root (only root can switch identity).
+pub fn check_can_switch(spec: &DaemonProcessSpec) -> Result<(), String> {
+    // SAFETY: geteuid / getegid have no preconditions.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if euid == 0 {
+        return Ok(());
+    }
+    let other_user = spec
+        .user
+        .as_deref()
+        .and_then(user_id)
+        .is_some_and(|u| u != euid);
+    let other_group = spec
+        .group
+        .as_deref()
+        .and_then(group_id)
+        .is_some_and(|g| g != egid);
+    if other_user || other_group {
+        return Err(format!(
+            "daemon process group '{}' asks for user={} group={}, but Apache is not started as root, so its processes cannot switch to them; start Apache as root or drop the options",
+            spec.name,
+            spec.user.as_deref().unwrap_or("-"),
+            spec.group.as_deref().unwrap_or("-")
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that every account named by the daemon group exists.

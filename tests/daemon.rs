@@ -424,7 +424,7 @@ fn graceful_restart_lets_in_flight_daemon_requests_finish() {
         "the old daemon did not exit"
     );
     assert!(
-        s.wait_for_log("reason=graceful_signal", Duration::from_secs(5)),
+        s.wait_for_log("reason=graceful_restart", Duration::from_secs(5)),
         "{}",
         s.logs()
     );

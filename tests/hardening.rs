@@ -557,3 +557,89 @@ fn a_saturated_group_costs_other_applications_nothing() {
         assert!(*took < Duration::from_millis(4500), "{results:?}");
     }
 }
+
+#[test]
+fn a_daemon_keeps_only_the_descriptors_it_needs_and_its_own_groups() {
+    let (s, _dir) = server("hfds", "processes=1 threads=2 display-name=%{GROUP}", "");
+    let daemons = common::children_named(s.pid(), "(wsgi:site)");
+    assert_eq!(daemons.len(), 1, "{daemons:?}");
+    let pid = daemons[0];
+    let root = s.root.display().to_string();
+    let error_log = s.root.join("error.log").display().to_string();
+    let mut pipes = 0;
+    let mut seen = Vec::new();
+    for e in fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
+        let target = fs::read_link(e.path())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if target.starts_with("pipe:") {
+            pipes += 1;
+        }
+        // Nothing of the server's but its error log: no mutex or pid file.
+        if target.starts_with(&root) && target != error_log {
+            panic!("the daemon holds {target}\n{seen:?}");
+        }
+        assert!(!target.starts_with("TCP"), "{target}");
+        seen.push(target);
+    }
+    // Its signal pipe (both ends) and the parent pipe's read end; not the
+    // MPM's pipe of death nor the parent pipe's write end.
+    assert!(pipes <= 3, "{pipes} pipes: {seen:?}");
+    let sockets = seen.iter().filter(|t| t.starts_with("socket:")).count();
+    assert!(
+        sockets <= 2,
+        "only its listener (and connections): {seen:?}"
+    );
+    if is_root() {
+        // Groups resolved in the parent, set before the chroot/uid switch.
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let groups = status
+            .lines()
+            .find(|l| l.starts_with("Groups:"))
+            .unwrap()
+            .to_string();
+        let out = std::process::Command::new("id")
+            .args(["-G", "nobody"])
+            .output()
+            .unwrap();
+        let want: Vec<&str> = std::str::from_utf8(&out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let have: Vec<&str> = groups["Groups:".len()..].split_whitespace().collect();
+        let mut want_sorted = want.clone();
+        want_sorted.sort();
+        let mut have_sorted = have.clone();
+        have_sorted.sort();
+        assert_eq!(have_sorted, want_sorted, "{status}");
+        assert!(
+            status.contains(&format!("Uid:\t{}", nobody_uid())),
+            "{status}"
+        );
+    }
+    assert_eq!(s.get("/app/environ").status, 200);
+}
+
+#[test]
+fn another_user_without_root_is_a_configuration_error() {
+    if !is_root() {
+        return; // needs root to run httpd -t as another user
+    }
+    let dir = temp_dir("hnoroot");
+    let conf = format!(
+        "{}\nWSGIDaemonProcess site user=daemon\n",
+        common::base_config(&dir, common::free_port(), &common::mpm())
+            .replace("User nobody\nGroup nogroup\n", "")
+    );
+    let path = write_file(&dir, "httpd.conf", &conf);
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(common::httpd_bin())
+        .args(["-t", "-f", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("Apache is not started as root"), "{text}");
+    assert!(text.contains("WSGIDaemonProcess"), "{text}");
+}

@@ -582,7 +582,10 @@ fn stopped_for(s: &Server, dir: &Path, reason: &str) {
         "{}",
         s.logs()
     );
-    let want = format!("process_stopping {reason}");
+    let want = match reason {
+        "graceful_restart" => "process_stopping shutdown_signal (graceful_restart)".to_string(),
+        _ => format!("process_stopping {reason}"),
+    };
     assert!(
         wait_until(Duration::from_secs(5), || markers(dir, "stopping")
             .iter()
@@ -757,14 +760,15 @@ fn sigusr1_is_an_eviction_when_eviction_timeout_is_set_but_a_restart_stays_grace
     assert_eq!(s.get("/d/").text(), format!("pid {new}"));
 
     // A server restart retires the daemons with SIGUSR1 too, but from the
-    // parent: that stays a graceful_signal, bounded by graceful-timeout.
+    // parent: mod_wsgi's shutdown_signal (our cause: graceful_restart),
+    // bounded by graceful-timeout.
     s.graceful();
     assert!(
         wait_until(Duration::from_secs(10), || !alive(new)),
         "{}",
         s.logs()
     );
-    stopped_for(&s, &dir, "graceful_signal");
+    stopped_for(&s, &dir, "graceful_restart");
 }
 
 /// For each way a process ends: the time from the trigger to the process's
@@ -874,7 +878,7 @@ fn every_trigger_ends_its_process_promptly_with_its_reason() {
         "graceful (daemon)".into(),
         t0.elapsed(),
         reason_of(p),
-        "graceful_signal",
+        "shutdown_signal (graceful_restart)",
     ));
     for c in children {
         assert!(gone(c));

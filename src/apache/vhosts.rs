@@ -58,3 +58,21 @@ fn servers() -> impl Iterator<Item = *const ffi::server_rec> {
         (!next.is_null()).then_some(next)
     })
 }
+
+/// The descriptors of every server's error log (a daemon keeps them: it
+/// logs to the virtual host of each request).
+pub fn error_log_fds() -> Vec<i32> {
+    let mut out = Vec::new();
+    for s in servers() {
+        // SAFETY: a server record of this configuration; its error log
+        // (if any) is an open APR file.
+        unsafe {
+            let f = (*s).error_log;
+            let mut fd: i32 = -1;
+            if !f.is_null() && ffi::apr_os_file_get(&mut fd, f) == 0 && fd >= 0 {
+                out.push(fd);
+            }
+        }
+    }
+    out
+}

@@ -13,14 +13,15 @@ use wsgi_core::DaemonProcessSpec;
 /// A daemon process group of this configuration generation.
 pub struct DaemonGroup {
     pub spec: DaemonProcessSpec,
-    /// Position in the configuration (the daemon's group number).
-    pub id: usize,
     pub socket_path: String,
     /// The listening socket, created by the parent.
     pub listener: RawFd,
     pub uid: u32,
     pub gid: u32,
-    pub user_name: String,
+    /// Where the daemon starts (home=, else the user's home directory).
+    pub home: Option<String>,
+    /// The supplementary groups (gid first), resolved in the parent.
+    pub groups: Vec<u32>,
     /// script-user= / script-group=: who must own the WSGI scripts this
     /// group runs (Owner::User(uid) or Owner::Group(gid)).
     pub script_owner: Option<ScriptOwner>,
@@ -59,10 +60,6 @@ pub fn find(name: &str) -> Option<Arc<DaemonGroup>> {
         .cloned()
 }
 
-pub fn all() -> Vec<Arc<DaemonGroup>> {
-    registry().groups.clone()
-}
-
 pub fn set_parent_pipe(read: RawFd, write: RawFd) {
     registry().parent_pipe = Some((read, write));
 }
@@ -82,15 +79,6 @@ pub fn close_in_apache_child() {
             libc::close(rd);
             libc::close(wr);
         }
-    }
-}
-
-/// In a daemon: drop the write end of the parent pipe (only the parent may
-/// hold it, or its death would never show as EOF).
-pub fn close_parent_write_end() {
-    if let Some((_, wr)) = registry().parent_pipe {
-        // SAFETY: closing an inherited descriptor this process never uses.
-        unsafe { libc::close(wr) };
     }
 }
 
@@ -217,7 +205,7 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
     super::secret::reset();
     let handler_mappings = crate::apache::conftree::find(&["AddHandler", "SetHandler"]);
     let mut out = Vec::new();
-    for (id, spec) in settings.daemons.iter().enumerate() {
+    for spec in settings.daemons.iter() {
         let uid = spec
             .user
             .as_deref()
@@ -229,6 +217,18 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
             .and_then(crate::users::group_id)
             .unwrap_or(apache_gid);
         let user_name = spec.user.clone().unwrap_or_else(|| apache_user.clone());
+        crate::users::check_can_switch(spec)?;
+        let groups = if spec.supplementary_groups.is_empty() {
+            crate::users::group_list(&user_name, gid)
+        } else {
+            let mut ids = vec![gid];
+            ids.extend(
+                spec.supplementary_groups
+                    .iter()
+                    .filter_map(|n| crate::users::group_id(n)),
+            );
+            ids
+        };
         // The group's name (hex, so any name is a safe file name) rather than
         // its position: an old generation's child finds the same group's
         // newest socket by it (see `newer_socket`).
@@ -268,12 +268,12 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
         };
         out.push(Arc::new(DaemonGroup {
             spec: spec.clone(),
-            id: id + 1,
             socket_path,
             listener,
             uid,
             gid,
-            user_name,
+            home: spec.home.clone().or_else(|| crate::users::home_of(uid)),
+            groups,
             script_owner,
             roots,
             expected,

@@ -7,7 +7,7 @@
 //! the Apache parent is gone, so a daemon never outlives it.
 
 use super::conn::FramedConn;
-use super::group::{self, DaemonGroup};
+use super::group::DaemonGroup;
 use crate::apache::{ffi, log};
 use crate::python::channel::Channel;
 use crate::python::runtime;
@@ -20,6 +20,7 @@ use std::time::Duration;
 use wsgi_core::protocol::{Frame, T_REQUEST};
 
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+static SIGNAL_READ: AtomicI32 = AtomicI32::new(-1);
 /// Requests being served right now (for draining).
 static ACTIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 /// Requests served so far (maximum-requests).
@@ -108,8 +109,10 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
             // graceful stop; an eviction has its own bound.
             let drained = match reason {
                 "eviction_signal" => Some(drain(g, g.spec.eviction_timeout, true)),
-                "graceful_signal" | "maximum_requests" | "restart_interval" | "cpu_time_limit"
-                | "memory_limit" => Some(drain(g, g.spec.graceful_timeout, true)),
+                "graceful_signal" | "graceful_restart" | "maximum_requests"
+                | "restart_interval" | "cpu_time_limit" | "memory_limit" => {
+                    Some(drain(g, g.spec.graceful_timeout, true))
+                }
                 // New requests already wait for the replacement (it loads
                 // the new script); only those in flight finish here.
                 "script_reload" => Some(drain(g, g.spec.graceful_timeout, false)),
@@ -161,7 +164,8 @@ fn setup_and_serve(
     };
     PARENT_PID.store(parent, Ordering::Relaxed);
     let sig_read = install_signal_handlers()?;
-    close_inherited(g);
+    SIGNAL_READ.store(sig_read, Ordering::Relaxed);
+    close_inherited(g, parent_pipe);
     set_identity(g)?;
     set_title(g);
     if !delay.is_zero() {
@@ -267,18 +271,31 @@ fn install_signal_handlers() -> Result<RawFd, String> {
     Ok(fds[0])
 }
 
-/// Closes what the daemon inherited but must not hold: Apache's listening
-/// sockets, other groups' sockets, the parent pipe's write end.
-fn close_inherited(g: &DaemonGroup) {
-    // SAFETY: closing descriptors inherited from the parent.
+/// Closes everything the daemon inherited but the descriptors on an
+/// explicit list (docs/security.md): stdin/stdout/stderr, the error logs
+/// of the servers (it logs to each request's virtual host), its group's
+/// listening socket, the read end of the parent pipe and its own signal
+/// pipe. Gone are Apache's listeners, other groups' sockets, the MPM's
+/// pipe of death, mutex and log files, the parent pipe's write end.
+fn close_inherited(g: &DaemonGroup, parent_pipe: RawFd) {
+    // SAFETY: Apache's own bookkeeping of its listeners, then closing.
     unsafe { ffi::ap_close_listeners() };
-    for other in group::all() {
-        if other.id != g.id {
-            // SAFETY: as above.
-            unsafe { libc::close(other.listener) };
-        }
+    let mut keep = vec![0, 1, 2, g.listener, parent_pipe];
+    keep.extend(crate::apache::vhosts::error_log_fds());
+    keep.push(SIGNAL_PIPE.load(Ordering::Relaxed));
+    keep.push(SIGNAL_READ.load(Ordering::Relaxed));
+    let open: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in open.into_iter().filter(|fd| !keep.contains(fd)) {
+        // SAFETY: closing an inherited descriptor not on the keep list
+        // (single-threaded: nothing else is using it).
+        unsafe { libc::close(fd) };
     }
-    group::close_parent_write_end();
     // Another group's secret would let this one's applications send
     // requests to that group's daemons.
     super::secret::keep_only(&g.spec.name);
@@ -297,47 +314,41 @@ fn set_identity(g: &DaemonGroup) -> Result<(), String> {
             // the daemon still is here).
             libc::setpriority(libc::PRIO_PROCESS, 0, spec.cpu_priority);
         }
-        if let Some(root) = &spec.chroot {
-            let c = std::ffi::CString::new(root.as_str()).unwrap_or_default();
+        // The safe order, with everything resolved in the parent: the
+        // groups first (while still root), then the chroot (so its
+        // /etc/group decides nothing), then gid, then uid (after which
+        // nothing can be changed back). Each step is checked.
+        let root = libc::geteuid() == 0;
+        let fail = |what: &str| {
+            Err(format!(
+                "{} failed: {}",
+                what,
+                std::io::Error::last_os_error()
+            ))
+        };
+        if root && libc::setgroups(g.groups.len(), g.groups.as_ptr()) != 0 {
+            return fail("setgroups");
+        }
+        if let Some(dir) = &spec.chroot {
+            let c = std::ffi::CString::new(dir.as_str()).unwrap_or_default();
             if libc::chroot(c.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
-                return Err(format!(
-                    "chroot to {} failed: {}",
-                    root,
-                    std::io::Error::last_os_error()
-                ));
+                return fail(&format!("chroot to {}", dir));
             }
         }
-        if libc::geteuid() == 0 {
-            let user = std::ffi::CString::new(g.user_name.as_str()).unwrap_or_default();
-            let groups_ok = if spec.supplementary_groups.is_empty() {
-                libc::initgroups(user.as_ptr(), g.gid) == 0
-            } else {
-                let mut ids = vec![g.gid];
-                ids.extend(
-                    spec.supplementary_groups
-                        .iter()
-                        .filter_map(|n| crate::users::group_id(n)),
-                );
-                libc::setgroups(ids.len(), ids.as_ptr()) == 0
-            };
-            if libc::setgid(g.gid) != 0 || !groups_ok || libc::setuid(g.uid) != 0 {
-                return Err(format!(
-                    "cannot switch to uid={} gid={}: {}",
-                    g.uid,
-                    g.gid,
-                    std::io::Error::last_os_error()
-                ));
+        if root {
+            if libc::setgid(g.gid) != 0 {
+                return fail(&format!("setgid({})", g.gid));
+            }
+            if libc::setuid(g.uid) != 0 {
+                return fail(&format!("setuid({})", g.uid));
+            }
+            // Root must be gone for good.
+            if g.uid != 0 && libc::setuid(0) == 0 {
+                return Err("setuid(0) still worked after dropping root".into());
             }
         }
-        let home = spec.home.clone().or_else(|| {
-            let pw = libc::getpwuid(libc::geteuid());
-            (!pw.is_null()).then(|| {
-                String::from_utf8_lossy(crate::apache::request::cstr_bytes((*pw).pw_dir))
-                    .into_owned()
-            })
-        });
-        if let Some(h) = home {
-            let c = std::ffi::CString::new(h).unwrap_or_default();
+        if let Some(h) = &g.home {
+            let c = std::ffi::CString::new(h.as_str()).unwrap_or_default();
             libc::chdir(c.as_ptr());
         }
     }
@@ -447,7 +458,7 @@ fn wait_for_stop(
                         return ("script_reload", "a WSGI script file changed")
                     }
                     s if s == RETIRE as i32 => {
-                        return ("graceful_signal", "the server restarted gracefully")
+                        return ("graceful_restart", "the server restarted gracefully")
                     }
                     libc::SIGUSR1 if !spec.eviction_timeout.is_zero() => {
                         return ("eviction_signal", "eviction signal")

@@ -109,10 +109,18 @@ def _signal(signum, signame):
     _publish('process_signal', signum=signum, signame=signame)
 
 
+# Our finer stop causes that mod_wsgi reports under another name.
+_MOD_WSGI_REASONS = {'graceful_restart': 'shutdown_signal'}
+
+
 def _stopping(reason):
-    """The process is stopping: tell this interpreter's subscribers why.
-    Returns the subscribers that raised."""
-    _, failed = _publish('process_stopping', shutdown_reason=reason)
+    """The process is stopping: tell this interpreter's subscribers why
+    (`shutdown_reason` as mod_wsgi names it; `shutdown_cause`, ours, says
+    more where mod_wsgi has one name for several causes). Returns the
+    subscribers that raised."""
+    _, failed = _publish('process_stopping',
+                         shutdown_reason=_MOD_WSGI_REASONS.get(reason, reason),
+                         shutdown_cause=reason)
     return failed
 
 

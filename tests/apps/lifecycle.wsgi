@@ -24,7 +24,10 @@ def mark(kind, text):
 
 @mod_wsgi.subscribe_shutdown
 def on_stop(event, **details):
-    mark('stopping', '%s %s' % (event, details.get('shutdown_reason')))
+    reason, cause = details.get('shutdown_reason'), details.get('shutdown_cause')
+    # mod_wsgi's reason, and ours where it says more.
+    text = '%s %s' % (event, reason) if cause == reason else '%s %s (%s)' % (event, reason, cause)
+    mark('stopping', text)
 
 
 @mod_wsgi.subscribe_signals
