@@ -6,13 +6,13 @@
 
 mod common;
 
+use common::fake_daemon::*;
 use common::json::Value;
 use common::{http, temp_dir, wait_until, write_file, Server};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn is_root() -> bool {
@@ -224,114 +224,6 @@ fn an_80_mib_write_crosses_the_socket() {
     }
 }
 
-/// Replaces the group's socket with one of ours; returns where the real
-/// one went (put back by `restore`).
-fn take_over(sock: &Path, ours: &UnixListener, ours_path: &Path) -> PathBuf {
-    let aside = sock.with_extension("real");
-    fs::rename(sock, &aside).unwrap();
-    let _ = ours;
-    fs::rename(ours_path, sock).unwrap();
-    aside
-}
-
-fn listener_as_apache_file(dir: &Path) -> (UnixListener, PathBuf) {
-    let p = dir.join("fake.sock");
-    let l = UnixListener::bind(&p).unwrap();
-    if is_root() {
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        let nobody = nobody_uid();
-        // SAFETY: chown of our own new socket file.
-        assert_eq!(unsafe { libc::chown(c.as_ptr(), nobody, u32::MAX) }, 0);
-    }
-    (l, p)
-}
-
-fn nobody_uid() -> u32 {
-    let out = std::process::Command::new("id")
-        .args(["-u", "nobody"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![kind];
-    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-fn bstr(b: &[u8]) -> Vec<u8> {
-    let mut v = (b.len() as u32).to_be_bytes().to_vec();
-    v.extend_from_slice(b);
-    v
-}
-
-fn head(status: u16, line: &str, headers: &[(&str, &str)]) -> Vec<u8> {
-    let mut p = status.to_be_bytes().to_vec();
-    p.extend(bstr(line.as_bytes()));
-    p.extend_from_slice(&(headers.len() as u32).to_be_bytes());
-    for (k, v) in headers {
-        p.extend(bstr(k.as_bytes()));
-        p.extend(bstr(v.as_bytes()));
-    }
-    frame(17, &p)
-}
-
-const ACCEPTED: [u8; 5] = [23, 0, 0, 0, 0];
-const END: [u8; 5] = [19, 0, 0, 0, 0];
-
-/// What the fake daemon answers to one request: bytes, and maybe a
-/// descriptor sent with them.
-struct Answer {
-    bytes: Vec<u8>,
-    fd: Option<i32>,
-}
-
-fn send_with_fd(sock: i32, bytes: &[u8], fd: i32) {
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    let mut control = [0u64; 4];
-    // SAFETY: one SCM_RIGHTS message with one descriptor, in buffers that
-    // outlive the call.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as _;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as _;
-        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
-        assert_eq!(libc::sendmsg(sock, &msg, 0), bytes.len() as isize);
-    }
-}
-
-/// Serves `answers` in order, one connection each, on `l`.
-fn fake_daemon(l: UnixListener, answers: Vec<Answer>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        for a in answers {
-            let Ok((mut c, _)) = l.accept() else { return };
-            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut buf = [0u8; 65536];
-            let _ = c.read(&mut buf);
-            match a.fd {
-                Some(fd) => {
-                    send_with_fd(std::os::fd::AsRawFd::as_raw_fd(&c), &a.bytes, fd);
-                }
-                None => {
-                    let _ = c.write_all(&a.bytes);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    })
-}
-
 #[test]
 fn a_daemon_is_checked_like_a_client() {
     let (s, dir) = server("hliar", "processes=1 threads=1", "");
@@ -420,7 +312,7 @@ fn a_daemon_is_checked_like_a_client() {
         ]
         .concat(),
     ));
-    let aside = take_over(&sock, &l, &p);
+    let aside = take_over(&sock, &p);
     let fake = fake_daemon(l, answers);
     for (what, logged) in &expect {
         let raw = http::send_raw(

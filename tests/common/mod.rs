@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod failure;
+pub mod fake_daemon;
 pub mod http;
 pub mod json;
 
