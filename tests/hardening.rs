@@ -295,7 +295,7 @@ fn a_daemon_is_checked_like_a_client() {
                 bytes: [&ACCEPTED[..], &file_frame].concat(),
                 fd: Some(fifo_fd),
             },
-            "not a regular file",
+            "without a regular file",
         ),
     ];
     let sock = socket_path(&s);

@@ -2,12 +2,12 @@
 //! processes, forked and supervised by the Apache parent; Apache's children
 //! relay requests to them over a UNIX socket (docs/protocol.md).
 
-pub mod conn;
 pub mod group;
 pub mod health;
 pub mod incoming;
 pub mod process;
 pub mod relay;
 pub mod secret;
-pub mod socket;
 pub mod supervisor;
+
+pub use wsgi_ipc::{conn, socket};

@@ -18,7 +18,8 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 use wsgi_core::environ::Environ;
 use wsgi_core::protocol::{Frame, PROTOCOL_VERSION, T_END};
-use wsgi_core::response::{check_daemon_head, daemon_error_status};
+use wsgi_core::relay_rules::{ResponseRules, Step};
+use std::os::fd::AsRawFd;
 use wsgi_core::route::{self, RequestHead, Route};
 
 /// This Apache child's pid (set once per child: no getpid per request).
@@ -313,14 +314,10 @@ struct Relay<'a> {
     r: *mut ffi::request_rec,
     g: &'a DaemonGroup,
     conn: FramedConn,
-    /// The daemon said Accepted: it runs the application, so from here on
-    /// the request is never sent again.
-    accepted: bool,
-    head_sent: bool,
+    /// What the daemon may still send (wsgi_core::relay_rules).
+    rules: ResponseRules,
     body_started: bool,
     body_done: bool,
-    declared: Option<u64>,
-    written: u64,
     /// The response ended as it should: the connection can be kept.
     clean_end: bool,
     /// The body's end already went to Apache (with its last piece).
@@ -333,28 +330,11 @@ impl<'a> Relay<'a> {
             r,
             g,
             conn,
-            accepted: false,
-            head_sent: false,
+            rules: ResponseRules::default(),
             body_started: eager,
             body_done: eager,
-            declared: None,
-            written: 0,
             clean_end: false,
             body_ended: false,
-        }
-    }
-
-    /// Whether the body, `more` bytes on, is still shorter than the
-    /// Content-Length the application declared.
-    fn short_of_declared(&self, more: usize) -> bool {
-        matches!(self.declared, Some(cl) if self.written + (more as u64) < cl)
-    }
-
-    /// How many of `n` more body bytes fit the declared Content-Length.
-    fn room_for(&self, n: u64) -> u64 {
-        match self.declared {
-            Some(cl) => n.min(cl.saturating_sub(self.written)),
-            None => n,
         }
     }
 
@@ -377,10 +357,7 @@ impl<'a> Relay<'a> {
     /// Before Accepted: a failed connection means the daemon did not take
     /// the request; a timeout means no daemon thread took it in time.
     fn before_accepted(&mut self, e: io::Error) -> Result<c_int, NotTaken> {
-        if matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ) {
+        if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
             log::request(
                 ffi::APLOG_ERR,
                 self.r,
@@ -402,6 +379,15 @@ impl<'a> Relay<'a> {
         Err(NotTaken)
     }
 
+    /// A failed read: before Accepted, see `before_accepted`.
+    fn failed(&mut self, e: io::Error) -> Result<c_int, NotTaken> {
+        if self.rules.accepted() {
+            Ok(self.broken(e))
+        } else {
+            self.before_accepted(e)
+        }
+    }
+
     /// Relays the daemon's frames. Err: the daemon did not take the request.
     fn run(&mut self) -> Result<c_int, NotTaken> {
         // Until the daemon takes it, the wait is queue-timeout's.
@@ -412,12 +398,9 @@ impl<'a> Relay<'a> {
         let mut body_buf = Vec::new();
         loop {
             if let Err(e) = self.conn.wait_frame() {
-                if !self.accepted {
-                    return self.before_accepted(e);
-                }
-                return Ok(self.broken(e));
+                return self.failed(e);
             }
-            if self.head_sent {
+            if self.rules.head_sent() {
                 if let Some(status) = self.relay_buffered_data() {
                     return Ok(status);
                 }
@@ -427,19 +410,48 @@ impl<'a> Relay<'a> {
             }
             let frame = match self.conn.recv() {
                 Ok(f) => f,
-                Err(e) if !self.accepted => return self.before_accepted(e),
-                Err(e) => return Ok(self.broken(e)),
+                Err(e) => return self.failed(e),
             };
-            match frame {
-                Frame::Accepted if !self.accepted => {
-                    self.accepted = true;
+            let step = match frame {
+                Frame::File { offset, len } => {
+                    let file = self.conn.take_fd().map(std::fs::File::from);
+                    let meta = file.as_ref().and_then(|f| f.metadata().ok());
+                    let size = meta.filter(|m| m.file_type().is_file()).map(|m| m.len());
+                    let step = self.rules.file(offset, len, size);
+                    if let (Step::File { offset, len }, Some(file)) = (&step, &file) {
+                        if *len > 0 && !request::send_file(self.r, file.as_raw_fd(), *offset, *len) {
+                            return Ok(self.client_gone());
+                        }
+                        continue;
+                    }
+                    step
+                }
+                other => self.rules.on_frame(other),
+            };
+            match step {
+                Step::Accepted => {
                     if !queue.is_zero() {
                         let _ = self.conn.set_read_timeout(Some(self.socket_timeout()));
                     }
                 }
-                // Only before Accepted: the daemon did not take it.
-                Frame::Retry if !self.accepted => return Err(NotTaken),
-                Frame::Error { status, message } if !self.head_sent => {
+                Step::NotTaken => return Err(NotTaken),
+                Step::WantBody(n) => {
+                    if let Err(status) = self.send_body(n, &mut body_buf) {
+                        return Ok(status);
+                    }
+                }
+                Step::Head {
+                    status,
+                    status_line,
+                    headers,
+                } => {
+                    if let Err(status) = self.start_response(status, status_line, headers) {
+                        return Ok(status);
+                    }
+                }
+                Step::File { .. } => {}
+                Step::End { short } => return Ok(self.end(short)),
+                Step::Status { status, message } => {
                     log::request(
                         ffi::APLOG_ERR,
                         self.r,
@@ -449,33 +461,9 @@ impl<'a> Relay<'a> {
                             String::from_utf8_lossy(&message)
                         ),
                     );
-                    return Ok(daemon_error_status(status) as c_int);
+                    return Ok(status as c_int);
                 }
-                Frame::WantBody(n) if self.accepted => {
-                    if let Err(status) = self.send_body(n, &mut body_buf) {
-                        return Ok(status);
-                    }
-                }
-                Frame::Head {
-                    status,
-                    status_line,
-                    headers,
-                } if self.accepted && !self.head_sent => {
-                    if let Err(status) = self.start_response(status, status_line, headers) {
-                        return Ok(status);
-                    }
-                }
-                // A file the daemon opened, sent from here with sendfile.
-                Frame::File { offset, len } if self.head_sent => {
-                    if let Some(status) = self.send_file(offset, len) {
-                        return Ok(status);
-                    }
-                }
-                Frame::End if self.head_sent => return Ok(self.end()),
-                other => {
-                    let what = format!("unexpected frame {}", frame_name(&other));
-                    return Ok(self.refused(&what));
-                }
+                Step::Refuse(why) => return Ok(self.refused(&why)),
             }
         }
     }
@@ -498,7 +486,7 @@ impl<'a> Relay<'a> {
             return None;
         }
         let n: usize = pieces.iter().map(|p| p.len()).sum();
-        let fits = self.room_for(n as u64) as usize;
+        let fits = self.rules.body(n as u64) as usize;
         let overflow = fits < n;
         if overflow {
             let mut left = fits;
@@ -514,7 +502,7 @@ impl<'a> Relay<'a> {
         let then = match self.conn.buffered_frame_type_after(used) {
             _ if overflow => Then::End,
             None => Then::Flush,
-            Some(T_END) if !self.short_of_declared(n) => Then::End,
+            Some(T_END) if !self.rules.short_of_declared(0) => Then::End,
             Some(_) => Then::Keep,
         };
         let ok = request::write_pieces(self.r, &pieces, then);
@@ -523,7 +511,6 @@ impl<'a> Relay<'a> {
         if !ok {
             return Some(self.client_gone());
         }
-        self.written += fits as u64;
         self.body_ended = then == Then::End;
         if overflow {
             log::request(
@@ -532,7 +519,7 @@ impl<'a> Relay<'a> {
                 &format!(
                     "daemon process group '{}' sent more than the response's Content-Length ({}); the rest was not sent",
                     self.g.spec.name,
-                    self.declared.unwrap_or(0)
+                    self.rules.declared().unwrap_or(0)
                 ),
             );
             return Some(ffi::OK);
@@ -540,8 +527,8 @@ impl<'a> Relay<'a> {
         None
     }
 
-    /// Checks the daemon's head as strictly as an application's, then
-    /// hands it to Apache. Err: the status to answer with.
+    /// Hands the head (checked by the rules) to Apache, unless it is larger
+    /// than header-buffer-size. Err: the status to answer with.
     fn start_response(
         &mut self,
         status: u16,
@@ -563,58 +550,22 @@ impl<'a> Relay<'a> {
                     self.g.spec.name, size, limit
                 ),
             );
+            // Nothing went to Apache yet: a plain 502, not a cut response.
             return Err(ffi::HTTP_BAD_GATEWAY);
         }
-        self.declared = match check_daemon_head(status, &status_line, &headers) {
-            Ok(length) => length,
-            Err(e) => {
-                return Err(self.refused(&format!("refused its response head: {}", e)));
-            }
-        };
-        // (The checks above exclude NUL.)
+        // (The checks exclude NUL.)
         let line = CString::new(status_line).unwrap_or_default();
         let headers: Vec<(CString, CString)> = headers
             .into_iter()
             .filter_map(|(k, v)| Some((CString::new(k).ok()?, CString::new(v).ok()?)))
             .collect();
         request::set_response_head(self.r, status, &line, &headers);
-        self.head_sent = true;
         Ok(())
     }
 
-    /// A File frame: its descriptor must be a regular file, and the range
-    /// is clamped to the file's size and the declared Content-Length.
-    fn send_file(&mut self, offset: u64, len: u64) -> Option<c_int> {
-        let Some(fd) = self.conn.take_fd() else {
-            return Some(self.refused("a File frame came without its descriptor"));
-        };
-        let file = std::fs::File::from(fd);
-        let size = match file.metadata() {
-            Ok(m) if m.file_type().is_file() => m.len(),
-            Ok(m) => {
-                let what = format!(
-                    "a File frame carried a {:?}, not a regular file",
-                    m.file_type()
-                );
-                return Some(self.refused(&what));
-            }
-            Err(e) => return Some(self.broken(e)),
-        };
-        let offset = offset.min(size);
-        let len = self.room_for(len.min(size - offset));
-        if len > 0 {
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-            if !request::send_file(self.r, fd, offset, len) {
-                return Some(self.client_gone());
-            }
-        }
-        self.written += len;
-        None
-    }
-
     /// End: the response is complete unless it is short of its length.
-    fn end(&mut self) -> c_int {
-        if self.short_of_declared(0) {
+    fn end(&mut self, short: bool) -> c_int {
+        if short {
             self.close_connection();
             return ffi::OK;
         }
@@ -660,7 +611,7 @@ impl<'a> Relay<'a> {
                     "reading the request body from the client failed",
                 );
                 self.close_connection();
-                return Err(if self.head_sent {
+                return Err(if self.rules.head_sent() {
                     ffi::OK
                 } else {
                     ffi::HTTP_BAD_REQUEST
@@ -695,7 +646,7 @@ impl<'a> Relay<'a> {
                 "daemon process group '{}' {} {}: {}",
                 self.g.spec.name,
                 what,
-                if self.head_sent {
+                if self.rules.head_sent() {
                     "while sending the response"
                 } else {
                     "before responding"
@@ -703,7 +654,7 @@ impl<'a> Relay<'a> {
                 e
             ),
         );
-        if self.head_sent {
+        if self.rules.head_sent() {
             request::abort_response(self.r);
             ffi::OK
         } else if timed_out {
@@ -717,21 +668,5 @@ impl<'a> Relay<'a> {
         // SAFETY: live request; the response is incomplete, so the client
         // must see the connection close rather than wait for more.
         unsafe { (*(*self.r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
-    }
-}
-
-fn frame_name(f: &Frame) -> &'static str {
-    match f {
-        Frame::Request(_) => "Request",
-        Frame::Accepted => "Accepted",
-        Frame::Body(_) => "Body",
-        Frame::BodyEnd => "BodyEnd",
-        Frame::WantBody(_) => "WantBody",
-        Frame::Head { .. } => "Head",
-        Frame::Data(_) => "Data",
-        Frame::End => "End",
-        Frame::Error { .. } => "Error",
-        Frame::Retry => "Retry",
-        Frame::File { .. } => "File",
     }
 }

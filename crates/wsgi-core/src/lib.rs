@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod directives;
 pub mod environ;
 pub mod protocol;
+pub mod relay_rules;
 pub mod response;
 pub mod route;
 pub mod route_policy;

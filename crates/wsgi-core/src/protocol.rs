@@ -167,6 +167,23 @@ impl Frame {
         h
     }
 
+    /// The frame's name, for log lines.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Frame::Request(_) => "Request",
+            Frame::Body(_) => "Body",
+            Frame::BodyEnd => "BodyEnd",
+            Frame::WantBody(_) => "WantBody",
+            Frame::Head { .. } => "Head",
+            Frame::Data(_) => "Data",
+            Frame::End => "End",
+            Frame::Error { .. } => "Error",
+            Frame::Retry => "Retry",
+            Frame::Accepted => "Accepted",
+            Frame::File { .. } => "File",
+        }
+    }
+
     /// Decodes one frame from the start of `buf`. `Ok(None)` means more
     /// bytes are needed; `Ok(Some((frame, used)))` consumed `used` bytes.
     pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, DecodeError> {
