@@ -14,12 +14,12 @@ use crate::apache::{ffi, log};
 use crate::python::wsgi_call::AppTarget;
 use std::ffi::{c_int, CString};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 use wsgi_core::environ::Environ;
 use wsgi_core::protocol::{Frame, PROTOCOL_VERSION, T_END};
 use wsgi_core::relay_rules::{ResponseRules, Step};
-use std::os::fd::AsRawFd;
 use wsgi_core::route::{self, RequestHead, Route};
 
 /// This Apache child's pid (set once per child: no getpid per request).
@@ -357,7 +357,10 @@ impl<'a> Relay<'a> {
     /// Before Accepted: a failed connection means the daemon did not take
     /// the request; a timeout means no daemon thread took it in time.
     fn before_accepted(&mut self, e: io::Error) -> Result<c_int, NotTaken> {
-        if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
             log::request(
                 ffi::APLOG_ERR,
                 self.r,
@@ -419,7 +422,8 @@ impl<'a> Relay<'a> {
                     let size = meta.filter(|m| m.file_type().is_file()).map(|m| m.len());
                     let step = self.rules.file(offset, len, size);
                     if let (Step::File { offset, len }, Some(file)) = (&step, &file) {
-                        if *len > 0 && !request::send_file(self.r, file.as_raw_fd(), *offset, *len) {
+                        if *len > 0 && !request::send_file(self.r, file.as_raw_fd(), *offset, *len)
+                        {
                             return Ok(self.client_gone());
                         }
                         continue;

@@ -223,7 +223,10 @@ mod tests {
                 len: 30
             }
         );
-        assert_eq!(r.file(1 << 40, 5, Some(80)), Step::File { offset: 80, len: 0 });
+        assert_eq!(
+            r.file(1 << 40, 5, Some(80)),
+            Step::File { offset: 80, len: 0 }
+        );
         assert_eq!(r.on_frame(Frame::End), Step::End { short: true });
         let mut r = ResponseRules::default();
         r.on_frame(Frame::Accepted);
