@@ -324,12 +324,23 @@ fn daemons_exit_when_the_parent_is_killed() {
     let gone = wait_until(Duration::from_secs(3), || {
         daemons.iter().all(|p| !alive(*p))
     });
+    // The socket keeper removes the socket files the parent left.
+    let sockets = || {
+        fs::read_dir(&s.root)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".sock"))
+            .count()
+    };
+    let no_sockets = wait_until(Duration::from_secs(5), || sockets() == 0);
+    let left = sockets();
     // Clean up whatever is left before asserting.
     for p in &daemons {
         common::signal(*p as i32, 9);
     }
     s.stop();
     assert!(gone, "daemons outlived the Apache parent by 3 s");
+    assert!(no_sockets, "{left} socket files left 5 s after SIGKILL");
     assert!(
         s.wait_for_log(
             "the Apache parent process has exited (parent_exit)",

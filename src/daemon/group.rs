@@ -173,6 +173,29 @@ pub fn remove_old_sockets(example: &str, keep_from: i32) {
     }
 }
 
+/// After the parent `pid` died: removes every socket file it made beside
+/// `example` (all generations; its daemons are leaving too).
+pub fn remove_parents_sockets(example: &str, pid: i32) {
+    let path = std::path::Path::new(example);
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let parts: Vec<&str> = name.rsplitn(5, '.').collect();
+    let [_, _, _, _, base] = parts[..] else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let ours = format!("{}.{}.", base, pid);
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&ours) && (file.ends_with(".sock") || file.ends_with(".sock.new")) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Builds every configured group: resolves its accounts, creates its socket.
 pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, String> {
     let settings = config::global_snapshot();

@@ -5,6 +5,7 @@
 pub mod group;
 pub mod health;
 pub mod incoming;
+pub mod keeper;
 pub mod process;
 pub mod relay;
 pub mod secret;

@@ -40,6 +40,7 @@ pub fn start_all(pconf: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) -> Result
     group::remove_old_sockets(&groups[0].socket_path, generation - 1);
     let fds = parent_pipe(s)?;
     group::set_parent_pipe(fds[0], fds[1]);
+    super::keeper::ensure_started(s, fds[0], &groups[0].socket_path);
     let mut slots: Vec<*mut Slot> = Vec::new();
     for g in &groups {
         for index in 0..g.spec.processes {
