@@ -157,6 +157,9 @@ pub fn block_stop_signals() {
     }
 }
 
+/// How long the watchdog's report may take before the process exits anyway.
+const WATCHDOG_REPORT_BOUND: Duration = Duration::from_secs(1);
+
 /// A thread that ends the process if the shutdown is not done in time.
 fn start_watchdog(reason: String, deadline: Duration, done: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new().name("wsgi-shutdown-watchdog".into()).spawn(move || {
@@ -170,6 +173,15 @@ fn start_watchdog(reason: String, deadline: Duration, done: Arc<AtomicBool>) {
         if done.load(Ordering::SeqCst) {
             return;
         }
+        // The report below may block (a full log pipe, a lock held by the
+        // stuck thread): a second thread makes sure the process still goes.
+        let _ = std::thread::Builder::new()
+            .name("wsgi-watchdog-backstop".into())
+            .spawn(|| {
+                std::thread::sleep(WATCHDOG_REPORT_BOUND);
+                // SAFETY: as below; the report did not finish in time.
+                unsafe { libc::_exit(1) };
+            });
         log::server(
             ffi::APLOG_ERR,
             std::ptr::null(),

@@ -72,6 +72,9 @@ static SCRIPT_MTIMES: std::sync::Mutex<Vec<(String, i64)>> = std::sync::Mutex::n
 static PARENT_PID: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // The interrupted code may be about to read errno: keep it as it was.
+    // SAFETY: __errno_location is this thread's errno slot (async-signal-safe).
+    let errno = unsafe { *libc::__errno_location() };
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
     if fd >= 0 {
         // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
@@ -88,6 +91,8 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
         // SAFETY: write(2) is async-signal-safe; a full pipe just drops it.
         unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
     }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
 }
 
 /// Runs the daemon; never returns.
