@@ -535,3 +535,64 @@ fn another_user_without_root_is_a_configuration_error() {
     assert!(text.contains("Apache is not started as root"), "{text}");
     assert!(text.contains("WSGIDaemonProcess"), "{text}");
 }
+
+/// Sends a request with a large body very slowly (100 bytes every 200 ms)
+/// until `for_at_most` or the server closes: a slow client.
+fn trickle(port: u16, for_at_most: Duration) {
+    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let _ = write!(
+        c,
+        "POST /app/read HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n"
+    );
+    let t0 = Instant::now();
+    while t0.elapsed() < for_at_most {
+        if c.write_all(&[b'z'; 100]).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn slow_uploads_hold_daemon_threads_only_as_long_as_request_read_timeout_allows() {
+    let modules = String::from_utf8(
+        std::process::Command::new("apxs")
+            .args(["-q", "LIBEXECDIR"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let (s, _dir) = server(
+        "hslow",
+        "processes=1 threads=2",
+        &format!(
+            "LoadModule reqtimeout_module {}/mod_reqtimeout.so\nRequestReadTimeout header=10 body=2\n",
+            modules.trim()
+        ),
+    );
+    let port = s.port;
+    // Two slow clients take both daemon threads (their bodies are larger
+    // than the eager limit, so the daemon reads them as they come).
+    let slow: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || trickle(port, Duration::from_secs(15))))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // mod_reqtimeout ends them after 2 s, which frees the threads: a
+    // normal request is served then, not when the slow clients are done.
+    let t0 = Instant::now();
+    let r = s.get("/app/environ");
+    let took = t0.elapsed();
+    assert_eq!(r.status, 200, "{}", s.logs());
+    assert!(took < Duration::from_secs(8), "waited {took:?}\n{}", s.logs());
+    for h in slow {
+        h.join().unwrap();
+    }
+    assert!(
+        s.error_log().contains("reading the body failed"),
+        "the application saw the cut body as an error\n{}",
+        s.logs()
+    );
+}

@@ -24,6 +24,16 @@ def application(environ, start_response):
         time.sleep(float(query or 12))
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return [b'ran']
+    if path == '/read':
+        # Reads the whole body, however slowly it comes.
+        length = int(environ.get('CONTENT_LENGTH') or 0)
+        try:
+            got = len(environ['wsgi.input'].read(length))
+        except OSError as e:
+            got = -1
+            environ['wsgi.errors'].write('reading the body failed: %r\n' % (e,))
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [str(got).encode()]
     if path == '/big':
         # One bytes object of N MiB, returned in one piece.
         data = b'x' * (int(query or 80) << 20)
