@@ -586,7 +586,11 @@ fn slow_uploads_hold_daemon_threads_only_as_long_as_request_read_timeout_allows(
     let r = s.get("/app/environ");
     let took = t0.elapsed();
     assert_eq!(r.status, 200, "{}", s.logs());
-    assert!(took < Duration::from_secs(8), "waited {took:?}\n{}", s.logs());
+    assert!(
+        took < Duration::from_secs(8),
+        "waited {took:?}\n{}",
+        s.logs()
+    );
     for h in slow {
         h.join().unwrap();
     }

@@ -6,9 +6,12 @@ pub mod group;
 pub mod health;
 pub mod incoming;
 pub mod keeper;
+mod pool;
 pub mod process;
 pub mod relay;
 pub mod secret;
+mod serve;
 pub mod supervisor;
+mod timeouts;
 
 pub use wsgi_ipc::{conn, socket};

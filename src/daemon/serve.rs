@@ -1,0 +1,216 @@
+//! Serving one request in a daemon: the checked Request frame, the
+//! queue-timeout and script-reload decisions, Accepted, then the WSGI
+//! application over the connection.
+
+use super::conn::FramedConn;
+use super::group::DaemonGroup;
+use super::pool::STOP_ACCEPTING;
+use super::process::{ACTIVE, LAST_DONE_MS, SCRIPT_CHANGED, SERVED, SERVING_SINCE, SIGNAL_PIPE};
+use super::timeouts::{RequestSlot, IN_FLIGHT, NEXT_ID};
+use crate::apache::{ffi, log};
+use crate::python::channel::Channel;
+use crate::python::runtime;
+use crate::python::wsgi_call::{self, Outcome};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use wsgi_core::protocol::{Frame, T_REQUEST};
+
+/// The modification time each WSGI script had when this process first ran it.
+pub(super) static SCRIPT_MTIMES: std::sync::Mutex<Vec<(String, i64)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Whether `script` has changed since this process first ran it (the
+/// modification time Apache saw, in ns; 0 = unknown).
+pub(super) fn script_changed(script: &str, mtime: i64) -> bool {
+    if mtime == 0 {
+        return false;
+    }
+    let mut seen = SCRIPT_MTIMES.lock().unwrap_or_else(|e| e.into_inner());
+    match seen.iter().find(|(s, _)| s == script) {
+        Some((_, first)) => *first != mtime,
+        None => {
+            seen.push((script.to_string(), mtime));
+            false
+        }
+    }
+}
+
+/// Serves one request that an Apache child sent over `stream`.
+pub(super) fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
+    /// Counts the request as done; a connection that closed without one
+    /// (an Apache child dropping an idle connection) does not count.
+    struct InFlight(Arc<RequestSlot>, bool);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            IN_FLIGHT
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|s| s.id != self.0.id);
+            if self.1 {
+                SERVED.fetch_add(1, Ordering::SeqCst);
+                if let Some(since) = SERVING_SINCE.get() {
+                    LAST_DONE_MS.store(since.elapsed().as_millis() as u64, Ordering::SeqCst);
+                }
+            }
+            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    // (ACTIVE was counted up by the accept loop, under ACCEPT_LOCK.)
+    let slot = Arc::new(RequestSlot {
+        id: NEXT_ID.fetch_add(1, Ordering::SeqCst),
+        started: std::time::Instant::now(),
+        // SAFETY: pthread_self has no preconditions.
+        thread: unsafe { libc::pthread_self() },
+        app_group: std::sync::OnceLock::new(),
+        request: std::sync::OnceLock::new(),
+        interrupt_asked: std::sync::Mutex::new(None),
+        injected: AtomicBool::new(false),
+        done: AtomicBool::new(false),
+    });
+    IN_FLIGHT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(slot.clone());
+    let mut in_flight = InFlight(slot.clone(), false);
+    let mut conn = conn;
+    // The environ borrows the request's payload: one copy, one allocation.
+    let payload = match conn.recv_raw() {
+        Ok((T_REQUEST, payload)) => payload,
+        Ok(_) | Err(_) => return None,
+    };
+    let incoming = match super::incoming::check(&payload, g) {
+        Ok(i) => i,
+        Err(refused) => {
+            refuse(&mut conn, refused);
+            return None;
+        }
+    };
+    in_flight.1 = true;
+    let request = incoming.request.clone();
+    if !g.spec.queue_timeout.is_zero() {
+        let waited = incoming.queued_for();
+        if waited > g.spec.queue_timeout {
+            let _ = conn.send(&Frame::Error {
+                status: 503,
+                message: format!(
+                    "request {} waited {:.1}s for a free daemon thread, more than queue-timeout ({:?}); answered 503 without running the application",
+                    request.id,
+                    waited.as_secs_f64(),
+                    g.spec.queue_timeout
+                )
+                .into_bytes(),
+            });
+            return None;
+        }
+    }
+    let target = &incoming.target;
+    if target.reload && script_changed(&target.script, target.script_mtime_ns) {
+        // mod_wsgi's daemon-mode reloading: a changed script restarts the
+        // process, so the new code starts with fresh modules. This request
+        // goes back to the relay, which sends it again; it is served by
+        // another process or this one's replacement.
+        let first = !STOP_ACCEPTING.swap(true, Ordering::SeqCst);
+        if first {
+            log::daemon_request(
+                ffi::APLOG_INFO,
+                std::ptr::null(),
+                &request,
+                &format!(
+                    "{} changed: restarting this process to load it",
+                    target.script
+                ),
+            );
+            let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+            // SAFETY: writing one byte to our own non-blocking self-pipe.
+            unsafe { libc::write(fd, (&SCRIPT_CHANGED as *const u8).cast(), 1) };
+        }
+        let _ = conn.send(&Frame::Retry);
+        return None;
+    }
+    // From here on the request runs: the child never sends it again. If
+    // the child already gave up on it (queue-timeout), this fails and
+    // nothing runs.
+    if conn.send(&Frame::Accepted).is_err() {
+        return None;
+    }
+    let _ = slot.app_group.set(target.application_group.clone());
+    let _ = slot.request.set(request.clone());
+    let chan = Channel::Daemon {
+        conn,
+        request: request.clone(),
+        server: incoming.vhost(),
+        body_done: false,
+        eager: incoming.eager_body(),
+        pending: Vec::new(),
+    };
+    let environ = &incoming.environ;
+    let outcome = wsgi_call::run_app(chan, target, environ);
+    if !g.spec.interrupt_timeout.is_zero() {
+        // Under the GIL, so an interrupt cannot land after this point; one
+        // that landed too late to be raised is withdrawn.
+        let _ = runtime::with_interpreter(&target.application_group, |_| {
+            slot.done.store(true, Ordering::SeqCst);
+            if slot.injected.load(Ordering::SeqCst) {
+                runtime::raise_in_thread(slot.thread, None);
+            }
+        });
+    }
+    match outcome {
+        Ok((
+            Outcome::Failed {
+                headers_sent: false,
+            },
+            Some(Channel::Daemon { mut conn, .. }),
+        )) => {
+            let _ = conn.send(&Frame::Error {
+                status: 500,
+                message: b"the WSGI application failed (its traceback is in the error log)"
+                    .to_vec(),
+            });
+            None
+        }
+        // A complete exchange leaves nothing unread on the connection (a
+        // body is only sent when asked for, unless it came eagerly and was
+        // read to its end): it can carry the next request.
+        Ok((
+            Outcome::Done,
+            Some(Channel::Daemon {
+                conn,
+                eager,
+                body_done,
+                pending,
+                ..
+            }),
+        )) if (!eager || body_done) && pending.is_empty() && !conn.has_unread() => Some(conn),
+        // Complete, but unread body bytes remain: the child may already be
+        // sending its next request on this connection; Retry tells it to
+        // use another (see docs/protocol.md) before we close.
+        Ok((Outcome::Done, Some(Channel::Daemon { mut conn, .. }))) => {
+            let _ = conn.send(&Frame::Retry);
+            None
+        }
+        Ok(_) => None,
+        Err(e) => {
+            log::daemon_request(ffi::APLOG_ERR, std::ptr::null(), &request, &e);
+            None
+        }
+    }
+}
+
+/// Answers a refused request (or just closes it) and logs who sent it.
+pub(super) fn refuse(conn: &mut FramedConn, refused: super::incoming::Refused) {
+    let peer = super::socket::peer(conn.raw_fd())
+        .map(|c| format!("pid {} uid {}", c.pid, c.uid))
+        .unwrap_or_else(|_| "an unknown peer".into());
+    log::server(
+        ffi::APLOG_ERR,
+        std::ptr::null(),
+        &format!("refused {} from {}; nothing was run", refused.why, peer),
+    );
+    if let Some((status, message)) = refused.answer {
+        let _ = conn.send(&Frame::Error {
+            status,
+            message: message.into_bytes(),
+        });
+    }
+}
