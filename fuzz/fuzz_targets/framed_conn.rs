@@ -82,5 +82,8 @@ fuzz_target!(|data: &[u8]| {
             break;
         }
     }
+    // Closing our end first: a writer still blocked on a full socket gets
+    // EPIPE instead of waiting for ever.
+    drop(conn);
     let _ = writer.join();
 });
