@@ -2,6 +2,8 @@
 //! processes, forked and supervised by the Apache parent; Apache's children
 //! relay requests to them over a UNIX socket (docs/protocol.md).
 
+mod connections;
+mod exchange;
 pub mod group;
 pub mod health;
 pub mod incoming;

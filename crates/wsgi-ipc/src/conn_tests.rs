@@ -1,0 +1,121 @@
+//! Unit tests of `conn::FramedConn` over socketpairs.
+use super::*;
+
+#[test]
+fn buffered_data_frames_are_handed_over_in_place() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let mut tx = FramedConn::new(a);
+    let mut rx = FramedConn::new(b);
+    tx.send_data(b"one").unwrap();
+    tx.send_data(b"two!").unwrap();
+    tx.send(&Frame::End).unwrap();
+    // One read may bring only part of it: wait until End is in too.
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    loop {
+        rx.wait_frame().unwrap();
+        let mut pieces = Vec::new();
+        let used = rx.buffered_data(&mut pieces);
+        got.extend(pieces.iter().map(|p| p.to_vec()));
+        if used == 0 {
+            break;
+        }
+        rx.consume(used);
+    }
+    assert_eq!(got, vec![b"one".to_vec(), b"two!".to_vec()]);
+    assert!(matches!(rx.recv().unwrap(), Frame::End));
+    assert!(!rx.has_buffered_frame());
+}
+
+#[test]
+fn a_large_write_goes_out_as_bounded_frames() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let data = vec![7u8; 3 * MAX_PIECE + 1];
+    let sender = std::thread::spawn(move || {
+        let mut tx = FramedConn::new(a);
+        tx.send_payload_then(&data, false, Some(&Frame::End))
+            .unwrap();
+    });
+    let mut rx = FramedConn::new(b);
+    let mut sizes = Vec::new();
+    loop {
+        match rx.recv().unwrap() {
+            Frame::Data(d) => sizes.push(d.len()),
+            Frame::End => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    sender.join().unwrap();
+    assert_eq!(sizes, vec![MAX_PIECE, MAX_PIECE, MAX_PIECE, 1]);
+}
+
+#[test]
+fn more_descriptors_than_a_frame_carries_is_an_error() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let files: Vec<std::fs::File> = (0..MAX_FDS + 2)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
+    let mut control = [0u64; 16];
+    let bytes = [19u8, 0, 0, 0, 0];
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    let size = (files.len() * 4) as u32;
+    // SAFETY: one SCM_RIGHTS message with our open descriptors, in
+    // buffers that outlive the call.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(size) as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(size) as _;
+        for (i, f) in files.iter().enumerate() {
+            let data = libc::CMSG_DATA(c).cast::<i32>();
+            data.add(i).write_unaligned(f.as_raw_fd());
+        }
+        assert_eq!(libc::sendmsg(a.as_raw_fd(), &msg, 0), 5);
+    }
+    let mut rx = FramedConn::new(b);
+    let e = rx.recv().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+    assert!(rx.take_fd().is_none(), "none of them is kept");
+}
+
+#[test]
+fn an_oversized_frame_is_refused_before_it_is_sent() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    let mut tx = FramedConn::new(a);
+    let big = Frame::Error {
+        status: 500,
+        message: vec![0; wsgi_core::protocol::MAX_PAYLOAD + 1],
+    };
+    assert_eq!(
+        tx.send(&big).unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+}
+
+#[test]
+fn body_frames_land_in_the_callers_buffer_and_the_rest_waits() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let mut tx = FramedConn::new(a);
+    let mut rx = FramedConn::new(b);
+    tx.send_payload_then(b"abcdef", true, Some(&Frame::BodyEnd))
+        .unwrap();
+    let (mut out, mut pending) = (b"x".to_vec(), Vec::new());
+    assert_eq!(
+        rx.recv_body_onto(&mut out, 4, &mut pending).unwrap(),
+        Some(4)
+    );
+    assert_eq!(
+        (out.as_slice(), pending.as_slice()),
+        (&b"xabcd"[..], &b"ef"[..])
+    );
+    // BodyEnd is not a Body: left for recv.
+    assert_eq!(rx.recv_body_onto(&mut out, 4, &mut pending).unwrap(), None);
+    assert!(matches!(rx.recv().unwrap(), Frame::BodyEnd));
+}
