@@ -171,16 +171,26 @@ unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::serve
         // The child pool goes when the MPM stops this child (after its
         // worker threads were joined): tell every interpreter why, bounded
         // well inside Apache's SIGKILL (~9 s into `stop`).
+        let stop = move || {
+            crate::lifecycle::block_stop_signals();
+            crate::lifecycle::stop(
+                crate::lifecycle::embedded_reason(),
+                run_atexit,
+                EMBEDDED_STOP_DEADLINE,
+                Default::default(),
+            )
+        };
+        // Prefork stops its children from a signal handler: the sequence
+        // then runs on a thread of ours instead (see child_signals).
+        if mpm_query(ffi::AP_MPMQ_IS_THREADED as u32) == ffi::AP_MPMQ_NOT_SUPPORTED as i64 {
+            crate::child_signals::take_over(stop);
+        }
         crate::apache::pool::on_cleanup(
             pchild,
             Box::new(move || {
-                crate::lifecycle::block_stop_signals();
-                crate::lifecycle::stop(
-                    crate::lifecycle::embedded_reason(),
-                    run_atexit,
-                    EMBEDDED_STOP_DEADLINE,
-                    Default::default(),
-                )
+                if !crate::child_signals::stopped_already() {
+                    stop();
+                }
             }),
         );
         preload_import_scripts_for("", s);

@@ -7,6 +7,7 @@
 //! and the Apache-free `wsgi-core` crate.
 
 pub mod apache;
+mod child_signals;
 mod config;
 mod daemon;
 mod hooks;

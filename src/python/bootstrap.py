@@ -149,6 +149,27 @@ def _join_threads(timeout):
             for t in sorted(_other_threads(), key=lambda t: t.daemon)]
 
 
+def _prepare_finalize():
+    """Before Py_FinalizeEx on a thread other than Python's main thread (a
+    prefork child stops on a thread of ours, outside Apache's signal
+    handler): threading's shutdown waits for every non-daemon thread's
+    lock, the main thread's too, which only the main thread itself would
+    release. That thread is out of Python for good now (the teardown
+    refuses every entry), so it is marked stopped here."""
+    main = threading.main_thread()
+    if threading.current_thread() is main:
+        return
+    handle = getattr(main, '_handle', None)
+    if handle is not None and hasattr(handle, '_set_done'):
+        handle._set_done()          # 3.13
+        return
+    lock = getattr(main, '_tstate_lock', None)
+    if lock is not None and lock.locked():
+        lock.release()              # 3.10 - 3.12
+    if hasattr(main, '_stop'):
+        main._stop()
+
+
 def _run_atexit():
     """atexit callbacks, for an interpreter that is not torn down."""
     _host.set_activity('atexit callbacks')

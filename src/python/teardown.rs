@@ -235,6 +235,13 @@ fn end_main(left: &dyn Fn() -> Duration) -> Outcome {
     if let Err(why) = blocker(own, left, counted, "request thread(s) still running") {
         return keep(why);
     }
+    if let Err(e) = call_mod_wsgi(c"_prepare_finalize", &[]) {
+        crate::apache::log::server(
+            crate::apache::ffi::APLOG_WARNING,
+            std::ptr::null(),
+            &format!("before destroying the main interpreter: {}", e),
+        );
+    }
     // SAFETY: the main interpreter's state of this thread is current, GIL
     // held; nothing enters Python after this (TEARING_DOWN).
     if unsafe { py::Py_FinalizeEx() } != 0 {

@@ -28,6 +28,9 @@ def on_stop(event, **details):
     # mod_wsgi's reason, and ours where it says more.
     text = '%s %s' % (event, reason) if cause == reason else '%s %s (%s)' % (event, reason, cause)
     mark('stopping', text)
+    # Which thread ran it (a prefork child stops on a thread of ours, not
+    # inside Apache's signal handler on its main thread).
+    mark('stopthread', threading.current_thread().name)
 
 
 @mod_wsgi.subscribe_signals
