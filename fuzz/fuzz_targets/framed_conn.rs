@@ -17,32 +17,7 @@ fn send_with_fds(sock: i32, bytes: &[u8], n: usize) {
         .filter_map(|_| std::fs::File::open("/dev/null").ok())
         .collect();
     let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    let mut control = [0u64; 16];
-    // SAFETY: a msghdr over buffers that outlive the call; the control
-    // message holds fds.len() (at most 8) descriptors, which fits.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        if !fds.is_empty() {
-            let size = (fds.len() * 4) as u32;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = libc::CMSG_SPACE(size) as _;
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            (*c).cmsg_level = libc::SOL_SOCKET;
-            (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(size) as _;
-            let data = libc::CMSG_DATA(c).cast::<i32>();
-            for (i, fd) in fds.iter().enumerate() {
-                data.add(i).write_unaligned(*fd);
-            }
-        }
-        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
-    }
+    let _ = wsgi_ipc::conn::send_with_fds(sock, bytes, &fds);
 }
 
 fuzz_target!(|data: &[u8]| {

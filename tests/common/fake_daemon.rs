@@ -72,27 +72,10 @@ pub struct Answer {
     pub fd: Option<i32>,
 }
 
+/// Sends `bytes` with `fd` attached (SCM_RIGHTS), all of it in one message.
 pub fn send_with_fd(sock: i32, bytes: &[u8], fd: i32) {
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    let mut control = [0u64; 4];
-    // SAFETY: one SCM_RIGHTS message with one descriptor, in buffers that
-    // outlive the call.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as _;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as _;
-        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
-        assert_eq!(libc::sendmsg(sock, &msg, 0), bytes.len() as isize);
-    }
+    let sent = wsgi_ipc::conn::send_with_fds(sock, bytes, &[fd]).unwrap();
+    assert_eq!(sent, bytes.len());
 }
 
 /// Serves `answers` in order, one connection each, on `l`.

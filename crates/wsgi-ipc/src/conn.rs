@@ -120,7 +120,7 @@ impl FramedConn {
             self.wbuf.clear();
             return Err(too_large(e));
         }
-        let sent = send_fd(self.stream.as_raw_fd(), &self.wbuf, fd);
+        let sent = send_with_fds(self.stream.as_raw_fd(), &self.wbuf, &[fd]);
         let result = sent.and_then(|n| self.stream.write_all(&self.wbuf[n..]));
         self.wbuf.clear();
         result
@@ -521,28 +521,46 @@ fn send_vectored(sock: RawFd, slices: &[IoSlice], flags: libc::c_int) -> io::Res
     }
 }
 
-/// Sends (the start of) `bytes` with `fd` attached; returns how many bytes
-/// went out (the rest is written normally: the descriptor travels once).
-fn send_fd(sock: RawFd, bytes: &[u8], fd: RawFd) -> io::Result<usize> {
+/// The most descriptors `send_with_fds` passes in one message.
+pub const MAX_SEND_FDS: usize = 16;
+
+/// Sends (the start of) `bytes` on `sock` with `fds` attached (SCM_RIGHTS;
+/// the peer gets its own descriptors for the same open files); returns how
+/// many bytes went out (the rest is written normally: the descriptors
+/// travel once). No descriptors: a plain sendmsg.
+pub fn send_with_fds(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+    if fds.len() > MAX_SEND_FDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many descriptors for one message",
+        ));
+    }
     let mut iov = libc::iovec {
         iov_base: bytes.as_ptr() as *mut libc::c_void,
         iov_len: bytes.len(),
     };
-    let mut control = [0u64; 4];
+    // CMSG_SPACE(16 * 4) is 80 bytes on Linux.
+    let mut control = [0u64; 10];
+    let size = std::mem::size_of_val(fds) as u32;
     // SAFETY: as in read_more: a zeroed msghdr pointed at buffers that
-    // outlive the call; one SCM_RIGHTS message carrying one descriptor,
-    // which fits `control` (CMSG_SPACE(4) is 24 bytes on Linux).
+    // outlive the call; one SCM_RIGHTS message carrying at most
+    // MAX_SEND_FDS descriptors, which fits `control`.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as _;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
-        libc::CMSG_DATA(c).cast::<libc::c_int>().write_unaligned(fd);
+        if !fds.is_empty() {
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(size) as _;
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(size) as _;
+            let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+            for (k, fd) in fds.iter().enumerate() {
+                data.add(k).write_unaligned(*fd);
+            }
+        }
         loop {
             let n = libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
             if n >= 0 {

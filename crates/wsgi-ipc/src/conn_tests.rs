@@ -54,31 +54,9 @@ fn more_descriptors_than_a_frame_carries_is_an_error() {
     let files: Vec<std::fs::File> = (0..MAX_FDS + 2)
         .map(|_| std::fs::File::open("/dev/null").unwrap())
         .collect();
-    let mut control = [0u64; 16];
     let bytes = [19u8, 0, 0, 0, 0];
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    let size = (files.len() * 4) as u32;
-    // SAFETY: one SCM_RIGHTS message with our open descriptors, in
-    // buffers that outlive the call.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(size) as _;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(size) as _;
-        for (i, f) in files.iter().enumerate() {
-            let data = libc::CMSG_DATA(c).cast::<i32>();
-            data.add(i).write_unaligned(f.as_raw_fd());
-        }
-        assert_eq!(libc::sendmsg(a.as_raw_fd(), &msg, 0), 5);
-    }
+    let fds: Vec<RawFd> = files.iter().map(|f| f.as_raw_fd()).collect();
+    assert_eq!(send_with_fds(a.as_raw_fd(), &bytes, &fds).unwrap(), 5);
     let mut rx = FramedConn::new(b);
     let e = rx.recv().unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
