@@ -134,65 +134,59 @@ pub fn newer_socket(path: &str) -> Option<String> {
     best.map(|(_, p)| p.to_string_lossy().into_owned())
 }
 
-/// Removes this parent's socket files of generations before `keep_from`
-/// that nothing listens on any more, found next to `example` (a socket
-/// path of this parent).
-pub fn remove_old_sockets(example: &str, keep_from: i32) {
+/// The socket files beside `example` (a socket path of this parent) that
+/// share its prefix and parent pid, with their generation (None for a
+/// `.sock.new` still being set up). Names are PREFIX.PARENTPID.GEN.HEX.sock.
+fn sockets_of_parent(example: &str) -> Vec<(std::path::PathBuf, Option<i32>)> {
     let path = std::path::Path::new(example);
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
-        return;
+        return Vec::new();
     };
-    // name = BASE.PARENTPID.GENERATION.N.sock
     let parts: Vec<&str> = name.rsplitn(5, '.').collect();
     let [_, _, _, pid, base] = parts[..] else {
-        return;
+        return Vec::new();
     };
+    let ours = format!("{}.{}.", base, pid);
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return Vec::new();
     };
+    let mut out = Vec::new();
     for e in entries.flatten() {
         let file = e.file_name().to_string_lossy().into_owned();
-        let p: Vec<&str> = file.rsplitn(5, '.').collect();
-        if let [ext, _, generation, fpid, fbase] = p[..] {
-            let old = generation
-                .parse::<i32>()
-                .map(|g| g < keep_from)
-                .unwrap_or(false);
-            // Only sockets no daemon listens on any more: an old
-            // generation's daemons may still be draining, and an Apache
-            // child of that generation may still send them a request.
-            if ext == "sock"
-                && fpid == pid
-                && fbase == base
-                && old
-                && std::os::unix::net::UnixStream::connect(e.path()).is_err()
-            {
-                let _ = std::fs::remove_file(e.path());
+        let Some(rest) = file.strip_prefix(&ours) else {
+            continue;
+        };
+        if let Some(stem) = rest.strip_suffix(".sock") {
+            let generation = stem.split('.').next().and_then(|g| g.parse().ok());
+            if generation.is_some() {
+                out.push((e.path(), generation));
             }
+        } else if rest.ends_with(".sock.new") {
+            out.push((e.path(), None));
+        }
+    }
+    out
+}
+
+/// Removes this parent's socket files of generations before `keep_from`
+/// that nothing listens on any more, found next to `example`. (An old
+/// generation's daemons may still be draining, and an Apache child of
+/// that generation may still send them a request.)
+pub fn remove_old_sockets(example: &str, keep_from: i32) {
+    for (path, generation) in sockets_of_parent(example) {
+        if generation.is_some_and(|g| g < keep_from)
+            && std::os::unix::net::UnixStream::connect(&path).is_err()
+        {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
 
-/// After the parent `pid` died: removes every socket file it made beside
+/// After the parent died: removes every socket file it made beside
 /// `example` (all generations; its daemons are leaving too).
-pub fn remove_parents_sockets(example: &str, pid: i32) {
-    let path = std::path::Path::new(example);
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
-        return;
-    };
-    let parts: Vec<&str> = name.rsplitn(5, '.').collect();
-    let [_, _, _, _, base] = parts[..] else {
-        return;
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let ours = format!("{}.{}.", base, pid);
-    for e in entries.flatten() {
-        let file = e.file_name().to_string_lossy().into_owned();
-        if file.starts_with(&ours) && (file.ends_with(".sock") || file.ends_with(".sock.new")) {
-            let _ = std::fs::remove_file(e.path());
-        }
+pub fn remove_parents_sockets(example: &str) {
+    for (path, _) in sockets_of_parent(example) {
+        let _ = std::fs::remove_file(path);
     }
 }
 

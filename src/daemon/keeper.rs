@@ -82,7 +82,7 @@ fn keep(parent_pipe: RawFd, example: &str) -> ! {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    super::group::remove_parents_sockets(example, parent);
+    super::group::remove_parents_sockets(example);
     // SAFETY: leave without running anything inherited from Apache.
     unsafe { libc::_exit(0) }
 }
