@@ -22,7 +22,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-OURS = os.path.join(REPO, 'target/release/libmod_wsgi_rs.so')
+# MOD_WSGI_RS_SO: benchmark another build of ours (say, main's) in its place.
+OURS = os.environ.get('MOD_WSGI_RS_SO') or os.path.join(REPO, 'target/release/libmod_wsgi_rs.so')
 DEBIAN = '/usr/lib/apache2/modules/mod_wsgi.so'
 
 SCENARIOS = ['hello', 'echo64k', 'stream1m', 'sleep10ms', 'file1m']
