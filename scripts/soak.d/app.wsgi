@@ -26,6 +26,19 @@ def application(environ, start_response):
     if path == '/80m':
         start_response('200 OK', [('Content-Type', 'application/octet-stream')])
         return [BIG]
+    if path == '/interp':
+        # This process's Python interpreters (main + sub-interpreters).
+        try:
+            import _interpreters as interpreters       # 3.13
+        except ImportError:
+            try:
+                import _xxsubinterpreters as interpreters
+            except ImportError:
+                interpreters = None
+        count = len(interpreters.list_all()) if interpreters else -1
+        body = ('%d %d' % (os.getpid(), count)).encode()
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [body]
     if path == '/raise':
         raise RuntimeError('an error on purpose (soak test)')
     start_response('404 Not Found', [('Content-Type', 'text/plain')])

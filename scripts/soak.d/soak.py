@@ -6,7 +6,9 @@ Traffic (loopback only, bounded by the duration): GET, POST (small and
 an application error, half of it to a daemon group, half embedded. Every
 10 s it samples, per process role (parent, Apache children, daemons):
 RSS, open descriptors and threads, plus the number of socket files and
-the number of processes of each role. At the end it prints each series'
+the number of processes of each role, and the most Python interpreters
+any daemon or Apache child has (each mount is one application group, so
+a process should have its main interpreter and one more). At the end it prints each series'
 least-squares slope per hour and the response counts; a leak shows as a
 slope that does not fall with a longer run.
 """
@@ -142,6 +144,22 @@ def sample_proc(pid):
         return None
 
 
+def interpreters(port, mount, asks=12):
+    """The most interpreters any process answering under `mount` has
+    (asked `asks` times: each answer comes from one process)."""
+    most = 0
+    for _ in range(asks):
+        try:
+            c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+            c.request('GET', mount + '/interp')
+            _, count = c.getresponse().read().decode().split()
+            most = max(most, int(count))
+            c.close()
+        except Exception:
+            pass
+    return most
+
+
 def slope_per_hour(points):
     if len(points) < 3:
         return 0.0
@@ -223,6 +241,10 @@ def main():
                            ('threads per process', threads / n), ('processes', n))
                     for what, v in per:
                         series.setdefault('%s %s' % (role, what), []).append((t, v))
+                series.setdefault('daemon interpreters (most in a process)', []).append(
+                    (t, interpreters(port, '/d')))
+                series.setdefault('child interpreters (most in a process)', []).append(
+                    (t, interpreters(port, '/e')))
                 socks = len([n for n in os.listdir(root) if '.sock' in n])
                 series.setdefault('socket files', []).append((t, socks))
                 next_sample += 10
