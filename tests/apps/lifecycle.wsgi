@@ -117,6 +117,14 @@ def application(environ, start_response):
         mark('stuck', 'started')  # one line per run, in a file per process
         time.sleep(float(environ.get('QUERY_STRING') or '30'))
         body = b'unstuck'
+    elif path == '/spin-cpu':
+        # Until this process has used N more seconds of CPU (however busy
+        # the machine is), at most 30 s of wall time.
+        want = time.process_time() + float(environ.get('QUERY_STRING') or '2')
+        cap = time.time() + 30
+        while time.process_time() < want and time.time() < cap:
+            pass
+        body = b'spun'
     elif path == '/spin':
         # Busy in Python code: uses CPU, and an injected exception lands.
         end = time.time() + float(environ.get('QUERY_STRING') or '30')
