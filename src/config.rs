@@ -117,6 +117,23 @@ pub fn global_snapshot() -> GlobalConfig {
     global().clone().unwrap_or_else(GlobalConfig::defaults)
 }
 
+impl GlobalConfig {
+    /// What the Python host needs of it.
+    pub fn python_settings(&self) -> pyhost::runtime::PythonSettings {
+        pyhost::runtime::PythonSettings {
+            python_home: self.python_home.clone(),
+            python_path: self.python_path.clone(),
+            python_optimize: self.python_optimize,
+            python_hash_seed: self.python_hash_seed.clone(),
+            python_warnings: self.python_warnings.clone(),
+            dont_write_bytecode: self.dont_write_bytecode,
+            restrict_stdin: self.restrict_stdin,
+            restrict_stdout: self.restrict_stdout,
+            restrict_signal: self.restrict_signal,
+        }
+    }
+}
+
 /// Called before each configuration read: forget the previous one.
 pub fn reset_global() {
     *global() = Some(GlobalConfig::defaults());

@@ -6,7 +6,7 @@ use crate::apache::pool::pool_owned;
 use crate::apache::request::{cstr_bytes, pool_str, table_get};
 use crate::apache::{ffi, log};
 use crate::config::{self, AliasEntry, DirConfig, ServerConfig};
-use crate::python::{runtime, wsgi_call};
+use pyhost::{runtime, wsgi_call};
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
 use wsgi_core::app_group::{application_group_name, RequestIdentity};
@@ -158,8 +158,9 @@ unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::serve
             process_group: String::new(),
             maximum_processes: mpm_query(ffi::AP_MPMQ_MAX_DAEMONS as u32).max(1),
             threads_per_process: mpm_query(ffi::AP_MPMQ_MAX_THREADS as u32).max(1),
-            settings,
+            settings: settings.python_settings(),
         };
+        crate::host_events::install();
         if let Err(e) = runtime::initialize(info) {
             log::server(
                 ffi::APLOG_CRIT,
@@ -514,7 +515,7 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
     };
     match daemon {
         Some(g) => crate::daemon::relay::relay(r, &g, &target, cgi),
-        None => wsgi_call::run(r, &target, &cgi),
+        None => crate::embedded::run(r, &target, &cgi),
     }
 }
 

@@ -10,9 +10,10 @@ pub mod apache;
 mod child_signals;
 mod config;
 mod daemon;
+mod embedded;
 mod hooks;
+mod host_events;
 mod lifecycle;
-mod python;
 mod users;
 
 use apache::ffi::{ACCESS_CONF, OR_AUTHCFG, OR_FILEINFO, RSRC_CONF};

@@ -5,7 +5,7 @@
 //! it went.
 
 use crate::apache::{ffi, log};
-use crate::python::{runtime, teardown};
+use pyhost::{runtime, teardown};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

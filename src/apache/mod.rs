@@ -9,4 +9,5 @@ pub mod log;
 pub mod module_def;
 pub mod pool;
 pub mod request;
+pub mod request_io;
 pub mod vhosts;

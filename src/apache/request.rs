@@ -245,6 +245,12 @@ pub fn keeps_connection(r: *mut ffi::request_rec) -> bool {
     unsafe { (*(*r).connection).keepalive != ffi::ap_conn_keepalive_e_AP_CONN_CLOSE }
 }
 
+/// Marks the connection to be closed after this response.
+pub fn close_after(r: *mut ffi::request_rec) {
+    // SAFETY: live request and its connection.
+    unsafe { (*(*r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE }
+}
+
 /// Ends the body (nothing more is written for this request) and sends
 /// what Apache holds. False when the client is gone.
 pub fn end_body(r: *mut ffi::request_rec) -> bool {

@@ -52,7 +52,7 @@ pub fn start_gil_heartbeat(spec: &DaemonProcessSpec) {
     let _ = std::thread::Builder::new()
         .name("wsgi-gil-heartbeat".into())
         .spawn(move || loop {
-            if crate::python::runtime::with_interpreter("", |_| ()).is_ok() {
+            if pyhost::runtime::with_interpreter("", |_| ()).is_ok() {
                 GIL_SEEN_MS.store(now_ms(), Ordering::SeqCst);
             }
             std::thread::sleep(period);

@@ -6,7 +6,7 @@
 use super::group::DaemonGroup;
 use super::secret;
 use crate::apache::log::DaemonRequest;
-use crate::python::wsgi_call::AppTarget;
+use pyhost::wsgi_call::AppTarget;
 use std::time::Duration;
 use wsgi_core::environ::Environ;
 use wsgi_core::protocol::DecodeError;

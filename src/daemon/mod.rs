@@ -3,6 +3,7 @@
 //! relay requests to them over a UNIX socket (docs/protocol.md).
 
 mod connections;
+mod daemon_io;
 mod exchange;
 pub mod group;
 pub mod health;

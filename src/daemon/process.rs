@@ -10,7 +10,7 @@ use super::group::DaemonGroup;
 use super::pool::{accept_loop, drain, join_in_flight};
 use super::timeouts::{oldest_request, overdue_requests};
 use crate::apache::{ffi, log};
-use crate::python::runtime;
+use pyhost::runtime;
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -165,8 +165,9 @@ fn setup_and_serve(
         if !g.spec.python_path.is_empty() {
             s.python_path = g.spec.python_path.clone();
         }
-        s
+        s.python_settings()
     };
+    crate::host_events::install();
     runtime::initialize(runtime::ProcessInfo {
         process_group: g.spec.name.clone(),
         maximum_processes: g.spec.processes as i64,

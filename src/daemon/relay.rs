@@ -11,7 +11,7 @@ use super::exchange::Relay;
 use super::group::DaemonGroup;
 use crate::apache::request;
 use crate::apache::{ffi, log};
-use crate::python::wsgi_call::AppTarget;
+use pyhost::wsgi_call::AppTarget;
 use std::ffi::c_int;
 use std::time::Duration;
 use wsgi_core::environ::Environ;

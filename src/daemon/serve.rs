@@ -8,9 +8,9 @@ use super::pool::STOP_ACCEPTING;
 use super::process::{ACTIVE, LAST_DONE_MS, SCRIPT_CHANGED, SERVED, SERVING_SINCE, SIGNAL_PIPE};
 use super::timeouts::{RequestSlot, IN_FLIGHT, NEXT_ID};
 use crate::apache::{ffi, log};
-use crate::python::channel::Channel;
-use crate::python::runtime;
-use crate::python::wsgi_call::{self, Outcome};
+use super::daemon_io::DaemonIo;
+use pyhost::runtime;
+use pyhost::wsgi_call::{self, Outcome};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use wsgi_core::protocol::{Frame, T_REQUEST};
@@ -135,7 +135,7 @@ pub(super) fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<Fram
     }
     let _ = slot.app_group.set(target.application_group.clone());
     let _ = slot.request.set(request.clone());
-    let chan = Channel::Daemon {
+    let chan = DaemonIo {
         conn,
         request: request.clone(),
         server: incoming.vhost(),
@@ -160,7 +160,7 @@ pub(super) fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<Fram
             Outcome::Failed {
                 headers_sent: false,
             },
-            Some(Channel::Daemon { mut conn, .. }),
+            Some(DaemonIo { mut conn, .. }),
         )) => {
             let _ = conn.send(&Frame::Error {
                 status: 500,
@@ -169,23 +169,13 @@ pub(super) fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<Fram
             });
             None
         }
-        // A complete exchange leaves nothing unread on the connection (a
-        // body is only sent when asked for, unless it came eagerly and was
-        // read to its end): it can carry the next request.
-        Ok((
-            Outcome::Done,
-            Some(Channel::Daemon {
-                conn,
-                eager,
-                body_done,
-                pending,
-                ..
-            }),
-        )) if (!eager || body_done) && pending.is_empty() && !conn.has_unread() => Some(conn),
+        // A complete exchange that left nothing unread can carry the next
+        // request (DaemonIo::reusable).
+        Ok((Outcome::Done, Some(io))) if io.reusable() => Some(io.conn),
         // Complete, but unread body bytes remain: the child may already be
         // sending its next request on this connection; Retry tells it to
         // use another (see docs/protocol.md) before we close.
-        Ok((Outcome::Done, Some(Channel::Daemon { mut conn, .. }))) => {
+        Ok((Outcome::Done, Some(DaemonIo { mut conn, .. }))) => {
             let _ = conn.send(&Frame::Retry);
             None
         }

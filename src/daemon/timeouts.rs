@@ -4,7 +4,7 @@
 
 use super::health::StopReason;
 use crate::apache::{ffi, log};
-use crate::python::runtime;
+use pyhost::runtime;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,7 +10,6 @@
 
 use super::native;
 use super::object::{self, PyErrSet, PyObj, PyResult};
-use crate::config::GlobalConfig;
 use pyo3_ffi as py;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -43,7 +42,22 @@ pub struct ProcessInfo {
     pub process_group: String,
     pub maximum_processes: i64,
     pub threads_per_process: i64,
-    pub settings: GlobalConfig,
+    pub settings: PythonSettings,
+}
+
+/// How Python is set up in this process (the `WSGIPython*` directives,
+/// and a daemon group's own `python-path=` / `python-home=`).
+#[derive(Clone, Default)]
+pub struct PythonSettings {
+    pub python_home: Option<String>,
+    pub python_path: Vec<String>,
+    pub python_optimize: u8,
+    pub python_hash_seed: Option<String>,
+    pub python_warnings: Vec<String>,
+    pub dont_write_bytecode: bool,
+    pub restrict_stdin: bool,
+    pub restrict_stdout: bool,
+    pub restrict_signal: bool,
 }
 
 static PROCESS: OnceLock<ProcessInfo> = OnceLock::new();
@@ -221,7 +235,7 @@ impl RegistryExt for std::sync::MutexGuard<'static, Option<HashMap<String, &'sta
     }
 }
 
-fn configure_and_start(settings: &GlobalConfig) -> Result<(), String> {
+fn configure_and_start(settings: &PythonSettings) -> Result<(), String> {
     // SAFETY: PyConfig is plain data that PyConfig_InitPythonConfig fills
     // in; the strings we set are copied by Python; PyConfig_Clear frees them.
     unsafe {
@@ -283,7 +297,11 @@ fn configure_and_start(settings: &GlobalConfig) -> Result<(), String> {
 
 fn status_text(st: &py::PyStatus) -> String {
     let part = |p: *const std::ffi::c_char| {
-        String::from_utf8_lossy(crate::apache::request::cstr_bytes(p)).into_owned()
+        if p.is_null() {
+            return String::new();
+        }
+        // SAFETY: Python's status strings are static, NUL-terminated.
+        unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
     };
     format!("{} {}", part(st.func), part(st.err_msg))
 }
@@ -529,9 +547,8 @@ pub fn publish_signal(signum: i32, signame: &str) {
             call.map(drop).map_err(|_| describe_error(Some(interp)))
         });
         if let Ok(Err(e)) | Err(e) = r {
-            crate::apache::log::server(
-                crate::apache::ffi::APLOG_ERR,
-                std::ptr::null(),
+            super::host::log(
+                super::host::level::ERR,
                 &format!("process_signal in '{}': {}", name, e),
             );
         }

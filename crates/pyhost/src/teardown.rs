@@ -12,6 +12,7 @@
 //! still busy — is not torn down: its atexit callbacks run instead, and the
 //! report says which threads kept it.
 
+use super::host::{self, level};
 use super::object::{self, PyObj};
 use super::runtime::{self, OwnState};
 use pyo3_ffi as py;
@@ -35,7 +36,7 @@ pub fn destroy_all(left: &dyn Fn() -> Duration) -> Vec<(String, Outcome)> {
     let mut out = Vec::new();
     let mut kept_sub = false;
     for name in names {
-        crate::lifecycle::set_activity(&format!("destroying interpreter '{}'", name));
+        host::host().activity(&format!("destroying interpreter '{}'", name));
         let outcome = if name.is_empty() {
             if kept_sub {
                 keep_main("a sub-interpreter was not torn down".into())
@@ -94,9 +95,8 @@ fn threads_left(left: &dyn Fn() -> Duration) -> Option<String> {
 /// (entered by the caller).
 fn keep(why: String) -> Outcome {
     if let Err(e) = call_mod_wsgi(c"_run_atexit", &[]) {
-        crate::apache::log::server(
-            crate::apache::ffi::APLOG_ERR,
-            std::ptr::null(),
+        host::log(
+            level::ERR,
             &format!("atexit callbacks: {}", e),
         );
     }
@@ -236,18 +236,16 @@ fn end_main(left: &dyn Fn() -> Duration) -> Outcome {
         return keep(why);
     }
     if let Err(e) = call_mod_wsgi(c"_prepare_finalize", &[]) {
-        crate::apache::log::server(
-            crate::apache::ffi::APLOG_WARNING,
-            std::ptr::null(),
+        host::log(
+            level::WARNING,
             &format!("before destroying the main interpreter: {}", e),
         );
     }
     // SAFETY: the main interpreter's state of this thread is current, GIL
     // held; nothing enters Python after this (TEARING_DOWN).
     if unsafe { py::Py_FinalizeEx() } != 0 {
-        crate::apache::log::server(
-            crate::apache::ffi::APLOG_WARNING,
-            std::ptr::null(),
+        host::log(
+            level::WARNING,
             "destroying the main interpreter: buffered data could not be flushed",
         );
     }

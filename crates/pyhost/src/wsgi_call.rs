@@ -1,12 +1,11 @@
-//! Running one request through a WSGI application in this process
-//! (embedded mode): the environ, the call, and what to tell Apache after.
+//! Running one request through a WSGI application in this process: the
+//! environ, the call, and how it ended.
 
-use super::channel::{Channel, Preread};
+use super::host::level;
+use super::io::RequestIo;
 use super::native;
 use super::object::{self, PyObj, PyResult};
 use super::runtime::{self, Interpreter};
-use crate::apache::{ffi, log, request};
-use std::ffi::c_int;
 use wsgi_core::environ::Environ;
 
 /// Everything the handler resolved about which application to run.
@@ -35,16 +34,18 @@ pub enum Outcome {
     },
 }
 
-/// Runs the application over `chan` (GIL taken and released inside) and
-/// returns how it ended plus the channel, for the caller to finish with.
-pub fn run_app(
-    chan: Channel,
+/// Runs the application over `io` (GIL taken and released inside) and
+/// returns how it ended plus the I/O, for the caller to finish with (None
+/// if the application's objects still hold it, which they cannot use).
+pub fn run_app<Io: RequestIo>(
+    io: Io,
     target: &AppTarget,
     cgi: &Environ,
-) -> Result<(Outcome, Option<Channel>), String> {
+) -> Result<(Outcome, Option<Io>), String> {
     runtime::with_interpreter(&target.application_group, |interp| {
         object::gil_wait_reset(runtime::last_gil_wait());
-        let handle = native::new_handle(chan).map_err(|_| runtime::describe_error(Some(interp)))?;
+        let handle = native::new_handle(Box::new(io))
+            .map_err(|_| runtime::describe_error(Some(interp)))?;
         native::set_current(handle.as_ptr());
         let result = call_app(interp, target, cgi, &handle);
         native::set_current(std::ptr::null_mut());
@@ -54,7 +55,7 @@ pub fn run_app(
             Err(_) if state.client_gone() => {
                 object::clear_error();
                 state.log(
-                    ffi::APLOG_INFO,
+                    level::INFO,
                     "the client closed the connection before the response was complete",
                 );
                 Outcome::ClientGone
@@ -62,67 +63,26 @@ pub fn run_app(
             Err(_) => {
                 let text = runtime::describe_error(Some(interp));
                 state.log(
-                    ffi::APLOG_ERR,
+                    level::ERR,
                     &format!(
                         "exception while running WSGI script '{}' (application group '{}'):",
                         target.script, target.application_group
                     ),
                 );
                 for line in text.trim_end().lines() {
-                    state.log(ffi::APLOG_ERR, line);
+                    state.log(level::ERR, line);
                 }
                 Outcome::Failed {
                     headers_sent: state.headers_sent(),
                 }
             }
         };
-        Ok((outcome, state.detach()))
+        let io = state
+            .detach()
+            .and_then(|io| io.into_any().downcast::<Io>().ok())
+            .map(|io| *io);
+        Ok((outcome, io))
     })?
-}
-
-/// Embedded mode: runs the application for `r` and returns the handler's
-/// status for Apache.
-pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &Environ) -> c_int {
-    // A small body (known length, no 100-continue) is read before the
-    // application starts, as daemon mode sends it with the request.
-    let preread = match request::read_small_body(r, cgi) {
-        Ok(body) => body.map(Preread::new),
-        Err(status) => {
-            log::request(
-                ffi::APLOG_INFO,
-                r,
-                "reading the request body from the client failed",
-            );
-            return status;
-        }
-    };
-    match run_app(Channel::Apache(r, preread), target, cgi) {
-        Ok((Outcome::Done, _)) => {
-            // The GIL is released: the body's end and what Apache still
-            // holds go out now (see request::Then::End), unless the body
-            // was short, which keeps Apache's own ending.
-            if request::keeps_connection(r) {
-                request::end_body(r);
-            }
-            ffi::OK
-        }
-        Ok((Outcome::ClientGone, _)) => ffi::OK,
-        Ok((Outcome::Failed { headers_sent: true }, _)) => {
-            // Too late for a 500: make sure the client sees a cut response.
-            request::abort_response(r);
-            ffi::OK
-        }
-        Ok((
-            Outcome::Failed {
-                headers_sent: false,
-            },
-            _,
-        )) => ffi::HTTP_INTERNAL_SERVER_ERROR,
-        Err(e) => {
-            log::request(ffi::APLOG_ERR, r, &e);
-            ffi::HTTP_INTERNAL_SERVER_ERROR
-        }
-    }
 }
 
 fn call_app(interp: &Interpreter, t: &AppTarget, cgi: &Environ, handle: &PyObj) -> PyResult<PyObj> {
@@ -163,7 +123,7 @@ fn build_environ(
         PyObj::borrowed(interp.input_type)?.call(&[handle])?,
     )?;
     set(c"wsgi.input_terminated", object::boolean(true))?;
-    let errors_level = object::int(ffi::APLOG_ERR as i64)?;
+    let errors_level = object::int(level::ERR as i64)?;
     let errors_name = object::str_utf8("wsgi.errors")?;
     set(
         c"wsgi.errors",

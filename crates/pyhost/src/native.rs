@@ -4,9 +4,9 @@
 //! freed memory; once the request is over its `request_rec` pointer is
 //! cleared and every call raises instead of touching Apache.
 
-use super::channel::Channel;
+use super::host::{self, level};
+use super::io::RequestIo;
 use super::object::{self, PyErrSet, PyObj, PyResult};
-use crate::apache::{ffi, log};
 use pyo3_ffi as py;
 use std::ffi::{c_char, CStr, CString};
 use std::time::{Duration, Instant};
@@ -14,8 +14,7 @@ use wsgi_core::response::{check_header_name, check_header_value, is_hop_by_hop, 
 
 const CAPSULE_NAME: &CStr = c"mod_wsgi_rs.request";
 /// A piece up to this size is sent without giving up the GIL when the
-/// socket takes it at once (daemon mode; Channel::try_write and
-/// try_write_final): a copy this small takes microseconds, less than
+/// socket takes it at once (RequestIo::try_write and try_write_final): a copy this small takes microseconds, less than
 /// handing the GIL over.
 const SMALL_PIECE: usize = 64 * 1024;
 
@@ -28,7 +27,7 @@ struct Head {
 /// What one request has done so far.
 pub struct RequestState {
     /// Where the response goes; None once the request is over.
-    chan: Option<Channel>,
+    chan: Option<Box<dyn RequestIo>>,
     head: Option<Head>,
     headers_sent: bool,
     content_length: Option<u64>,
@@ -63,7 +62,7 @@ impl RequestState {
 
     /// Ends the request's use of its channel and hands it back: later calls
     /// from Python raise instead of touching it.
-    pub fn detach(&mut self) -> Option<Channel> {
+    pub fn detach(&mut self) -> Option<Box<dyn RequestIo>> {
         self.chan.take()
     }
 
@@ -71,13 +70,13 @@ impl RequestState {
     pub fn log(&self, level: i32, msg: &str) {
         match &self.chan {
             Some(c) => c.log(level, msg),
-            None => log::server(level, std::ptr::null(), msg),
+            None => host::log(level, msg),
         }
     }
 
-    fn live(&mut self) -> PyResult<&mut Channel> {
+    fn live(&mut self) -> PyResult<&mut dyn RequestIo> {
         match self.chan.as_mut() {
-            Some(c) => Ok(c),
+            Some(c) => Ok(&mut **c),
             None => {
                 raise_runtime("this request is over; its WSGI objects can no longer be used");
                 Err(PyErrSet)
@@ -109,7 +108,7 @@ impl RequestState {
                 if !self.truncated {
                     self.truncated = true;
                     self.log(
-                        ffi::APLOG_WARNING,
+                        level::WARNING,
                         &format!(
                             "the application sent more than its Content-Length of {} bytes; the response was truncated",
                             cl
@@ -182,7 +181,7 @@ impl RequestState {
         let short = matches!(self.content_length, Some(cl) if self.written + n < cl);
         if short {
             self.log(
-                ffi::APLOG_WARNING,
+                level::WARNING,
                 &format!(
                     "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
                     self.written + n,
@@ -215,7 +214,7 @@ impl RequestState {
             matches!(self.content_length, Some(cl) if self.written < cl && !self.client_gone);
         if short {
             self.log(
-                ffi::APLOG_WARNING,
+                level::WARNING,
                 &format!(
                     "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
                     self.written,
@@ -265,7 +264,7 @@ impl RequestState {
 
 /// Reads up to `size` bytes (all of the body when negative):
 /// (bytes, failed, reached the end).
-fn read_body(chan: &mut Channel, size: i64) -> (Vec<u8>, bool, bool) {
+fn read_body(chan: &mut dyn RequestIo, size: i64) -> (Vec<u8>, bool, bool) {
     const PIECE: usize = 1 << 16;
     let want = if size < 0 { usize::MAX } else { size as usize };
     // A known Content-Length sizes the buffer once (up to 16 MiB up front).
@@ -296,7 +295,7 @@ unsafe extern "C" fn free_state(capsule: *mut py::PyObject) {
 }
 
 /// A new request handle (capsule) over `chan`.
-pub fn new_handle(chan: Channel) -> PyResult<PyObj> {
+pub fn new_handle(chan: Box<dyn RequestIo>) -> PyResult<PyObj> {
     let state = Box::new(RequestState {
         chan: Some(chan),
         head: None,
@@ -505,7 +504,7 @@ fn entry(name: &str, body: impl FnOnce() -> PyResult<PyObj>) -> *mut py::PyObjec
         Ok(Ok(v)) => v.into_ptr(),
         Ok(Err(PyErrSet)) => std::ptr::null_mut(),
         Err(_) => {
-            log::server_error(&format!("internal error: panic in _mod_wsgi_rs.{}", name));
+            host::log(level::ERR, &format!("internal error: panic in _mod_wsgi_rs.{}", name));
             raise_runtime("internal error in mod_wsgi-rs (see the error log)");
             std::ptr::null_mut()
         }
@@ -652,7 +651,7 @@ unsafe extern "C" fn log_line(
         if a[0] == unsafe { py::Py_None() } {
             let current = CURRENT.with(|c| c.get());
             if current.is_null() {
-                log::server(level, std::ptr::null(), &text);
+                host::log(level, &text);
             } else {
                 state_of(current)?.log(level, &text);
             }
@@ -671,7 +670,7 @@ unsafe extern "C" fn set_activity(
     entry("set_activity", || {
         let a = args(a, n, 1, "set_activity")?;
         let text = object::str_value(&PyObj::borrowed(a[0])?).unwrap_or_default();
-        crate::lifecycle::set_activity(&text);
+        host::host().activity(&text);
         Ok(object::none())
     })
 }
@@ -685,7 +684,7 @@ unsafe extern "C" fn script_loaded(
         let a = args(a, n, 1, "script_loaded")?;
         // SAFETY: GIL held; comparing against the True singleton.
         let ok = a[0] == unsafe { py::Py_True() };
-        crate::daemon::health::note_script_load(ok);
+        host::host().script_loaded(ok);
         Ok(object::none())
     })
 }

@@ -1,0 +1,13 @@
+//! The Python host: interpreters, thread states, the per-interpreter
+//! `mod_wsgi` module, the WSGI adapter and teardown. It knows nothing of
+//! Apache: one request's I/O comes through `io::RequestIo`, process-wide
+//! notifications go to `host::Host`. Raw CPython calls are confined to
+//! this crate.
+
+pub mod host;
+pub mod io;
+mod native;
+pub mod object;
+pub mod runtime;
+pub mod teardown;
+pub mod wsgi_call;

@@ -1,0 +1,55 @@
+//! Embedded mode: the application runs in the Apache child that holds the
+//! request.
+
+use crate::apache::request_io::ApacheIo;
+use crate::apache::{ffi, log, request};
+use pyhost::io::Preread;
+use pyhost::wsgi_call::{run_app, AppTarget, Outcome};
+use std::ffi::c_int;
+use wsgi_core::environ::Environ;
+
+/// Embedded mode: runs the application for `r` and returns the handler's
+/// status for Apache.
+pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &Environ) -> c_int {
+    // A small body (known length, no 100-continue) is read before the
+    // application starts, as daemon mode sends it with the request.
+    let preread = match request::read_small_body(r, cgi) {
+        Ok(body) => body.map(Preread::new),
+        Err(status) => {
+            log::request(
+                ffi::APLOG_INFO,
+                r,
+                "reading the request body from the client failed",
+            );
+            return status;
+        }
+    };
+    match run_app(ApacheIo::new(r, preread), target, cgi) {
+        Ok((Outcome::Done, _)) => {
+            // The GIL is released: the body's end and what Apache still
+            // holds go out now (see request::Then::End), unless the body
+            // was short, which keeps Apache's own ending.
+            if request::keeps_connection(r) {
+                request::end_body(r);
+            }
+            ffi::OK
+        }
+        Ok((Outcome::ClientGone, _)) => ffi::OK,
+        Ok((Outcome::Failed { headers_sent: true }, _)) => {
+            // Too late for a 500: make sure the client sees a cut response.
+            request::abort_response(r);
+            ffi::OK
+        }
+        Ok((
+            Outcome::Failed {
+                headers_sent: false,
+            },
+            _,
+        )) => ffi::HTTP_INTERNAL_SERVER_ERROR,
+        Err(e) => {
+            log::request(ffi::APLOG_ERR, r, &e);
+            ffi::HTTP_INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
