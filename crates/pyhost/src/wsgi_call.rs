@@ -24,6 +24,7 @@ pub struct AppTarget {
 }
 
 /// How running the application ended.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     Done,
     /// The client went away; nothing to report to it.
