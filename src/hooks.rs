@@ -160,7 +160,7 @@ unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::serve
             threads_per_process: mpm_query(ffi::AP_MPMQ_MAX_THREADS as u32).max(1),
             settings: settings.python_settings(),
         };
-        crate::host_events::install();
+        crate::embedded::install_host();
         if let Err(e) = runtime::initialize(info) {
             log::server(
                 ffi::APLOG_CRIT,
@@ -194,65 +194,12 @@ unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::serve
                 }
             }),
         );
-        preload_import_scripts_for("", s);
+        crate::import_scripts::preload_for("", s);
     })
 }
 
 /// How long an Apache child's Python shutdown may take (DESIGN.md §4).
 const EMBEDDED_STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// `WSGIImportScript`: load the scripts meant for this process group ("" =
-/// embedded) into their interpreters as the process starts, so the first
-/// request does not pay for it. `s` null means the main server.
-pub fn preload_import_scripts_for(process_group: &str, s: *mut ffi::server_rec) {
-    // SAFETY: the main server record lives for the whole process.
-    let s = if s.is_null() {
-        unsafe { ffi::ap_server_conf }
-    } else {
-        s
-    };
-    let scripts = config::global_snapshot().import_scripts;
-    let wanted = |pg: &ProcessGroup| match pg {
-        ProcessGroup::Global => process_group.is_empty(),
-        ProcessGroup::Named(n) => n == process_group,
-        ProcessGroup::Env(_) => false,
-    };
-    for script in scripts.iter().filter(|i| wanted(&i.process_group)) {
-        // SAFETY: the main server record lives for the whole process.
-        let (host, port) = unsafe {
-            (
-                String::from_utf8_lossy(cstr_bytes((*s).server_hostname)).into_owned(),
-                (*s).port,
-            )
-        };
-        let no_env = |_: &str| None;
-        let group = application_group_name(
-            &script.application_group,
-            &RequestIdentity {
-                server_hostname: &host,
-                port,
-                default_port: port == 0 || port == 80,
-                script_name: "",
-                env: &no_env,
-            },
-        );
-        match runtime::preload_script(&group, &script.path) {
-            Ok(()) => log::server(
-                ffi::APLOG_INFO,
-                s,
-                &format!(
-                    "imported '{}' into application group '{}'",
-                    script.path, group
-                ),
-            ),
-            Err(e) => log::server(
-                ffi::APLOG_ERR,
-                s,
-                &format!("WSGIImportScript '{}' failed: {}", script.path, e),
-            ),
-        }
-    }
-}
 
 /// What translate_name found, kept for the handler in the request config.
 struct AliasMatch {

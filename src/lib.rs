@@ -12,7 +12,7 @@ mod config;
 mod daemon;
 mod embedded;
 mod hooks;
-mod host_events;
+mod import_scripts;
 mod lifecycle;
 mod users;
 

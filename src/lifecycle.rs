@@ -4,6 +4,7 @@
 //! can keep the process alive past its deadline. One report line says how
 //! it went.
 
+use wsgi_core::stop::StopReason;
 use crate::apache::{ffi, log};
 use pyhost::{runtime, teardown};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +38,7 @@ pub struct DaemonPhases<'a> {
 /// Runs the shutdown sequence of this process, bounded by `deadline` (the
 /// watchdog `_exit`s the process when it passes): publish, join (daemons),
 /// destroy. Returns normally when everything finished in time.
-pub fn stop(reason: &str, destroy: bool, deadline: Duration, daemon: DaemonPhases) {
+pub fn stop(reason: StopReason, destroy: bool, deadline: Duration, daemon: DaemonPhases) {
     if runtime::process_info().is_none() {
         return;
     }
@@ -55,7 +56,7 @@ pub fn stop(reason: &str, destroy: bool, deadline: Duration, daemon: DaemonPhase
             name
         ));
         let remaining = deadline.saturating_sub(t0.elapsed());
-        match runtime::stop_interpreter(&name, reason, remaining) {
+        match runtime::stop_interpreter(&name, reason.name(), remaining) {
             Ok(f) => failed.extend(f.into_iter().map(|s| format!("{}:{}", label(&name), s))),
             Err(e) => log::server(
                 ffi::APLOG_ERR,
@@ -228,15 +229,15 @@ pub fn count_connection() {
 /// child that took MaxConnectionsPerChild connections is being recycled;
 /// otherwise the child is leaving on `stop`/`graceful-stop` or idle-child
 /// reaping, which a child cannot tell apart.
-pub fn embedded_reason() -> &'static str {
+pub fn embedded_reason() -> StopReason {
     // SAFETY: an int the MPM sets from the configuration, read-only here.
     let limit = unsafe { ffi::ap_max_requests_per_child };
     if server_restarted() {
-        "server_restart"
+        StopReason::ServerRestart
     } else if limit > 0 && CONNECTIONS.load(Ordering::Relaxed) >= limit as u64 {
-        "max_connections"
+        StopReason::MaxConnections
     } else {
-        "child_exit"
+        StopReason::ChildExit
     }
 }
 

@@ -4,7 +4,6 @@
 
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
-use super::relay::NotTaken;
 use crate::apache::request::{self, Then};
 use crate::apache::{ffi, log};
 use std::ffi::{c_int, CString};
@@ -383,3 +382,6 @@ impl<'a> Relay<'a> {
         unsafe { (*(*self.r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
     }
 }
+
+/// The daemon did not take the request: it may be sent again.
+pub(super) struct NotTaken;

@@ -9,8 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use wsgi_core::DaemonProcessSpec;
 
-/// (reason given to `process_stopping`, description for the log).
-pub type StopReason = (&'static str, &'static str);
+pub use wsgi_core::stop::StopReason;
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 /// When a thread last got the GIL (ms since EPOCH).
@@ -65,34 +64,25 @@ pub fn check(spec: &DaemonProcessSpec) -> Option<StopReason> {
         && Duration::from_millis(now_ms().saturating_sub(GIL_SEEN_MS.load(Ordering::SeqCst)))
             >= spec.deadlock_timeout
     {
-        return Some((
-            "deadlock_timeout",
-            "the Python GIL has not been released within deadlock-timeout",
-        ));
+        return Some(StopReason::DeadlockTimeout);
     }
     let failing = SCRIPT_FAILING_SINCE.load(Ordering::SeqCst);
     if !spec.startup_timeout.is_zero()
         && failing > 0
         && Duration::from_millis(now_ms().saturating_sub(failing - 1)) >= spec.startup_timeout
     {
-        return Some((
-            "startup_timeout",
-            "the WSGI script has not loaded within startup-timeout",
-        ));
+        return Some(StopReason::StartupTimeout);
     }
     if !spec.cpu_time_limit.is_zero() && cpu_time() >= spec.cpu_time_limit {
-        return Some(("cpu_time_limit", "used more CPU time than cpu-time-limit"));
+        return Some(StopReason::CpuTimeLimit);
     }
     if spec.memory_limit > 0 || spec.virtual_memory_limit > 0 {
         let (size, resident) = memory();
         if spec.memory_limit > 0 && resident >= spec.memory_limit {
-            return Some(("memory_limit", "resident memory reached memory-limit"));
+            return Some(StopReason::MemoryLimit);
         }
         if spec.virtual_memory_limit > 0 && size >= spec.virtual_memory_limit {
-            return Some((
-                "memory_limit",
-                "virtual memory reached virtual-memory-limit",
-            ));
+            return Some(StopReason::VirtualMemoryLimit);
         }
     }
     None

@@ -7,6 +7,7 @@ mod daemon_io;
 mod exchange;
 pub mod group;
 pub mod health;
+mod host;
 pub mod incoming;
 pub mod keeper;
 mod pool;
@@ -14,6 +15,10 @@ pub mod process;
 pub mod relay;
 pub mod secret;
 mod serve;
+mod setup;
+mod signals;
+mod state;
+mod stop_loop;
 pub mod supervisor;
 mod timeouts;
 

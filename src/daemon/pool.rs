@@ -4,76 +4,57 @@
 
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
-use super::process::ACTIVE;
+use super::state::Daemon;
 use super::serve::serve_connection;
 use crate::apache::{ffi, log};
 use std::os::fd::RawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use wsgi_core::protocol::Frame;
 
-/// Taking a connection and counting it as in flight happen under this lock,
-/// and so does the drain's idle check: a connection can never be accepted
-/// but not yet counted when the daemon decides it is idle and leaves.
-pub(super) static ACCEPT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-pub(super) static STOP_ACCEPTING: AtomicBool = AtomicBool::new(false);
-
-/// Connections from Apache children between two requests, by descriptor.
-/// The worker that holds ACCEPT_LOCK waits on them and on the listening
-/// socket with one epoll set, so an idle connection never ties up a
-/// worker; the next request on one is served like a new connection. Each
-/// is armed one-shot when put back: the waiting worker sees it without
-/// being woken to rebuild a list.
-pub(super) static IDLE: std::sync::Mutex<Vec<FramedConn>> = std::sync::Mutex::new(Vec::new());
 pub(super) const MAX_IDLE: usize = 64;
-pub(super) static EPOLL: std::sync::OnceLock<RawFd> = std::sync::OnceLock::new();
-/// An eventfd in the epoll set, written once when the process stops taking
-/// requests, so the waiting worker sees STOP_ACCEPTING at once.
-pub(super) static STOP_EVENT: std::sync::OnceLock<RawFd> = std::sync::OnceLock::new();
 
-/// The process's epoll set, with the listening socket and the stop event
-/// in it (both level-triggered).
-pub(super) fn epoll_set(listener: RawFd) -> RawFd {
-    *EPOLL.get_or_init(|| {
-        // SAFETY: creating a private epoll descriptor and eventfd, adding
-        // them and our own listening socket.
-        unsafe {
-            let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            let stop = *STOP_EVENT
-                .get_or_init(|| libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK));
-            for fd in [listener, stop] {
-                let mut ev = libc::epoll_event {
-                    events: libc::EPOLLIN as u32,
-                    u64: fd as u64,
-                };
-                libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev);
-            }
-            ep
+/// A new epoll set with the listening socket and a stop eventfd in it
+/// (both level-triggered): (epoll, eventfd).
+pub(super) fn epoll_set(listener: RawFd) -> Result<(RawFd, RawFd), String> {
+    // SAFETY: creating a private epoll descriptor and eventfd, adding
+    // them and our own listening socket.
+    unsafe {
+        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        let stop = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
+        if ep < 0 || stop < 0 {
+            return Err(format!("cannot create the epoll set: {}", std::io::Error::last_os_error()));
         }
-    })
+        for fd in [listener, stop] {
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: fd as u64,
+            };
+            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev);
+        }
+        Ok((ep, stop))
+    }
 }
 
 /// Stops taking requests: the waiting worker wakes and leaves, and once
 /// the lock is ours no connection is half taken.
-pub(super) fn stop_accepting() {
-    STOP_ACCEPTING.store(true, Ordering::SeqCst);
-    if let Some(&fd) = STOP_EVENT.get() {
-        // SAFETY: an 8-byte write to our own eventfd (never read: it stays
-        // readable, so every worker that waits afterwards wakes at once).
-        unsafe { libc::write(fd, (&1u64 as *const u64).cast(), 8) };
-    }
-    drop(ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
+pub(super) fn stop_accepting(d: &Daemon) {
+    d.stop_accepting.store(true, Ordering::SeqCst);
+    // SAFETY: an 8-byte write to our own eventfd (never read: it stays
+    // readable, so every worker that waits afterwards wakes at once).
+    unsafe { libc::write(d.stop_event, (&1u64 as *const u64).cast(), 8) };
+    drop(d.accept_lock.lock().unwrap_or_else(|e| e.into_inner()));
 }
 
-pub(super) fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
-    let ep = epoll_set(g.listener);
+pub(super) fn accept_loop(listener: &UnixListener, d: &Daemon) {
+    let (g, ep) = (&*d.group, d.epoll);
     loop {
         // Only the thread holding the lock waits (as Apache's own accept
         // mutex does): one wake-up per request, no herd.
         let job = {
-            let _lock = ACCEPT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            if STOP_ACCEPTING.load(Ordering::SeqCst) {
+            let _lock = d.accept_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if d.stop_accepting.load(Ordering::SeqCst) {
                 return;
             }
             let mut ev = libc::epoll_event { events: 0, u64: 0 };
@@ -83,24 +64,24 @@ pub(super) fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
                 continue;
             }
             let ready = ev.u64 as RawFd;
-            if Some(&ready) == STOP_EVENT.get() {
+            if ready == d.stop_event {
                 return;
             }
             if ready == g.listener {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        now_busy(g);
+                        now_busy(d);
                         Some(Ok(new_conn(stream, g)))
                     }
                     Err(e) => Some(Err(e)),
                 }
             } else {
-                let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+                let mut idle = d.idle.lock().unwrap_or_else(|e| e.into_inner());
                 let at = idle.iter().position(|c| c.raw_fd() == ready);
                 let conn = at.map(|i| idle.swap_remove(i));
                 drop(idle);
                 conn.map(|c| {
-                    now_busy(g);
+                    now_busy(d);
                     Ok(c)
                 })
             }
@@ -108,8 +89,8 @@ pub(super) fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
         match job {
             None => {}
             Some(Ok(conn)) => {
-                if let Some(conn) = serve_connection(conn, g) {
-                    keep_idle(conn, ep);
+                if let Some(conn) = serve_connection(conn, d) {
+                    keep_idle(d, conn);
                 }
             }
             Some(Err(e))
@@ -133,10 +114,10 @@ pub(super) fn accept_loop(listener: &UnixListener, g: &DaemonGroup) {
 /// connections are handed back (Retry, then closed): their next requests
 /// then come as new connections, which any process of the group with a
 /// free worker takes, instead of waiting here.
-pub(super) fn now_busy(g: &DaemonGroup) {
-    let active = ACTIVE.fetch_add(1, Ordering::SeqCst) + 1;
-    if active >= g.spec.threads.max(1) as usize {
-        close_idle();
+pub(super) fn now_busy(d: &Daemon) {
+    let active = d.active.fetch_add(1, Ordering::SeqCst) + 1;
+    if active >= d.group.spec.threads.max(1) as usize {
+        close_idle(d);
     }
 }
 
@@ -177,9 +158,10 @@ pub(super) fn new_conn(stream: UnixStream, g: &DaemonGroup) -> FramedConn {
 /// Puts a connection back for its next request (or closes it when the
 /// process is stopping or enough are kept already), armed in the epoll set
 /// for one event.
-pub(super) fn keep_idle(mut conn: FramedConn, ep: RawFd) {
-    let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
-    if STOP_ACCEPTING.load(Ordering::SeqCst) || idle.len() >= MAX_IDLE {
+pub(super) fn keep_idle(d: &Daemon, mut conn: FramedConn) {
+    let ep = d.epoll;
+    let mut idle = d.idle.lock().unwrap_or_else(|e| e.into_inner());
+    if d.stop_accepting.load(Ordering::SeqCst) || idle.len() >= MAX_IDLE {
         // The child may reuse it at once: Retry sends that request elsewhere.
         let _ = conn.send(&Frame::Retry);
         return;
@@ -202,8 +184,8 @@ pub(super) fn keep_idle(mut conn: FramedConn, ep: RawFd) {
 }
 
 /// Whether a request is waiting on an idle connection.
-pub(super) fn idle_request_waiting() -> bool {
-    let idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+pub(super) fn idle_request_waiting(d: &Daemon) -> bool {
+    let idle = d.idle.lock().unwrap_or_else(|e| e.into_inner());
     let mut pfds: Vec<libc::pollfd> = idle
         .iter()
         .map(|c| libc::pollfd {
@@ -218,8 +200,8 @@ pub(super) fn idle_request_waiting() -> bool {
 
 /// When the process stops taking requests: each idle connection is told to
 /// send its next request elsewhere (Retry), then closed.
-pub(super) fn close_idle() {
-    let idle = std::mem::take(&mut *IDLE.lock().unwrap_or_else(|e| e.into_inner()));
+pub(super) fn close_idle(d: &Daemon) {
+    let idle = std::mem::take(&mut *d.idle.lock().unwrap_or_else(|e| e.into_inner()));
     for mut conn in idle {
         let _ = conn.send(&Frame::Retry);
     }
@@ -230,19 +212,20 @@ pub(super) fn close_idle() {
 /// lets whatever was accepted meanwhile finish (within the same timeout).
 /// Stops taking requests and waits up to `budget` for those in flight
 /// (the shutdown's join phase); returns how many are still running.
-/// (Workers check STOP_ACCEPTING first thing under the lock and leave;
+/// (Workers check stop_accepting first thing under the lock and leave;
 /// stop_accepting takes the lock once, so no accept is half done.)
-pub(super) fn join_in_flight(budget: Duration) -> usize {
+pub(super) fn join_in_flight(d: &Daemon, budget: Duration) -> usize {
     let t0 = std::time::Instant::now();
-    stop_accepting();
-    close_idle();
-    while ACTIVE.load(Ordering::SeqCst) > 0 && t0.elapsed() < budget {
+    stop_accepting(d);
+    close_idle(d);
+    while d.active() > 0 && t0.elapsed() < budget {
         std::thread::sleep(Duration::from_millis(10));
     }
-    ACTIVE.load(Ordering::SeqCst)
+    d.active()
 }
 
-pub(super) fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) -> Duration {
+pub(super) fn drain(d: &Daemon, timeout: Duration, serve_queued: bool) -> Duration {
+    let g = &*d.group;
     let t0 = std::time::Instant::now();
     let in_time = || t0.elapsed() < timeout;
     let waiting = || {
@@ -256,14 +239,14 @@ pub(super) fn drain(g: &DaemonGroup, timeout: Duration, serve_queued: bool) -> D
         };
         // SAFETY: a zero-timeout poll on our listening socket.
         let listener_ready = unsafe { libc::poll(&mut pfd, 1, 0) > 0 };
-        listener_ready || idle_request_waiting()
+        listener_ready || idle_request_waiting(d)
     };
-    while (ACTIVE.load(Ordering::SeqCst) > 0 || waiting()) && in_time() {
+    while (d.active() > 0 || waiting()) && in_time() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Connections still queued are refused when we exit, and the relay
     // retries those elsewhere.
-    let still = join_in_flight(timeout.saturating_sub(t0.elapsed()));
+    let still = join_in_flight(d, timeout.saturating_sub(t0.elapsed()));
     log::server(
         ffi::APLOG_INFO,
         std::ptr::null(),

@@ -7,7 +7,7 @@
 //! provably did not start it (it said Retry, or closed before Accepted).
 
 use super::connections::{keep, obtain, MAX_RETRIES};
-use super::exchange::Relay;
+use super::exchange::{NotTaken, Relay};
 use super::group::DaemonGroup;
 use crate::apache::request;
 use crate::apache::{ffi, log};
@@ -196,5 +196,3 @@ pub fn relay<'a>(
     }
 }
 
-/// The daemon did not take the request: it may be sent again.
-pub(super) struct NotTaken;

@@ -3,29 +3,24 @@
 //! application over the connection.
 
 use super::conn::FramedConn;
-use super::group::DaemonGroup;
-use super::pool::STOP_ACCEPTING;
-use super::process::{ACTIVE, LAST_DONE_MS, SCRIPT_CHANGED, SERVED, SERVING_SINCE, SIGNAL_PIPE};
-use super::timeouts::{RequestSlot, IN_FLIGHT, NEXT_ID};
-use crate::apache::{ffi, log};
 use super::daemon_io::DaemonIo;
+use super::signals;
+use super::state::Daemon;
+use super::state::RequestSlot;
+use crate::apache::{ffi, log};
 use pyhost::runtime;
 use pyhost::wsgi_call::{self, Outcome};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use wsgi_core::protocol::{Frame, T_REQUEST};
 
-/// The modification time each WSGI script had when this process first ran it.
-pub(super) static SCRIPT_MTIMES: std::sync::Mutex<Vec<(String, i64)>> =
-    std::sync::Mutex::new(Vec::new());
-
 /// Whether `script` has changed since this process first ran it (the
 /// modification time Apache saw, in ns; 0 = unknown).
-pub(super) fn script_changed(script: &str, mtime: i64) -> bool {
+fn script_changed(d: &Daemon, script: &str, mtime: i64) -> bool {
     if mtime == 0 {
         return false;
     }
-    let mut seen = SCRIPT_MTIMES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut seen = d.script_mtimes.lock().unwrap_or_else(|e| e.into_inner());
     match seen.iter().find(|(s, _)| s == script) {
         Some((_, first)) => *first != mtime,
         None => {
@@ -36,28 +31,27 @@ pub(super) fn script_changed(script: &str, mtime: i64) -> bool {
 }
 
 /// Serves one request that an Apache child sent over `stream`.
-pub(super) fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<FramedConn> {
+pub(super) fn serve_connection(conn: FramedConn, d: &Daemon) -> Option<FramedConn> {
     /// Counts the request as done; a connection that closed without one
     /// (an Apache child dropping an idle connection) does not count.
-    struct InFlight(Arc<RequestSlot>, bool);
-    impl Drop for InFlight {
+    struct InFlight<'d>(&'d Daemon, Arc<RequestSlot>, bool);
+    impl Drop for InFlight<'_> {
         fn drop(&mut self) {
-            IN_FLIGHT
+            let (d, slot) = (self.0, &self.1);
+            d.in_flight
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .retain(|s| s.id != self.0.id);
-            if self.1 {
-                SERVED.fetch_add(1, Ordering::SeqCst);
-                if let Some(since) = SERVING_SINCE.get() {
-                    LAST_DONE_MS.store(since.elapsed().as_millis() as u64, Ordering::SeqCst);
-                }
+                .retain(|s| s.id != slot.id);
+            if self.2 {
+                d.note_done();
             }
-            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+            d.active.fetch_sub(1, Ordering::SeqCst);
         }
     }
-    // (ACTIVE was counted up by the accept loop, under ACCEPT_LOCK.)
+    let g = &*d.group;
+    // (`active` was counted up by the accept loop, under `accept_lock`.)
     let slot = Arc::new(RequestSlot {
-        id: NEXT_ID.fetch_add(1, Ordering::SeqCst),
+        id: d.next_id.fetch_add(1, Ordering::SeqCst),
         started: std::time::Instant::now(),
         // SAFETY: pthread_self has no preconditions.
         thread: unsafe { libc::pthread_self() },
@@ -67,11 +61,11 @@ pub(super) fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<Fram
         injected: AtomicBool::new(false),
         done: AtomicBool::new(false),
     });
-    IN_FLIGHT
+    d.in_flight
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(slot.clone());
-    let mut in_flight = InFlight(slot.clone(), false);
+    let mut in_flight = InFlight(d, slot.clone(), false);
     let mut conn = conn;
     // The environ borrows the request's payload: one copy, one allocation.
     let payload = match conn.recv_raw() {
@@ -85,7 +79,7 @@ pub(super) fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<Fram
             return None;
         }
     };
-    in_flight.1 = true;
+    in_flight.2 = true;
     let request = incoming.request.clone();
     if !g.spec.queue_timeout.is_zero() {
         let waited = incoming.queued_for();
@@ -104,12 +98,12 @@ pub(super) fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<Fram
         }
     }
     let target = &incoming.target;
-    if target.reload && script_changed(&target.script, target.script_mtime_ns) {
+    if target.reload && script_changed(d, &target.script, target.script_mtime_ns) {
         // mod_wsgi's daemon-mode reloading: a changed script restarts the
         // process, so the new code starts with fresh modules. This request
         // goes back to the relay, which sends it again; it is served by
         // another process or this one's replacement.
-        let first = !STOP_ACCEPTING.swap(true, Ordering::SeqCst);
+        let first = !d.stop_accepting.swap(true, Ordering::SeqCst);
         if first {
             log::daemon_request(
                 ffi::APLOG_INFO,
@@ -120,9 +114,7 @@ pub(super) fn serve_connection(conn: FramedConn, g: &DaemonGroup) -> Option<Fram
                     target.script
                 ),
             );
-            let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
-            // SAFETY: writing one byte to our own non-blocking self-pipe.
-            unsafe { libc::write(fd, (&SCRIPT_CHANGED as *const u8).cast(), 1) };
+            signals::notify(signals::SCRIPT_CHANGED);
         }
         let _ = conn.send(&Frame::Retry);
         return None;

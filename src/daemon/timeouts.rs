@@ -2,36 +2,17 @@
 //! sees them, and the interrupt (mod_wsgi.RequestTimeout) that
 //! interrupt-timeout sends to an overdue request's thread first.
 
-use super::health::StopReason;
+use super::state::{Daemon, RequestSlot};
 use crate::apache::{ffi, log};
 use pyhost::runtime;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The requests in flight (request-timeout). Never locked with the GIL held.
-pub(super) static IN_FLIGHT: std::sync::Mutex<Vec<Arc<RequestSlot>>> =
-    std::sync::Mutex::new(Vec::new());
-pub(super) static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// One request in flight, as the main thread sees it.
-pub(super) struct RequestSlot {
-    pub(super) id: u64,
-    pub(super) started: std::time::Instant,
-    /// The serving thread (Python's thread ident is its pthread id).
-    pub(super) thread: libc::pthread_t,
-    pub(super) app_group: std::sync::OnceLock<String>,
-    pub(super) request: std::sync::OnceLock<log::DaemonRequest>,
-    /// When the main thread asked for an interrupt (interrupt-timeout).
-    pub(super) interrupt_asked: std::sync::Mutex<Option<std::time::Instant>>,
-    /// Set under the GIL: the exception was injected / the app returned.
-    pub(super) injected: AtomicBool,
-    pub(super) done: AtomicBool,
-}
+use wsgi_core::stop::StopReason;
 
 /// How long the oldest request in flight has been running.
-pub(super) fn oldest_request() -> Option<Duration> {
-    let slots = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+pub(super) fn oldest_request(d: &Daemon) -> Option<Duration> {
+    let slots = d.in_flight.lock().unwrap_or_else(|e| e.into_inner());
     slots.iter().map(|s| s.started.elapsed()).max()
 }
 
@@ -40,8 +21,9 @@ pub(super) fn oldest_request() -> Option<Duration> {
 /// `mod_wsgi.RequestTimeout` exception (only that thread: the others go
 /// on), and the process restarts only if the request is still running
 /// interrupt-timeout later (an exception cannot reach a thread blocked in C).
-pub(super) fn overdue_requests(spec: &wsgi_core::DaemonProcessSpec) -> Option<StopReason> {
-    let overdue: Vec<Arc<RequestSlot>> = IN_FLIGHT
+pub(super) fn overdue_requests(d: &Daemon) -> Option<StopReason> {
+    let spec = &d.group.spec;
+    let overdue: Vec<Arc<RequestSlot>> = d.in_flight
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
@@ -50,10 +32,7 @@ pub(super) fn overdue_requests(spec: &wsgi_core::DaemonProcessSpec) -> Option<St
         .collect();
     for slot in overdue {
         if spec.interrupt_timeout.is_zero() {
-            return Some((
-                "request_timeout",
-                "a request ran longer than request-timeout",
-            ));
+            return Some(StopReason::RequestTimeout);
         }
         let mut asked = slot
             .interrupt_asked
@@ -61,10 +40,7 @@ pub(super) fn overdue_requests(spec: &wsgi_core::DaemonProcessSpec) -> Option<St
             .unwrap_or_else(|e| e.into_inner());
         match *asked {
             Some(t) if t.elapsed() >= spec.interrupt_timeout => {
-                return Some((
-                    "request_timeout",
-                    "a request ran longer than request-timeout and did not stop when interrupted",
-                ))
+                return Some(StopReason::RequestTimeoutUninterrupted)
             }
             Some(_) => {}
             None => {

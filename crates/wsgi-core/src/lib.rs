@@ -15,6 +15,7 @@ pub mod relay_rules;
 pub mod response;
 pub mod route;
 pub mod route_policy;
+pub mod stop;
 pub mod words;
 
 pub use daemon::DaemonProcessSpec;

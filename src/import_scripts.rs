@@ -1,0 +1,62 @@
+//! `WSGIImportScript`: scripts loaded into their interpreters as a process
+//! (an Apache child or a daemon) starts.
+
+use crate::apache::request::cstr_bytes;
+use crate::apache::{ffi, log};
+use crate::config;
+use pyhost::runtime;
+use wsgi_core::app_group::{application_group_name, RequestIdentity};
+use wsgi_core::directives::ProcessGroup;
+
+/// `WSGIImportScript`: load the scripts meant for this process group ("" =
+/// embedded) into their interpreters as the process starts, so the first
+/// request does not pay for it. `s` null means the main server.
+pub fn preload_for(process_group: &str, s: *mut ffi::server_rec) {
+    // SAFETY: the main server record lives for the whole process.
+    let s = if s.is_null() {
+        unsafe { ffi::ap_server_conf }
+    } else {
+        s
+    };
+    let scripts = config::global_snapshot().import_scripts;
+    let wanted = |pg: &ProcessGroup| match pg {
+        ProcessGroup::Global => process_group.is_empty(),
+        ProcessGroup::Named(n) => n == process_group,
+        ProcessGroup::Env(_) => false,
+    };
+    for script in scripts.iter().filter(|i| wanted(&i.process_group)) {
+        // SAFETY: the main server record lives for the whole process.
+        let (host, port) = unsafe {
+            (
+                String::from_utf8_lossy(cstr_bytes((*s).server_hostname)).into_owned(),
+                (*s).port,
+            )
+        };
+        let no_env = |_: &str| None;
+        let group = application_group_name(
+            &script.application_group,
+            &RequestIdentity {
+                server_hostname: &host,
+                port,
+                default_port: port == 0 || port == 80,
+                script_name: "",
+                env: &no_env,
+            },
+        );
+        match runtime::preload_script(&group, &script.path) {
+            Ok(()) => log::server(
+                ffi::APLOG_INFO,
+                s,
+                &format!(
+                    "imported '{}' into application group '{}'",
+                    script.path, group
+                ),
+            ),
+            Err(e) => log::server(
+                ffi::APLOG_ERR,
+                s,
+                &format!("WSGIImportScript '{}' failed: {}", script.path, e),
+            ),
+        }
+    }
+}
