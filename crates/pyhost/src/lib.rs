@@ -8,6 +8,7 @@ pub mod host;
 pub mod io;
 mod native;
 pub mod object;
+mod request_state;
 pub mod runtime;
 pub mod teardown;
 pub mod wsgi_call;

@@ -1,289 +1,18 @@
-//! `_mod_wsgi_rs`: the native functions the bootstrap module calls, and the
-//! per-request state they act on. The state lives in a capsule owned by
-//! Python, so a stray reference kept by an application can never point at
-//! freed memory; once the request is over its `request_rec` pointer is
-//! cleared and every call raises instead of touching Apache.
+//! `_mod_wsgi_rs`: the native functions the bootstrap module calls. Each
+//! request's state (request_state.rs) lives in a capsule owned by Python,
+//! so a stray reference kept by an application can never point at freed
+//! memory.
 
 use super::host::{self, level};
 use super::io::RequestIo;
+use super::object::raise_runtime;
+use super::request_state::{Head, RequestState};
 use super::object::{self, PyErrSet, PyObj, PyResult};
 use pyo3_ffi as py;
 use std::ffi::{c_char, CStr, CString};
-use std::time::{Duration, Instant};
 use wsgi_core::response::{check_header_name, check_header_value, is_hop_by_hop, parse_status};
 
 const CAPSULE_NAME: &CStr = c"mod_wsgi_rs.request";
-/// A piece up to this size is sent without giving up the GIL when the
-/// socket takes it at once (RequestIo::try_write and try_write_final): a copy this small takes microseconds, less than
-/// handing the GIL over.
-const SMALL_PIECE: usize = 64 * 1024;
-
-struct Head {
-    status: u16,
-    status_line: CString,
-    headers: Vec<(CString, CString)>,
-}
-
-/// What one request has done so far.
-pub struct RequestState {
-    /// Where the response goes; None once the request is over.
-    chan: Option<Box<dyn RequestIo>>,
-    head: Option<Head>,
-    headers_sent: bool,
-    content_length: Option<u64>,
-    written: u64,
-    truncated: bool,
-    body_started: bool,
-    body_done: bool,
-    client_gone: bool,
-    stats: Stats,
-}
-
-/// I/O counts and times for the `request_finished` event.
-#[derive(Default)]
-struct Stats {
-    input_reads: u64,
-    input_length: u64,
-    input_time: Duration,
-    output_writes: u64,
-    output_time: Duration,
-}
-
-impl RequestState {
-    /// Whether the status line and headers have gone to the client.
-    pub fn headers_sent(&self) -> bool {
-        self.headers_sent
-    }
-
-    /// Whether a write to the client failed (it went away).
-    pub fn client_gone(&self) -> bool {
-        self.client_gone
-    }
-
-    /// Ends the request's use of its channel and hands it back: later calls
-    /// from Python raise instead of touching it.
-    pub fn detach(&mut self) -> Option<Box<dyn RequestIo>> {
-        self.chan.take()
-    }
-
-    /// Logs a line for this request (or for the process once detached).
-    pub fn log(&self, level: i32, msg: &str) {
-        match &self.chan {
-            Some(c) => c.log(level, msg),
-            None => host::log(level, msg),
-        }
-    }
-
-    fn live(&mut self) -> PyResult<&mut dyn RequestIo> {
-        match self.chan.as_mut() {
-            Some(c) => Ok(&mut **c),
-            None => {
-                raise_runtime("this request is over; its WSGI objects can no longer be used");
-                Err(PyErrSet)
-            }
-        }
-    }
-
-    fn send_head(&mut self) -> PyResult<()> {
-        if self.headers_sent {
-            return Ok(());
-        }
-        let Some(head) = self.head.take() else {
-            raise_runtime("response data before start_response() was called");
-            return Err(PyErrSet);
-        };
-        let chan = self.live()?;
-        // No I/O (Apache keeps the head in the request; a daemon sends it
-        // with the first body bytes): no need to give up the GIL.
-        let ok = chan.send_head(head.status, &head.status_line, &head.headers);
-        self.head = Some(head);
-        self.headers_sent = true;
-        self.check_sent(ok)
-    }
-
-    /// The part of `len` bytes that still fits the declared Content-Length.
-    fn allowed(&mut self, len: u64) -> u64 {
-        match self.content_length {
-            Some(cl) if self.written + len > cl => {
-                if !self.truncated {
-                    self.truncated = true;
-                    self.log(
-                        level::WARNING,
-                        &format!(
-                            "the application sent more than its Content-Length of {} bytes; the response was truncated",
-                            cl
-                        ),
-                    );
-                }
-                cl.saturating_sub(self.written)
-            }
-            _ => len,
-        }
-    }
-
-    fn write(&mut self, data: &[u8]) -> PyResult<()> {
-        self.send_head()?;
-        let n = self.allowed(data.len() as u64) as usize;
-        if n == 0 {
-            return Ok(());
-        }
-        let chunk = &data[..n];
-        let chan = self.live()?;
-        let t0 = Instant::now();
-        let ok = if chunk.len() <= SMALL_PIECE {
-            match chan.try_write(chunk) {
-                Ok(ok) => ok,
-                Err(sent) => object::allow_threads(|| chan.write_rest(chunk, sent)),
-            }
-        } else {
-            object::allow_threads(|| chan.write(chunk))
-        };
-        self.stats.output_writes += 1;
-        self.stats.output_time += t0.elapsed();
-        self.written += n as u64;
-        self.check_sent(ok)
-    }
-
-    /// Sends part of a file as a file; Ok(false) when this channel cannot
-    /// (the caller then iterates the file instead).
-    fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> PyResult<bool> {
-        self.send_head()?;
-        let n = self.allowed(len);
-        if n == 0 {
-            return Ok(true);
-        }
-        let chan = self.live()?;
-        let t0 = Instant::now();
-        let ok = object::allow_threads(|| chan.send_file(fd, offset, n));
-        self.stats.output_writes += 1;
-        self.stats.output_time += t0.elapsed();
-        self.written += n;
-        self.check_sent(ok).map(|_| true)
-    }
-
-    fn check_sent(&mut self, ok: bool) -> PyResult<()> {
-        if ok {
-            return Ok(());
-        }
-        self.client_gone = true;
-        object::raise(
-            // SAFETY: reading an exception type object exported by Python.
-            unsafe { py::PyExc_OSError },
-            "failed to write response data: the client connection was closed",
-        );
-        Err(PyErrSet)
-    }
-
-    /// The application's last body bytes and the end of the response.
-    fn write_final(&mut self, data: &[u8]) -> PyResult<()> {
-        self.send_head()?;
-        let n = self.allowed(data.len() as u64);
-        let short = matches!(self.content_length, Some(cl) if self.written + n < cl);
-        if short {
-            self.log(
-                level::WARNING,
-                &format!(
-                    "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
-                    self.written + n,
-                    self.content_length.unwrap_or(0)
-                ),
-            );
-        }
-        let chunk = &data[..n as usize];
-        let chan = self.live()?;
-        let t0 = Instant::now();
-        let ok = if chan.buffers_without_io(chunk.len()) {
-            chan.write_final(chunk, short)
-        } else if short || chunk.len() > SMALL_PIECE {
-            object::allow_threads(|| chan.write_final(chunk, short))
-        } else {
-            match chan.try_write_final(chunk) {
-                Ok(ok) => ok,
-                Err(sent) => object::allow_threads(|| chan.write_final_rest(chunk, short, sent)),
-            }
-        };
-        self.stats.output_writes += 1;
-        self.stats.output_time += t0.elapsed();
-        self.written += n;
-        self.check_sent(ok)
-    }
-
-    fn finish(&mut self) -> PyResult<()> {
-        self.send_head()?;
-        let short =
-            matches!(self.content_length, Some(cl) if self.written < cl && !self.client_gone);
-        if short {
-            self.log(
-                level::WARNING,
-                &format!(
-                    "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
-                    self.written,
-                    self.content_length.unwrap_or(0)
-                ),
-            );
-        }
-        let chan = self.live()?;
-        let ok = match chan.try_finish(short) {
-            Ok(ok) => ok,
-            Err(sent) => object::allow_threads(|| chan.finish_rest(short, sent)),
-        };
-        self.check_sent(ok)
-    }
-
-    fn read(&mut self, size: i64) -> PyResult<Vec<u8>> {
-        if self.body_done || size == 0 {
-            return Ok(Vec::new());
-        }
-        let first = !self.body_started;
-        self.body_started = true;
-        let chan = self.live()?;
-        let t0 = Instant::now();
-        // One GIL release for both: Apache sends "100 Continue" only now
-        // that the application reads, then the body arrives.
-        let (out, failed, eof) = object::allow_threads(|| {
-            if first && !chan.start_body() {
-                return (Vec::new(), false, true);
-            }
-            read_body(chan, size)
-        });
-        self.stats.input_reads += 1;
-        self.stats.input_length += out.len() as u64;
-        self.stats.input_time += t0.elapsed();
-        self.body_done = eof || failed;
-        if failed {
-            object::raise(
-                // SAFETY: reading an exception type object exported by Python.
-                unsafe { py::PyExc_OSError },
-                "failed to read the request body (client gone, timeout or bad chunked encoding)",
-            );
-            return Err(PyErrSet);
-        }
-        Ok(out)
-    }
-}
-
-/// Reads up to `size` bytes (all of the body when negative):
-/// (bytes, failed, reached the end).
-fn read_body(chan: &mut dyn RequestIo, size: i64) -> (Vec<u8>, bool, bool) {
-    const PIECE: usize = 1 << 16;
-    let want = if size < 0 { usize::MAX } else { size as usize };
-    // A known Content-Length sizes the buffer once (up to 16 MiB up front).
-    let first = chan.body_remaining().unwrap_or(PIECE).clamp(1, 16 << 20);
-    let mut out = Vec::with_capacity(want.min(first));
-    while out.len() < want {
-        let spare = out.capacity() - out.len();
-        if spare == 0 && chan.body_known_done() {
-            return (out, false, true);
-        }
-        let room = (want - out.len()).min(if spare > 0 { spare } else { PIECE });
-        match chan.read_body_onto(&mut out, room) {
-            Err(()) => return (out, true, true),
-            Ok(0) => return (out, false, true),
-            Ok(_) => {}
-        }
-    }
-    (out, false, false)
-}
 
 unsafe extern "C" fn free_state(capsule: *mut py::PyObject) {
     // SAFETY: the capsule was made by new_handle with a Box<RequestState>.
@@ -296,18 +25,7 @@ unsafe extern "C" fn free_state(capsule: *mut py::PyObject) {
 
 /// A new request handle (capsule) over `chan`.
 pub fn new_handle(chan: Box<dyn RequestIo>) -> PyResult<PyObj> {
-    let state = Box::new(RequestState {
-        chan: Some(chan),
-        head: None,
-        headers_sent: false,
-        content_length: None,
-        written: 0,
-        truncated: false,
-        body_started: false,
-        body_done: false,
-        client_gone: false,
-        stats: Stats::default(),
-    });
+    let state = Box::new(RequestState::new(chan));
     let p = Box::into_raw(state);
     // SAFETY: GIL held; on failure we take the box back.
     let cap = unsafe { py::PyCapsule_New(p.cast(), CAPSULE_NAME.as_ptr(), Some(free_state)) };
@@ -331,11 +49,6 @@ pub fn state_of(handle: *mut py::PyObject) -> PyResult<&'static mut RequestState
 }
 
 // ---- Argument helpers ------------------------------------------------------
-
-fn raise_runtime(msg: &str) {
-    // SAFETY: reading an exception type object exported by Python.
-    object::raise(unsafe { py::PyExc_RuntimeError }, msg)
-}
 
 fn raise_type(msg: &str) {
     // SAFETY: as above.
@@ -522,7 +235,7 @@ unsafe extern "C" fn start_response(
         state.live()?;
         let (head, content_length) = parse_head(a[1], a[2])?;
         state.head = Some(head);
-        state.content_length = content_length;
+        state.length = wsgi_core::body_length::BodyLength::new(content_length);
         Ok(object::none())
     })
 }
@@ -579,7 +292,7 @@ unsafe extern "C" fn stats(
             object::int(s.input_length as i64)?,
             object::float(s.input_time.as_secs_f64())?,
             object::int(s.output_writes as i64)?,
-            object::int(st.written as i64)?,
+            object::int(st.length.written() as i64)?,
             object::float(s.output_time.as_secs_f64())?,
             object::int(st.head.as_ref().map_or(0, |h| h.status as i64))?,
             object::float(gil_wait.as_secs_f64())?,

@@ -284,3 +284,9 @@ pub fn allow_threads<T>(f: impl FnOnce() -> T) -> T {
     let _guard = Reacquire(unsafe { py::PyEval_SaveThread() });
     f()
 }
+
+/// Raises RuntimeError(msg).
+pub fn raise_runtime(msg: &str) {
+    // SAFETY: reading an exception type object exported by Python.
+    raise(unsafe { py::PyExc_RuntimeError }, msg)
+}

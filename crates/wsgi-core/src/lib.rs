@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app_group;
+pub mod body_length;
 pub mod daemon;
 pub mod directives;
 pub mod environ;
