@@ -32,36 +32,7 @@ unsafe impl Send for AliasEntry {}
 // SAFETY: see above; ap_regexec on a compiled pattern is thread safe.
 unsafe impl Sync for AliasEntry {}
 
-/// Per directory / location / .htaccess settings; `None` = inherit.
-#[derive(Default, Clone)]
-pub struct DirConfig {
-    pub application_group: Option<ApplicationGroup>,
-    pub process_group: Option<ProcessGroup>,
-    pub callable_object: Option<String>,
-    pub pass_authorization: Option<bool>,
-    pub script_reloading: Option<bool>,
-    pub chunked_request: Option<bool>,
-    pub map_head_to_get: Option<MapHeadToGet>,
-    pub enable_sendfile: Option<bool>,
-}
-
-impl DirConfig {
-    fn merged(base: &DirConfig, add: &DirConfig) -> DirConfig {
-        DirConfig {
-            application_group: add
-                .application_group
-                .clone()
-                .or(base.application_group.clone()),
-            process_group: add.process_group.clone().or(base.process_group.clone()),
-            callable_object: add.callable_object.clone().or(base.callable_object.clone()),
-            pass_authorization: add.pass_authorization.or(base.pass_authorization),
-            script_reloading: add.script_reloading.or(base.script_reloading),
-            chunked_request: add.chunked_request.or(base.chunked_request),
-            map_head_to_get: add.map_head_to_get.or(base.map_head_to_get),
-            enable_sendfile: add.enable_sendfile.or(base.enable_sendfile),
-        }
-    }
-}
+pub use wsgi_core::target::DirSettings as DirConfig;
 
 /// Settings that apply to the whole server (directives allowed only outside
 /// virtual hosts), plus what later checks need from the whole config.

@@ -10,7 +10,7 @@ use pyhost::{runtime, wsgi_call};
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
 use wsgi_core::app_group::{application_group_name, RequestIdentity};
-use wsgi_core::directives::{ApplicationGroup, MapHeadToGet, ProcessGroup};
+use wsgi_core::target;
 
 /// Registers every hook (called by httpd when the module is loaded).
 pub unsafe extern "C" fn register_hooks(_p: *mut ffi::apr_pool_t) {
@@ -300,96 +300,112 @@ unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
 }
 
 fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
-    // SAFETY: live request; the module config slots hold our records (the
-    // request one only when translate_name matched an alias).
-    let (alias, dir, filename, filetype, mtime_us, method_number) = unsafe {
-        let m =
-            ffi::ap_get_module_config((*r).request_config, std::ptr::addr_of!(crate::wsgi_module))
-                .cast::<AliasMatch>();
-        let alias = (!m.is_null()).then(|| (*m).alias.clone());
-        let dir = &*config::module_config::<DirConfig>((*r).per_dir_config);
-        (
-            alias,
-            dir,
-            String::from_utf8_lossy(cstr_bytes((*r).filename)).into_owned(),
-            (*r).finfo.filetype,
-            (*r).finfo.mtime,
-            (*r).method_number,
-        )
-    };
-    if filetype == ffi::apr_filetype_e_APR_NOFILE {
-        log::request(
-            ffi::APLOG_ERR,
-            r,
-            &format!(
-                "target WSGI script not found or unable to stat: {}",
-                filename
-            ),
-        );
-        return ffi::HTTP_NOT_FOUND;
+    let (alias, dir, script) = request_facts(r);
+    if let Err(rc) = check_script_file(r, &script, alias.is_some()) {
+        return rc;
     }
-    if filetype == ffi::apr_filetype_e_APR_DIR {
-        log::request(
-            ffi::APLOG_ERR,
-            r,
-            &format!(
-                "attempt to invoke a directory as a WSGI application: {}",
-                filename
-            ),
-        );
-        return ffi::HTTP_FORBIDDEN;
-    }
-    // SAFETY: live request.
-    if alias.is_none() && unsafe { ffi::ap_allow_options(r) } & ffi::OPT_EXECCGI as c_int == 0 {
-        log::request(
-            ffi::APLOG_ERR,
-            r,
-            &format!("Options ExecCGI is off in this directory: {}", filename),
-        );
-        return ffi::HTTP_FORBIDDEN;
-    }
-    let spec = alias.as_ref().map(|a| &a.spec);
-    let process_group = spec
-        .and_then(|s| s.process_group.clone())
-        .or(dir.process_group.clone())
-        .unwrap_or(ProcessGroup::Global);
-    let process_group = match process_group {
-        ProcessGroup::Global => String::new(),
-        ProcessGroup::Named(n) => n,
-        ProcessGroup::Env(k) => env_value(r, &k).unwrap_or_default(),
-    };
-    let daemon = if process_group.is_empty() {
-        None
-    } else {
-        match crate::daemon::group::find(&process_group) {
-            Some(g) => Some(g),
-            None => {
-                log::request(
-                    ffi::APLOG_ERR,
-                    r,
-                    &format!(
-                        "no WSGI daemon process group called '{}' is configured",
-                        process_group
-                    ),
-                );
-                return ffi::HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
+    let choice = target::choose(alias.as_ref().map(|a| &a.spec), dir);
+    let process_group = target::process_group_name(&choice.process_group, &|k| env_value(r, k));
+    let daemon = match find_daemon(r, &process_group) {
+        Ok(d) => d,
+        Err(rc) => return rc,
     };
     let process = runtime::process_info();
     if daemon.is_none() && process.is_none() {
         log::request(ffi::APLOG_ERR, r, "embedded mode is disabled (WSGIRestrictEmbedded On) or Python failed to start in this process");
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
+    if let Err(rc) = setup_body(r, choice.chunked) {
+        return rc;
+    }
+    // SAFETY: live request.
+    let is_get = unsafe { (*r).method_number } == ffi::M_GET as c_int;
+    let head_as_get = is_get
+        && target::head_runs_as_get(is_head(r), choice.map_head_to_get, has_content_filters(r));
+    let cgi = crate::apache::cgi::cgi_environ(r, choice.pass_authorization, head_as_get);
+    let target = app_target(r, script, &choice, process_group, process, &cgi);
+    match daemon {
+        Some(g) => crate::daemon::relay::relay(r, &g, &target, cgi),
+        None => crate::embedded::run(r, &target, &cgi),
+    }
+}
 
-    let chunked = dir.chunked_request.unwrap_or(false);
+/// The script file Apache mapped the request to.
+struct ScriptFile {
+    path: String,
+    filetype: ffi::apr_filetype_e,
+    /// Modification time in APR's microseconds.
+    mtime_us: i64,
+}
+
+/// The alias translate_name matched (if any), the directory's settings and
+/// the script file.
+fn request_facts(r: *mut ffi::request_rec) -> (Option<Arc<AliasEntry>>, &'static DirConfig, ScriptFile) {
+    // SAFETY: live request; the module config slots hold our records (the
+    // request one only when translate_name matched an alias); the directory
+    // record lives in a pool that outlives the request.
+    unsafe {
+        let m =
+            ffi::ap_get_module_config((*r).request_config, std::ptr::addr_of!(crate::wsgi_module))
+                .cast::<AliasMatch>();
+        let alias = (!m.is_null()).then(|| (*m).alias.clone());
+        let dir = &*config::module_config::<DirConfig>((*r).per_dir_config);
+        let file = ScriptFile {
+            path: String::from_utf8_lossy(cstr_bytes((*r).filename)).into_owned(),
+            filetype: (*r).finfo.filetype,
+            mtime_us: (*r).finfo.mtime,
+        };
+        (alias, dir, file)
+    }
+}
+
+/// 404 for a missing script, 403 for a directory or (outside an alias)
+/// a directory without `Options ExecCGI`.
+fn check_script_file(r: *mut ffi::request_rec, f: &ScriptFile, aliased: bool) -> Result<(), c_int> {
+    let (status, why) = if f.filetype == ffi::apr_filetype_e_APR_NOFILE {
+        (ffi::HTTP_NOT_FOUND, "target WSGI script not found or unable to stat")
+    } else if f.filetype == ffi::apr_filetype_e_APR_DIR {
+        (ffi::HTTP_FORBIDDEN, "attempt to invoke a directory as a WSGI application")
+    // SAFETY: live request.
+    } else if !aliased && unsafe { ffi::ap_allow_options(r) } & ffi::OPT_EXECCGI as c_int == 0 {
+        (ffi::HTTP_FORBIDDEN, "Options ExecCGI is off in this directory")
+    } else {
+        return Ok(());
+    };
+    log::request(ffi::APLOG_ERR, r, &format!("{}: {}", why, f.path));
+    Err(status)
+}
+
+/// The daemon group the request goes to (None: this process).
+fn find_daemon(
+    r: *mut ffi::request_rec,
+    process_group: &str,
+) -> Result<Option<Arc<crate::daemon::group::DaemonGroup>>, c_int> {
+    if process_group.is_empty() {
+        return Ok(None);
+    }
+    match crate::daemon::group::find(process_group) {
+        Some(g) => Ok(Some(g)),
+        None => {
+            log::request(
+                ffi::APLOG_ERR,
+                r,
+                &format!("no WSGI daemon process group called '{}' is configured", process_group),
+            );
+            Err(ffi::HTTP_INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Prepares reading the body (it is read only when the application asks,
+/// so 100-continue waits for that); a chunked body needs WSGIChunkedRequest.
+fn setup_body(r: *mut ffi::request_rec, chunked: bool) -> Result<(), c_int> {
     let policy = if chunked {
         ffi::REQUEST_CHUNKED_DECHUNK
     } else {
         ffi::REQUEST_CHUNKED_ERROR
     };
-    // SAFETY: live request; prepares body reading (the body itself is read
-    // only when the application asks, so 100-continue waits for that).
+    // SAFETY: live request.
     let rc = unsafe { ffi::ap_setup_client_block(r, policy as c_int) };
     if rc == ffi::HTTP_LENGTH_REQUIRED as c_int && !chunked {
         // Apache says only "chunked Transfer-Encoding forbidden", at info.
@@ -400,28 +416,23 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
         );
     }
     if rc != ffi::OK {
-        return rc;
+        return Err(rc);
     }
+    Ok(())
+}
 
-    let head_as_get = method_number == ffi::M_GET as c_int
-        && is_head(r)
-        && match dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto) {
-            MapHeadToGet::On => true,
-            MapHeadToGet::Off => false,
-            MapHeadToGet::Auto => has_content_filters(r),
-        };
-    let pass_auth = spec
-        .and_then(|s| s.pass_authorization)
-        .or(dir.pass_authorization)
-        .unwrap_or(false);
-    let cgi = crate::apache::cgi::cgi_environ(r, pass_auth, head_as_get);
+/// Everything the application's host needs to know, with the application
+/// group's name worked out for this request.
+fn app_target(
+    r: *mut ffi::request_rec,
+    script: ScriptFile,
+    choice: &target::Choice,
+    process_group: String,
+    process: Option<&runtime::ProcessInfo>,
+    cgi: &wsgi_core::environ::Environ,
+) -> wsgi_call::AppTarget {
     let script_name =
         String::from_utf8_lossy(cgi.get(b"SCRIPT_NAME").unwrap_or_default()).into_owned();
-
-    let app_group_spec = spec
-        .and_then(|s| s.application_group.clone())
-        .or(dir.application_group.clone())
-        .unwrap_or(ApplicationGroup::Resource);
     // SAFETY: live request and server.
     let (hostname, port, default_port, https) = unsafe {
         let port = ffi::ap_get_server_port(r);
@@ -435,7 +446,7 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
     };
     let env_lookup = |k: &str| env_value(r, k);
     let application_group = application_group_name(
-        &app_group_spec,
+        &choice.application_group,
         &RequestIdentity {
             server_hostname: &hostname,
             port,
@@ -444,25 +455,18 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
             env: &env_lookup,
         },
     );
-    let target = wsgi_call::AppTarget {
-        script: filename,
+    wsgi_call::AppTarget {
+        script: script.path,
         // APR times are microseconds; Python compares against st_mtime_ns.
-        script_mtime_ns: mtime_us * 1000,
-        callable: spec
-            .and_then(|s| s.callable_object.clone())
-            .or(dir.callable_object.clone())
-            .unwrap_or_else(|| "application".into()),
+        script_mtime_ns: script.mtime_us * 1000,
+        callable: choice.callable.clone(),
         application_group,
         process_group,
-        reload: dir.script_reloading.unwrap_or(true),
-        sendfile: dir.enable_sendfile.unwrap_or(true),
+        reload: choice.reload,
+        sendfile: choice.sendfile,
         multithread: process.is_some_and(|p| p.threads_per_process > 1),
         multiprocess: process.is_some_and(|p| p.maximum_processes > 1),
         https,
-    };
-    match daemon {
-        Some(g) => crate::daemon::relay::relay(r, &g, &target, cgi),
-        None => crate::embedded::run(r, &target, &cgi),
     }
 }
 

@@ -82,26 +82,7 @@ pub fn stop(reason: StopReason, destroy: bool, deadline: Duration, daemon: Daemo
         )
     });
     let destroyed = if destroy {
-        let started = Instant::now();
-        let outcomes = teardown::destroy_all(&left);
-        let mut gone = Vec::new();
-        let mut kept = Vec::new();
-        for (name, outcome) in outcomes {
-            match outcome {
-                teardown::Outcome::Destroyed => gone.push(label(&name).to_string()),
-                teardown::Outcome::Kept(why) => kept.push(format!(
-                    "{}: {}; its atexit callbacks ran",
-                    label(&name),
-                    why
-                )),
-            }
-        }
-        format!(
-            "destroy={}ms destroyed=[{}] not_destroyed=[{}]",
-            started.elapsed().as_millis(),
-            gone.join(" "),
-            kept.join("; ")
-        )
+        destroy_interpreters(&left)
     } else {
         "destroy=skipped (WSGIDestroyInterpreter Off: no atexit)".to_string()
     };
@@ -124,6 +105,29 @@ pub fn stop(reason: StopReason, destroy: bool, deadline: Duration, daemon: Daemo
             failed.join(", ")
         ),
     );
+}
+
+/// Tears the interpreters down; the report's part on it.
+fn destroy_interpreters(left: &dyn Fn() -> Duration) -> String {
+    let started = Instant::now();
+    let mut gone = Vec::new();
+    let mut kept = Vec::new();
+    for (name, outcome) in teardown::destroy_all(left) {
+        match outcome {
+            teardown::Outcome::Destroyed => gone.push(label(&name).to_string()),
+            teardown::Outcome::Kept(why) => kept.push(format!(
+                "{}: {}; its atexit callbacks ran",
+                label(&name),
+                why
+            )),
+        }
+    }
+    format!(
+        "destroy={}ms destroyed=[{}] not_destroyed=[{}]",
+        started.elapsed().as_millis(),
+        gone.join(" "),
+        kept.join("; ")
+    )
 }
 
 fn label(name: &str) -> &str {

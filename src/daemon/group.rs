@@ -223,40 +223,8 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
     let handler_mappings = crate::apache::conftree::find(&["AddHandler", "SetHandler"]);
     let mut out = Vec::new();
     for spec in settings.daemons.iter() {
-        let uid = spec
-            .user
-            .as_deref()
-            .and_then(crate::users::user_id)
-            .unwrap_or(apache_uid);
-        let gid = spec
-            .group
-            .as_deref()
-            .and_then(crate::users::group_id)
-            .unwrap_or(apache_gid);
-        let user_name = spec.user.clone().unwrap_or_else(|| apache_user.clone());
-        crate::users::check_can_switch(spec)?;
-        let groups = if spec.supplementary_groups.is_empty() {
-            crate::users::group_list(&user_name, gid)
-        } else {
-            let mut ids = vec![gid];
-            ids.extend(
-                spec.supplementary_groups
-                    .iter()
-                    .filter_map(|n| crate::users::group_id(n)),
-            );
-            ids
-        };
-        // The group's name (hex, so any name is a safe file name) rather than
-        // its position: an old generation's child finds the same group's
-        // newest socket by it (see `newer_socket`).
-        let hex_name: String = spec.name.bytes().map(|b| format!("{:02x}", b)).collect();
-        let socket_path = format!(
-            "{}.{}.{}.{}.sock",
-            prefix,
-            std::process::id(),
-            generation,
-            hex_name
-        );
+        let (uid, gid, groups) = identity_of(spec, apache_uid, apache_gid, &apache_user)?;
+        let socket_path = socket_path_for(&prefix, generation, &spec.name);
         // Apache's children connect as Apache's User (or socket-user=).
         let socket_owner = spec
             .socket_user
@@ -298,6 +266,48 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
     }
     registry().groups = out.clone();
     Ok(out)
+}
+
+/// The uid, gid and groups a daemon of `spec` runs with (Apache's User and
+/// Group unless user=/group= say otherwise).
+fn identity_of(
+    spec: &wsgi_core::DaemonProcessSpec,
+    apache_uid: u32,
+    apache_gid: u32,
+    apache_user: &str,
+) -> Result<(u32, u32, Vec<libc::gid_t>), String> {
+    let uid = spec
+        .user
+        .as_deref()
+        .and_then(crate::users::user_id)
+        .unwrap_or(apache_uid);
+    let gid = spec
+        .group
+        .as_deref()
+        .and_then(crate::users::group_id)
+        .unwrap_or(apache_gid);
+    let user_name = spec.user.clone().unwrap_or_else(|| apache_user.to_string());
+    crate::users::check_can_switch(spec)?;
+    let groups = if spec.supplementary_groups.is_empty() {
+        crate::users::group_list(&user_name, gid)
+    } else {
+        let mut ids = vec![gid];
+        ids.extend(
+            spec.supplementary_groups
+                .iter()
+                .filter_map(|n| crate::users::group_id(n)),
+        );
+        ids
+    };
+    Ok((uid, gid, groups))
+}
+
+/// The group's name (hex, so any name is a safe file name) rather than its
+/// position: an old generation's child finds the same group's newest
+/// socket by it (see `newer_socket`).
+fn socket_path_for(prefix: &str, generation: i32, name: &str) -> String {
+    let hex_name: String = name.bytes().map(|b| format!("{:02x}", b)).collect();
+    format!("{}.{}.{}.{}.sock", prefix, std::process::id(), generation, hex_name)
 }
 
 /// What every virtual host's `WSGIScriptAlias[Match]` can route to `group`.

@@ -27,6 +27,35 @@ pub struct Refused {
     pub answer: Option<(u16, String)>,
 }
 
+/// The public mod_wsgi keys come from the route, never from whatever the
+/// environ says; no name of ours comes from it either.
+fn add_route_keys(environ: &mut Environ, route: &route::Route) {
+    environ.remove_prefixed(b"mod_wsgi.rs.");
+    environ.push(
+        &b"mod_wsgi.queue_start"[..],
+        route.queue_start_us.to_string().into_bytes(),
+    );
+    environ.push(
+        &b"mod_wsgi.daemon_connects"[..],
+        route.connects.to_string().into_bytes(),
+    );
+    environ.push(
+        &b"mod_wsgi.daemon_restarts"[..],
+        route.restarts.to_string().into_bytes(),
+    );
+    environ.push(
+        &b"mod_wsgi.daemon_start"[..],
+        crate::apache::request::epoch_micros()
+            .to_string()
+            .into_bytes(),
+    );
+    // (Taken out again by the adapter before the application sees it.)
+    environ.push(
+        &b"mod_wsgi.rs.server_pid"[..],
+        route.server_pid.to_string().into_bytes(),
+    );
+}
+
 /// Decodes and checks the payload of a Request frame sent to group `g`.
 pub fn check<'a>(payload: &'a [u8], g: &DaemonGroup) -> Result<Incoming<'a>, Refused> {
     let (head, mut environ) = Environ::decode_request(payload).map_err(|e| match e {
@@ -58,32 +87,7 @@ pub fn check<'a>(payload: &'a [u8], g: &DaemonGroup) -> Result<Incoming<'a>, Ref
             )),
         });
     }
-    // The public mod_wsgi keys come from the route, never from whatever
-    // the environ says; no name of ours comes from it either.
-    environ.remove_prefixed(b"mod_wsgi.rs.");
-    environ.push(
-        &b"mod_wsgi.queue_start"[..],
-        route.queue_start_us.to_string().into_bytes(),
-    );
-    environ.push(
-        &b"mod_wsgi.daemon_connects"[..],
-        route.connects.to_string().into_bytes(),
-    );
-    environ.push(
-        &b"mod_wsgi.daemon_restarts"[..],
-        route.restarts.to_string().into_bytes(),
-    );
-    environ.push(
-        &b"mod_wsgi.daemon_start"[..],
-        crate::apache::request::epoch_micros()
-            .to_string()
-            .into_bytes(),
-    );
-    // (Taken out again by the adapter before the application sees it.)
-    environ.push(
-        &b"mod_wsgi.rs.server_pid"[..],
-        route.server_pid.to_string().into_bytes(),
-    );
+    add_route_keys(&mut environ, &route);
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let target = AppTarget {
         script: text(route.script),

@@ -7,8 +7,9 @@
 //! provably did not start it (it said Retry, or closed before Accepted).
 
 use super::connections::{keep, obtain, MAX_RETRIES};
-use super::exchange::{NotTaken, Relay};
+use super::exchange::Relay;
 use super::group::DaemonGroup;
+use wsgi_core::retry::{after_not_taken, Retry};
 use crate::apache::request;
 use crate::apache::{ffi, log};
 use pyhost::wsgi_call::AppTarget;
@@ -77,13 +78,20 @@ fn check_script_owner(r: *mut ffi::request_rec, g: &DaemonGroup, script: &str) -
     Some(ffi::HTTP_FORBIDDEN)
 }
 
-/// Sends request `r` to daemon group `g` and relays its response.
-pub fn relay<'a>(
+/// What a request needs before it is sent: the group's secret, the small
+/// body read ahead, the socket timeout.
+struct Prepared {
+    token: [u8; route::TOKEN_LEN],
+    eager: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+fn prepare(
     r: *mut ffi::request_rec,
     g: &DaemonGroup,
-    target: &'a AppTarget,
-    cgi: Environ<'a>,
-) -> c_int {
+    target: &AppTarget,
+    cgi: &Environ,
+) -> Result<Prepared, c_int> {
     // SAFETY: live request; the server's Timeout directive (microseconds).
     let server_timeout =
         Duration::from_micros(unsafe { (*(*r).server).timeout }.max(1_000_000) as u64);
@@ -96,26 +104,47 @@ pub fn relay<'a>(
         log::request(
             ffi::APLOG_ERR,
             r,
-            &format!(
-                "daemon process group '{}' has no secret in this process",
-                g.spec.name
-            ),
+            &format!("daemon process group '{}' has no secret in this process", g.spec.name),
         );
-        return ffi::HTTP_INTERNAL_SERVER_ERROR;
+        return Err(ffi::HTTP_INTERNAL_SERVER_ERROR);
     };
     if let Some(status) = check_script_owner(r, g, &target.script) {
-        return status;
+        return Err(status);
     }
-    let eager = match request::read_small_body(r, &cgi) {
-        Ok(b) => b,
-        Err(status) => {
-            log::request(
-                ffi::APLOG_INFO,
-                r,
-                "reading the request body from the client failed",
-            );
-            return status;
-        }
+    let eager = request::read_small_body(r, cgi).map_err(|status| {
+        log::request(ffi::APLOG_INFO, r, "reading the request body from the client failed");
+        status
+    })?;
+    Ok(Prepared {
+        token,
+        eager,
+        timeout,
+    })
+}
+
+/// After a restart (the scoreboard's generation moved on), a request this
+/// old-generation child takes is new work: it goes to the group's newest
+/// daemons, so new code serves every request that starts after a restart.
+/// Until the new socket exists (the parent is still reading the new
+/// configuration), or if the group is gone, our own daemons serve it.
+fn first_socket(g: &DaemonGroup) -> String {
+    if crate::lifecycle::server_restarted() {
+        super::group::newer_socket(&g.socket_path).unwrap_or_else(|| g.socket_path.clone())
+    } else {
+        g.socket_path.clone()
+    }
+}
+
+/// Sends request `r` to daemon group `g` and relays its response.
+pub fn relay<'a>(
+    r: *mut ffi::request_rec,
+    g: &DaemonGroup,
+    target: &'a AppTarget,
+    cgi: Environ<'a>,
+) -> c_int {
+    let p = match prepare(r, g, target, &cgi) {
+        Ok(p) => p,
+        Err(status) => return status,
     };
     // SAFETY: live request: its server and start time.
     let (server, start) = unsafe { ((*r).server, (*r).request_time as u64) };
@@ -123,26 +152,17 @@ pub fn relay<'a>(
     let request_id = request::log_id(r).into_bytes();
     let mut head = RequestHead {
         version: PROTOCOL_VERSION,
-        token: &token,
+        token: &p.token,
         route: route_of(target, &vhost, &request_id, start),
     };
-    if eager.is_some() {
+    if p.eager.is_some() {
         head.route.flags |= route::EAGER_BODY;
     }
-    // After a restart (the scoreboard's generation moved on), a request this
-    // old-generation child takes is new work: it goes to the group's newest
-    // daemons, so new code serves every request that starts after a restart.
-    // Until the new socket exists (the parent is still reading the new
-    // configuration), or if the group is gone, our own daemons serve it.
-    let mut path = if crate::lifecycle::server_restarted() {
-        super::group::newer_socket(&g.socket_path).unwrap_or_else(|| g.socket_path.clone())
-    } else {
-        g.socket_path.clone()
-    };
+    let mut path = first_socket(g);
     // A kept connection is tried first; after any trouble, fresh ones only.
     let mut fresh_only = false;
     loop {
-        let (mut conn, used, reused) = match obtain(r, g, &path, fresh_only, timeout) {
+        let (mut conn, used, reused) = match obtain(r, g, &path, fresh_only, p.timeout) {
             Ok(c) => c,
             Err(status) => return status,
         };
@@ -151,7 +171,7 @@ pub fn relay<'a>(
         }
         // The request and a small body go out in one write.
         conn.defer_request(&head, &cgi);
-        let sent = match &eager {
+        let sent = match &p.eager {
             Some(body) => conn.send_payload_then(body, true, Some(&Frame::BodyEnd)),
             None => conn.send_deferred(),
         };
@@ -160,35 +180,35 @@ pub fn relay<'a>(
             // (Retry, or Accepted and then a failure): read it.
             conn.shutdown_write();
         }
-        let mut relay = Relay::new(r, g, conn, eager.is_some());
-        match relay.run() {
-            Ok(status) => {
-                if relay.clean_end {
-                    keep(used, relay.conn);
-                }
-                return status;
+        let mut relay = Relay::new(r, g, conn, p.eager.is_some());
+        if let Ok(status) = relay.run() {
+            if relay.clean_end {
+                keep(used, relay.conn);
             }
-            Err(NotTaken) => {
-                // The daemon provably did not start it (it said Retry, or
-                // closed before Accepted): safe to send again, whatever the
-                // method. Another process of the group, the replacement of
-                // this one, or the newer generation's daemons take it.
-                head.route.restarts += 1;
-                if head.route.restarts > MAX_RETRIES {
-                    log::request(
-                        ffi::APLOG_ERR,
-                        r,
-                        &format!(
-                            "daemon process group '{}' turned the request away {} times (restarting)",
-                            g.spec.name, head.route.restarts
-                        ),
-                    );
-                    return ffi::HTTP_SERVICE_UNAVAILABLE;
-                }
+            return status;
+        }
+        // Not taken: the daemon provably did not start it (it said Retry,
+        // or closed before Accepted), so it may go again (wsgi_core::retry).
+        head.route.restarts += 1;
+        let newer = super::group::newer_socket(&used);
+        match after_not_taken(head.route.restarts, MAX_RETRIES, newer.is_some(), reused) {
+            Retry::GiveUp => {
+                log::request(
+                    ffi::APLOG_ERR,
+                    r,
+                    &format!(
+                        "daemon process group '{}' turned the request away {} times (restarting)",
+                        g.spec.name, head.route.restarts
+                    ),
+                );
+                return ffi::HTTP_SERVICE_UNAVAILABLE;
+            }
+            Retry::Resend { to_newer, pause } => {
                 fresh_only = true;
-                if let Some(newer) = super::group::newer_socket(&used) {
+                if let (true, Some(newer)) = (to_newer, newer) {
                     path = newer;
-                } else if !reused {
+                }
+                if pause {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }

@@ -4,6 +4,7 @@
 
 use super::conn::FramedConn;
 use super::daemon_io::DaemonIo;
+use super::incoming::Incoming;
 use super::signals;
 use super::state::Daemon;
 use super::state::RequestSlot;
@@ -31,94 +32,132 @@ fn script_changed(d: &Daemon, script: &str, mtime: i64) -> bool {
 }
 
 /// Serves one request that an Apache child sent over `stream`.
-pub(super) fn serve_connection(conn: FramedConn, d: &Daemon) -> Option<FramedConn> {
-    /// Counts the request as done; a connection that closed without one
-    /// (an Apache child dropping an idle connection) does not count.
-    struct InFlight<'d>(&'d Daemon, Arc<RequestSlot>, bool);
-    impl Drop for InFlight<'_> {
-        fn drop(&mut self) {
-            let (d, slot) = (self.0, &self.1);
-            d.in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .retain(|s| s.id != slot.id);
-            if self.2 {
-                d.note_done();
-            }
-            d.active.fetch_sub(1, Ordering::SeqCst);
+/// Counts a request in flight for request-timeout and draining, and as
+/// done when dropped; a connection that closed without a request (an
+/// Apache child dropping an idle connection) does not count as served.
+struct InFlight<'d> {
+    d: &'d Daemon,
+    slot: Arc<RequestSlot>,
+    served: bool,
+}
+
+impl<'d> InFlight<'d> {
+    /// (`active` was counted up by the accept loop, under `accept_lock`.)
+    fn begin(d: &'d Daemon) -> InFlight<'d> {
+        let slot = Arc::new(RequestSlot {
+            id: d.next_id.fetch_add(1, Ordering::SeqCst),
+            started: std::time::Instant::now(),
+            // SAFETY: pthread_self has no preconditions.
+            thread: unsafe { libc::pthread_self() },
+            app_group: std::sync::OnceLock::new(),
+            request: std::sync::OnceLock::new(),
+            interrupt_asked: std::sync::Mutex::new(None),
+            injected: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+        });
+        d.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(slot.clone());
+        InFlight {
+            d,
+            slot,
+            served: false,
         }
     }
-    let g = &*d.group;
-    // (`active` was counted up by the accept loop, under `accept_lock`.)
-    let slot = Arc::new(RequestSlot {
-        id: d.next_id.fetch_add(1, Ordering::SeqCst),
-        started: std::time::Instant::now(),
-        // SAFETY: pthread_self has no preconditions.
-        thread: unsafe { libc::pthread_self() },
-        app_group: std::sync::OnceLock::new(),
-        request: std::sync::OnceLock::new(),
-        interrupt_asked: std::sync::Mutex::new(None),
-        injected: AtomicBool::new(false),
-        done: AtomicBool::new(false),
-    });
-    d.in_flight
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(slot.clone());
-    let mut in_flight = InFlight(d, slot.clone(), false);
-    let mut conn = conn;
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let id = self.slot.id;
+        self.d
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|s| s.id != id);
+        if self.served {
+            self.d.note_done();
+        }
+        self.d.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Serves one request that an Apache child sent over `conn`; the
+/// connection back when it can carry the next one.
+pub(super) fn serve_connection(mut conn: FramedConn, d: &Daemon) -> Option<FramedConn> {
+    let mut in_flight = InFlight::begin(d);
     // The environ borrows the request's payload: one copy, one allocation.
     let payload = match conn.recv_raw() {
         Ok((T_REQUEST, payload)) => payload,
         Ok(_) | Err(_) => return None,
     };
-    let incoming = match super::incoming::check(&payload, g) {
+    let incoming = match super::incoming::check(&payload, &d.group) {
         Ok(i) => i,
         Err(refused) => {
             refuse(&mut conn, refused);
             return None;
         }
     };
-    in_flight.2 = true;
-    let request = incoming.request.clone();
-    if !g.spec.queue_timeout.is_zero() {
-        let waited = incoming.queued_for();
-        if waited > g.spec.queue_timeout {
-            let _ = conn.send(&Frame::Error {
-                status: 503,
-                message: format!(
-                    "request {} waited {:.1}s for a free daemon thread, more than queue-timeout ({:?}); answered 503 without running the application",
-                    request.id,
-                    waited.as_secs_f64(),
-                    g.spec.queue_timeout
-                )
-                .into_bytes(),
-            });
-            return None;
-        }
-    }
-    let target = &incoming.target;
-    if target.reload && script_changed(d, &target.script, target.script_mtime_ns) {
-        // mod_wsgi's daemon-mode reloading: a changed script restarts the
-        // process, so the new code starts with fresh modules. This request
-        // goes back to the relay, which sends it again; it is served by
-        // another process or this one's replacement.
-        let first = !d.stop_accepting.swap(true, Ordering::SeqCst);
-        if first {
-            log::daemon_request(
-                ffi::APLOG_INFO,
-                std::ptr::null(),
-                &request,
-                &format!(
-                    "{} changed: restarting this process to load it",
-                    target.script
-                ),
-            );
-            signals::notify(signals::SCRIPT_CHANGED);
-        }
-        let _ = conn.send(&Frame::Retry);
+    in_flight.served = true;
+    if queued_too_long(&mut conn, d, &incoming) || reload_first(&mut conn, d, &incoming) {
         return None;
     }
+    run(conn, d, &in_flight.slot, &incoming)
+}
+
+/// queue-timeout: a request that waited too long for a free thread gets
+/// 503 without running.
+fn queued_too_long(conn: &mut FramedConn, d: &Daemon, incoming: &Incoming) -> bool {
+    let limit = d.group.spec.queue_timeout;
+    let waited = incoming.queued_for();
+    if limit.is_zero() || waited <= limit {
+        return false;
+    }
+    let _ = conn.send(&Frame::Error {
+        status: 503,
+        message: format!(
+            "request {} waited {:.1}s for a free daemon thread, more than queue-timeout ({:?}); answered 503 without running the application",
+            incoming.request.id,
+            waited.as_secs_f64(),
+            limit
+        )
+        .into_bytes(),
+    });
+    true
+}
+
+/// mod_wsgi's daemon-mode reloading: a changed script restarts the
+/// process, so the new code starts with fresh modules. The request goes
+/// back to the relay (Retry), which sends it again; it is served by
+/// another process or this one's replacement.
+fn reload_first(conn: &mut FramedConn, d: &Daemon, incoming: &Incoming) -> bool {
+    let target = &incoming.target;
+    if !target.reload || !script_changed(d, &target.script, target.script_mtime_ns) {
+        return false;
+    }
+    if !d.stop_accepting.swap(true, Ordering::SeqCst) {
+        log::daemon_request(
+            ffi::APLOG_INFO,
+            std::ptr::null(),
+            &incoming.request,
+            &format!("{} changed: restarting this process to load it", target.script),
+        );
+        signals::notify(signals::SCRIPT_CHANGED);
+    }
+    let _ = conn.send(&Frame::Retry);
+    true
+}
+
+/// Runs the application for an accepted request.
+fn run(
+    mut conn: FramedConn,
+    d: &Daemon,
+    slot: &RequestSlot,
+    incoming: &Incoming,
+) -> Option<FramedConn> {
+    let g = &*d.group;
+    let request = incoming.request.clone();
+    let target = &incoming.target;
     // From here on the request runs: the child never sends it again. If
     // the child already gave up on it (queue-timeout), this fails and
     // nothing runs.

@@ -10,7 +10,7 @@ use super::request_state::{Head, RequestState};
 use super::object::{self, PyErrSet, PyObj, PyResult};
 use pyo3_ffi as py;
 use std::ffi::{c_char, CStr, CString};
-use wsgi_core::response::{check_header_name, check_header_value, is_hop_by_hop, parse_status};
+use wsgi_core::response::{check_app_header, parse_status};
 
 const CAPSULE_NAME: &CStr = c"mod_wsgi_rs.request";
 
@@ -167,29 +167,12 @@ fn parse_head(
         let value = latin1(v, "a header value")?;
         let name_s: String = name.iter().map(|&b| b as char).collect();
         let value_s: String = value.iter().map(|&b| b as char).collect();
-        let checked = check_header_name(&name_s)
-            .and_then(|_| check_header_value(&name_s, &value_s))
-            .and_then(|_| {
-                if is_hop_by_hop(&name_s) {
-                    Err(format!(
-                        "hop-by-hop header '{}' is not allowed from a WSGI application (PEP 3333)",
-                        name_s
-                    ))
-                } else {
-                    Ok(())
-                }
-            });
-        if let Err(e) = checked {
-            raise_value(&e);
-            return Err(PyErrSet);
-        }
-        if name_s.eq_ignore_ascii_case("content-length") {
-            match value_s.trim().parse::<u64>() {
-                Ok(n) => content_length = Some(n),
-                Err(_) => {
-                    raise_value(&format!("invalid Content-Length '{}'", value_s));
-                    return Err(PyErrSet);
-                }
+        match check_app_header(&name_s, &value_s) {
+            Ok(Some(n)) => content_length = Some(n),
+            Ok(None) => {}
+            Err(e) => {
+                raise_value(&e);
+                return Err(PyErrSet);
             }
         }
         out.push((

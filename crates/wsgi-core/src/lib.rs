@@ -14,9 +14,11 @@ pub mod environ;
 pub mod protocol;
 pub mod relay_rules;
 pub mod response;
+pub mod retry;
 pub mod route;
 pub mod route_policy;
 pub mod stop;
+pub mod target;
 pub mod words;
 
 pub use daemon::DaemonProcessSpec;

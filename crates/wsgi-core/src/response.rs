@@ -137,6 +137,26 @@ fn latin1(b: &[u8]) -> String {
     b.iter().map(|&c| c as char).collect()
 }
 
+/// Checks one header a WSGI application sent (PEP 3333: no hop-by-hop
+/// headers); for Content-Length, its value.
+pub fn check_app_header(name: &str, value: &str) -> Result<Option<u64>, String> {
+    check_header_name(name)?;
+    check_header_value(name, value)?;
+    if is_hop_by_hop(name) {
+        return Err(format!(
+            "hop-by-hop header '{}' is not allowed from a WSGI application (PEP 3333)",
+            name
+        ));
+    }
+    if !name.eq_ignore_ascii_case("content-length") {
+        return Ok(None);
+    }
+    match value.trim().parse::<u64>() {
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(format!("invalid Content-Length '{}'", value)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +231,15 @@ mod tests {
         assert!(check_header_value("X", "a\nb").is_err());
         assert!(is_hop_by_hop("Transfer-Encoding"));
         assert!(!is_hop_by_hop("Content-Length"));
+    }
+
+    #[test]
+    fn app_headers_are_checked_and_content_length_read() {
+        assert_eq!(check_app_header("Content-Type", "text/plain"), Ok(None));
+        assert_eq!(check_app_header("content-length", " 42 "), Ok(Some(42)));
+        assert!(check_app_header("Content-Length", "-1").is_err());
+        assert!(check_app_header("Connection", "close").unwrap_err().contains("hop-by-hop"));
+        assert!(check_app_header("Bad Name", "x").is_err());
+        assert!(check_app_header("X-A", "line\r\nbreak").is_err());
     }
 }

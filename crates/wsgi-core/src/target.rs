@@ -1,0 +1,173 @@
+//! Which application a request runs and how: the settings of its
+//! `WSGIScriptAlias` (when one matched) over those of its directory, which
+//! Apache has already merged from server to location (`DirSettings::merged`).
+//! Then the defaults mod_wsgi documents.
+
+use crate::directives::{ApplicationGroup, MapHeadToGet, ProcessGroup, ScriptAlias};
+
+/// Per directory / location / .htaccess settings; `None` = inherit.
+#[derive(Default, Clone, Debug, PartialEq)]
+pub struct DirSettings {
+    pub application_group: Option<ApplicationGroup>,
+    pub process_group: Option<ProcessGroup>,
+    pub callable_object: Option<String>,
+    pub pass_authorization: Option<bool>,
+    pub script_reloading: Option<bool>,
+    pub chunked_request: Option<bool>,
+    pub map_head_to_get: Option<MapHeadToGet>,
+    pub enable_sendfile: Option<bool>,
+}
+
+impl DirSettings {
+    /// `add` (the inner section) over `base` (the outer one).
+    pub fn merged(base: &DirSettings, add: &DirSettings) -> DirSettings {
+        DirSettings {
+            application_group: add
+                .application_group
+                .clone()
+                .or(base.application_group.clone()),
+            process_group: add.process_group.clone().or(base.process_group.clone()),
+            callable_object: add.callable_object.clone().or(base.callable_object.clone()),
+            pass_authorization: add.pass_authorization.or(base.pass_authorization),
+            script_reloading: add.script_reloading.or(base.script_reloading),
+            chunked_request: add.chunked_request.or(base.chunked_request),
+            map_head_to_get: add.map_head_to_get.or(base.map_head_to_get),
+            enable_sendfile: add.enable_sendfile.or(base.enable_sendfile),
+        }
+    }
+}
+
+/// What one request resolved to, before the names that depend on the
+/// request itself (a `%{ENV:}` process group, the application group's
+/// `%{RESOURCE}` etc.) are worked out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Choice {
+    pub process_group: ProcessGroup,
+    pub application_group: ApplicationGroup,
+    pub callable: String,
+    pub pass_authorization: bool,
+    pub reload: bool,
+    pub sendfile: bool,
+    pub chunked: bool,
+    pub map_head_to_get: MapHeadToGet,
+}
+
+/// The alias's options over the directory's, then mod_wsgi's defaults.
+pub fn choose(alias: Option<&ScriptAlias>, dir: &DirSettings) -> Choice {
+    Choice {
+        process_group: alias
+            .and_then(|a| a.process_group.clone())
+            .or(dir.process_group.clone())
+            .unwrap_or(ProcessGroup::Global),
+        application_group: alias
+            .and_then(|a| a.application_group.clone())
+            .or(dir.application_group.clone())
+            .unwrap_or(ApplicationGroup::Resource),
+        callable: alias
+            .and_then(|a| a.callable_object.clone())
+            .or(dir.callable_object.clone())
+            .unwrap_or_else(|| "application".into()),
+        pass_authorization: alias
+            .and_then(|a| a.pass_authorization)
+            .or(dir.pass_authorization)
+            .unwrap_or(false),
+        reload: dir.script_reloading.unwrap_or(true),
+        sendfile: dir.enable_sendfile.unwrap_or(true),
+        chunked: dir.chunked_request.unwrap_or(false),
+        map_head_to_get: dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto),
+    }
+}
+
+/// The process group's name ("" = this process, embedded mode).
+pub fn process_group_name(pg: &ProcessGroup, env: &dyn Fn(&str) -> Option<String>) -> String {
+    match pg {
+        ProcessGroup::Global => String::new(),
+        ProcessGroup::Named(n) => n.clone(),
+        ProcessGroup::Env(k) => env(k).unwrap_or_default(),
+    }
+}
+
+/// Whether a HEAD request runs as GET: mod_wsgi's WSGIMapHEADToGET, where
+/// Auto means "when an output filter may need the body".
+pub fn head_runs_as_get(is_head: bool, map: MapHeadToGet, content_filters: bool) -> bool {
+    is_head
+        && match map {
+            MapHeadToGet::On => true,
+            MapHeadToGet::Off => false,
+            MapHeadToGet::Auto => content_filters,
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alias(options: &str) -> ScriptAlias {
+        ScriptAlias::parse(&format!("/app /srv/app.wsgi {options}"), false).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_mod_wsgis() {
+        let c = choose(None, &DirSettings::default());
+        assert_eq!(c.process_group, ProcessGroup::Global);
+        assert_eq!(c.application_group, ApplicationGroup::Resource);
+        assert_eq!(c.callable, "application");
+        assert!(!c.pass_authorization && c.reload && c.sendfile && !c.chunked);
+        assert_eq!(c.map_head_to_get, MapHeadToGet::Auto);
+    }
+
+    #[test]
+    fn alias_options_win_over_the_directory() {
+        let dir = DirSettings {
+            process_group: Some(ProcessGroup::Named("dir".into())),
+            application_group: Some(ApplicationGroup::Global),
+            callable_object: Some("dir_app".into()),
+            pass_authorization: Some(false),
+            ..Default::default()
+        };
+        let a = alias("process-group=site application-group=one callable-object=app pass-authorization=On");
+        let c = choose(Some(&a), &dir);
+        assert_eq!(c.process_group, ProcessGroup::Named("site".into()));
+        assert_eq!(c.application_group, ApplicationGroup::Named("one".into()));
+        assert_eq!(c.callable, "app");
+        assert!(c.pass_authorization);
+        // An alias without options leaves the directory's settings.
+        let c = choose(Some(&alias("")), &dir);
+        assert_eq!(c.process_group, ProcessGroup::Named("dir".into()));
+        assert_eq!(c.application_group, ApplicationGroup::Global);
+        assert_eq!(c.callable, "dir_app");
+    }
+
+    #[test]
+    fn inner_sections_override_outer_ones_setting_by_setting() {
+        let server = DirSettings {
+            process_group: Some(ProcessGroup::Named("server".into())),
+            script_reloading: Some(false),
+            ..Default::default()
+        };
+        let location = DirSettings {
+            process_group: Some(ProcessGroup::Named("location".into())),
+            chunked_request: Some(true),
+            ..Default::default()
+        };
+        let m = DirSettings::merged(&server, &location);
+        assert_eq!(m.process_group, Some(ProcessGroup::Named("location".into())));
+        assert_eq!(m.script_reloading, Some(false));
+        assert_eq!(m.chunked_request, Some(true));
+        let c = choose(None, &m);
+        assert!(!c.reload && c.chunked);
+    }
+
+    #[test]
+    fn env_process_groups_and_head_mapping() {
+        let env = |k: &str| (k == "GROUP").then(|| "from-env".to_string());
+        assert_eq!(process_group_name(&ProcessGroup::Env("GROUP".into()), &env), "from-env");
+        assert_eq!(process_group_name(&ProcessGroup::Env("OTHER".into()), &env), "");
+        assert_eq!(process_group_name(&ProcessGroup::Global, &env), "");
+        assert!(head_runs_as_get(true, MapHeadToGet::On, false));
+        assert!(!head_runs_as_get(true, MapHeadToGet::Off, true));
+        assert!(head_runs_as_get(true, MapHeadToGet::Auto, true));
+        assert!(!head_runs_as_get(true, MapHeadToGet::Auto, false));
+        assert!(!head_runs_as_get(false, MapHeadToGet::On, true));
+    }
+}
