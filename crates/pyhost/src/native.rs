@@ -270,17 +270,22 @@ unsafe extern "C" fn stats(
         // This thread's GIL waits since the request began (it runs the
         // whole request, and request_finished is published from it).
         let (gil_wait, gil_waits) = object::gil_wait();
-        object::tuple(vec![
-            object::int(s.input_reads as i64)?,
-            object::int(s.input_length as i64)?,
-            object::float(s.input_time.as_secs_f64())?,
-            object::int(s.output_writes as i64)?,
-            object::int(st.length.written() as i64)?,
-            object::float(s.output_time.as_secs_f64())?,
-            object::int(st.head.as_ref().map_or(0, |h| h.status as i64))?,
-            object::float(gil_wait.as_secs_f64())?,
-            object::int(gil_waits as i64)?,
-        ])
+        let d = object::new_dict()?;
+        let fields = [
+            (c"input_reads", object::int(s.input_reads as i64)?),
+            (c"input_length", object::int(s.input_length as i64)?),
+            (c"input_time", object::float(s.input_time.as_secs_f64())?),
+            (c"output_writes", object::int(s.output_writes as i64)?),
+            (c"output_length", object::int(st.length.written() as i64)?),
+            (c"output_time", object::float(s.output_time.as_secs_f64())?),
+            (c"status", object::int(st.head.as_ref().map_or(0, |h| h.status as i64))?),
+            (c"gil_wait_time", object::float(gil_wait.as_secs_f64())?),
+            (c"gil_wait_count", object::int(gil_waits as i64)?),
+        ];
+        for (k, v) in fields {
+            d.dict_set_str(k, &v)?;
+        }
+        Ok(d)
     })
 }
 
@@ -412,6 +417,15 @@ static METHODS: MethodTable = MethodTable([
     py::PyMethodDef::zeroed(),
 ]);
 
+/// The mod_wsgi API level the `mod_wsgi` module provides (code written for
+/// mod_wsgi compares `mod_wsgi.version` against it), also the environ's
+/// `mod_wsgi.version`.
+pub const API_VERSION: [i64; 3] = [4, 9, 4];
+
+pub fn api_version() -> PyResult<PyObj> {
+    object::tuple(API_VERSION.iter().map(|&n| object::int(n)).collect::<PyResult<Vec<_>>>()?)
+}
+
 /// Creates `_mod_wsgi_rs` in the current interpreter and registers it in
 /// `sys.modules` (GIL held).
 pub fn install() -> PyResult<()> {
@@ -424,6 +438,16 @@ pub fn install() -> PyResult<()> {
         }
         let version = object::str_utf8(concat!("mod_wsgi-rs/", env!("CARGO_PKG_VERSION")))?;
         m.setattr(c"server_version", &version)?;
+        m.setattr(c"api_version", &api_version()?)?;
+        for (name, value) in [
+            (c"LOG_ERR", level::ERR),
+            (c"LOG_WARNING", level::WARNING),
+            (c"LOG_NOTICE", level::NOTICE),
+            (c"LOG_INFO", level::INFO),
+            (c"LOG_DEBUG", level::DEBUG),
+        ] {
+            m.setattr(name, &object::int(value as i64)?)?;
+        }
         let modules = PyObj::borrowed(py::PyImport_GetModuleDict())?;
         modules.dict_set_str(c"_mod_wsgi_rs", &m)
     }

@@ -13,7 +13,7 @@ use super::object::{self, PyErrSet, PyObj, PyResult};
 use pyo3_ffi as py;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -169,8 +169,9 @@ pub fn process_info() -> Option<&'static ProcessInfo> {
 pub fn preload_script(group: &str, path: &str) -> Result<(), String> {
     with_interpreter(group, |interp| {
         // SAFETY: GIL held inside with_interpreter.
-        let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })
-            .and_then(|m| m.getattr(c"_load_script"))
+        let module =
+            PyObj::borrowed(unsafe { py::PyImport_AddModule(ADAPTER.module.as_ptr()) })
+                .and_then(|m| m.getattr(c"_load_script"))
             .and_then(|load| load.call(&[&object::str_utf8(path)?, &object::boolean(true)]));
         module.map(drop).map_err(|_| describe_error(Some(interp)))
     })?
@@ -311,21 +312,38 @@ fn import_threading() -> PyResult<()> {
     PyObj::owned(unsafe { py::PyImport_ImportModule(c"threading".as_ptr()) }).map(drop)
 }
 
-/// Creates the `_mod_wsgi_rs` and `mod_wsgi` modules in the current
-/// interpreter (GIL held) and returns the objects the host calls.
-fn bootstrap(name: &str) -> PyResult<Interpreter> {
-    let info = PROCESS.get().expect("initialised");
-    native::install()?;
-    // SAFETY: GIL held; both C strings are static.
-    // (PyImport_AddModule returns a borrowed reference; we take our own.)
-    let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })?;
-    // SAFETY: GIL held; the source is compiled under a name that shows in tracebacks.
+/// The host's own Python, compiled under the files' real names; their
+/// lines are handed to linecache too, so tracebacks show source lines
+/// wherever the module is installed.
+struct Source {
+    module: &'static CStr,
+    filename: &'static str,
+    text: &'static str,
+}
+
+const PUBLIC: Source = Source {
+    module: c"mod_wsgi",
+    filename: concat!(env!("CARGO_MANIFEST_DIR"), "/python/mod_wsgi.py"),
+    text: include_str!("../python/mod_wsgi.py"),
+};
+
+const ADAPTER: Source = Source {
+    module: c"_mod_wsgi_rs_adapter",
+    filename: concat!(env!("CARGO_MANIFEST_DIR"), "/python/_mod_wsgi_rs_adapter.py"),
+    text: include_str!("../python/_mod_wsgi_rs_adapter.py"),
+};
+
+/// Runs `src` as the module of its name, registered in sys.modules (GIL held).
+fn load_module(src: &Source) -> PyResult<PyObj> {
+    let text = CString::new(src.text).expect("no NUL in the host's Python");
+    let filename = CString::new(src.filename).expect("no NUL in a path");
+    // SAFETY: GIL held; PyImport_AddModule returns a borrowed reference to
+    // the module in sys.modules (new if absent); we take our own.
+    let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(src.module.as_ptr()) })?;
+    module.setattr(c"__file__", &object::str_utf8(src.filename)?)?;
+    // SAFETY: GIL held; NUL-terminated source and file name.
     let code = PyObj::owned(unsafe {
-        py::Py_CompileString(
-            BOOTSTRAP.as_ptr(),
-            c"<mod_wsgi-rs bootstrap>".as_ptr(),
-            py::Py_file_input,
-        )
+        py::Py_CompileString(text.as_ptr(), filename.as_ptr(), py::Py_file_input)
     })?;
     // SAFETY: GIL held; PyModule_GetDict returns a borrowed reference.
     let globals = PyObj::borrowed(unsafe { py::PyModule_GetDict(module.as_ptr()) })?;
@@ -333,14 +351,24 @@ fn bootstrap(name: &str) -> PyResult<Interpreter> {
     PyObj::owned(unsafe {
         py::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), globals.as_ptr())
     })?;
+    Ok(module)
+}
 
-    module.setattr(c"process_group", &object::str_utf8(&info.process_group)?)?;
-    module.setattr(c"application_group", &object::str_utf8(name)?)?;
-    module.setattr(c"maximum_processes", &object::int(info.maximum_processes)?)?;
-    module.setattr(
-        c"threads_per_process",
-        &object::int(info.threads_per_process)?,
-    )?;
+/// Creates the `_mod_wsgi_rs`, `mod_wsgi` and adapter modules in the
+/// current interpreter (GIL held) and returns the objects the host calls.
+fn bootstrap(name: &str) -> PyResult<Interpreter> {
+    let info = PROCESS.get().expect("initialised");
+    native::install()?;
+    let public = load_module(&PUBLIC)?;
+    let adapter = load_module(&ADAPTER)?;
+    let remember = public.getattr(c"_remember_source")?;
+    for src in [&PUBLIC, &ADAPTER] {
+        remember.call(&[&object::str_utf8(src.filename)?, &object::str_utf8(src.text)?])?;
+    }
+    public.setattr(c"process_group", &object::str_utf8(&info.process_group)?)?;
+    public.setattr(c"application_group", &object::str_utf8(name)?)?;
+    public.setattr(c"maximum_processes", &object::int(info.maximum_processes)?)?;
+    public.setattr(c"threads_per_process", &object::int(info.threads_per_process)?)?;
 
     let s = &info.settings;
     let paths = s
@@ -348,28 +376,24 @@ fn bootstrap(name: &str) -> PyResult<Interpreter> {
         .iter()
         .map(|p| object::str_utf8(p))
         .collect::<PyResult<Vec<_>>>()?;
-    module.getattr(c"_setup")?.call(&[
+    adapter.getattr(c"_setup")?.call(&[
         &object::tuple(paths)?,
         &object::boolean(s.restrict_stdin),
         &object::boolean(s.restrict_stdout),
         &object::boolean(s.restrict_signal),
     ])?;
 
-    let keep = |attr: &std::ffi::CStr| module.getattr(attr).map(PyObj::into_ptr);
+    let keep = |m: &PyObj, attr: &CStr| m.getattr(attr).map(PyObj::into_ptr);
     Ok(Interpreter {
         name: name.to_string(),
         state: std::ptr::null_mut(),
-        run: keep(c"_run")?,
-        input_type: keep(c"Input")?,
-        log_type: keep(c"_Log")?,
-        file_wrapper: keep(c"FileWrapper")?,
-        format_exception: keep(c"_format_exception")?,
+        run: keep(&adapter, c"_run")?,
+        input_type: keep(&adapter, c"Input")?,
+        log_type: keep(&adapter, c"_Log")?,
+        file_wrapper: keep(&adapter, c"FileWrapper")?,
+        format_exception: keep(&public, c"_format_exception")?,
     })
 }
-
-static BOOTSTRAP: std::sync::LazyLock<CString> = std::sync::LazyLock::new(|| {
-    CString::new(include_str!("bootstrap.py")).expect("no NUL in bootstrap")
-});
 
 /// This thread's state for `interp`, created on first use.
 fn thread_state_for(interp: *mut py::PyInterpreterState) -> &'static OwnState {

@@ -153,7 +153,7 @@ fn build_environ(
     )?;
     set(
         c"mod_wsgi.version",
-        object::tuple(vec![object::int(4)?, object::int(9)?, object::int(4)?])?,
+        native::api_version()?,
     )?;
     Ok(env)
 }

@@ -82,6 +82,15 @@ def application(environ, start_response):
     assert_eq!(outcome, Outcome::Done);
     assert_eq!(rec.lock().unwrap().status, Some(202));
     assert_eq!(text(&rec), "second wins");
+    // The host's own Python shows its source lines in tracebacks.
+    let (_, rec) = run("/nohead");
+    let logs: Vec<String> = rec.lock().unwrap().logs.iter().map(|(_, m)| m.clone()).collect();
+    let text = logs.join("\n");
+    assert!(text.contains("_mod_wsgi_rs_adapter.py\", line"), "{text}");
+    assert!(
+        text.contains("raise RuntimeError('the application sent response data without calling start_response()')"),
+        "{text}"
+    );
     for path in ["/nohead", "/badstatus", "/hop", "/str"] {
         let (outcome, rec) = run(path);
         assert_eq!(outcome, Outcome::Failed { headers_sent: false }, "{path}");
@@ -314,6 +323,39 @@ def application(environ, start_response):
     }
 }
 
+fn request_events_carry_named_stats(s: &Scripts) {
+    let app = s.write(
+        "events",
+        r#"
+import mod_wsgi
+seen = []
+@mod_wsgi.subscribe_events
+def note(name, **details):
+    if name == 'request_finished':
+        seen.append(details)
+def application(environ, start_response):
+    if environ['PATH_INFO'] == '/report':
+        d = seen[-1]
+        start_response('200 OK', [])
+        keys = 'status output_length output_writes input_length input_reads gil_wait_count'
+        return [' '.join('%s=%s' % (k, d[k]) for k in keys.split()).encode()]
+    environ['wsgi.input'].read()
+    start_response('201 Created', [('Content-Length', '5')])
+    return [b'hello']
+"#,
+    );
+    let (io, _) = RecordingIo::new(b"0123456789");
+    let (outcome, _) = request(&app, "events", io, &cgi("POST", "/", &[]));
+    assert_eq!(outcome, Outcome::Done);
+    let (io, _) = RecordingIo::new(b"");
+    let (_, rec) = request(&app, "events", io, &cgi("GET", "/report", &[]));
+    let report = text(&rec);
+    for want in ["status=201", "output_length=5", "input_length=10", "output_writes=1"] {
+        assert!(report.contains(want), "{want} in {report}");
+    }
+    assert!(report.contains("input_reads="), "{report}");
+}
+
 fn main() {
     start_python();
     let scripts = Scripts::new("host");
@@ -326,6 +368,7 @@ fn main() {
         ("close_is_always_called", close_is_always_called),
         ("application_groups_get_their_own_interpreters", application_groups_get_their_own_interpreters),
         ("threads_run_one_interpreter_at_once", threads_run_one_interpreter_at_once),
+        ("request_events_carry_named_stats", request_events_carry_named_stats),
     ];
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let mut failed = Vec::new();

@@ -1,7 +1,7 @@
-# The `mod_wsgi` module of one interpreter, executed once when mod_wsgi-rs
-# creates the interpreter. The parts of the WSGI protocol that are plain
-# Python bookkeeping live here; everything that touches Apache is a call into
-# the native `_mod_wsgi_rs` module, which checks its arguments itself.
+"""mod_wsgi-rs's WSGI adapter for one interpreter (private): loading
+scripts, the environ's objects (wsgi.input, wsgi.errors, wsgi.file_wrapper),
+start_response and the response rules of PEP 3333, and the request events.
+The public API is the `mod_wsgi` module."""
 
 import os
 import stat
@@ -17,165 +17,7 @@ except ImportError:
     from hashlib import md5 as _md5
 
 import _mod_wsgi_rs as _host
-
-# The mod_wsgi API level this module provides (code written for mod_wsgi
-# compares against this); `server_version` names the real server.
-version = (4, 9, 4)
-server_version = _host.server_version
-
-
-
-class RequestTimeout(Exception):
-    """Raised inside a request's thread when the request ran longer than
-    the daemon's request-timeout and interrupt-timeout is set."""
-
-
-# Filled in by the host right after this module runs.
-process_group = ''
-application_group = ''
-maximum_processes = 1
-threads_per_process = 1
-
-_ERR = 3
-_WARNING = 4
-_INFO = 6
-
-# ---- Events (mod_wsgi's API; subscriptions are per interpreter) -------------
-
-_subscribers = []  # (kind, callback); kind: 'events', 'shutdown' or 'signals'
-_request = threading.local()
-
-
-def subscribe_events(callback):
-    """Calls callback(name, **details) for every event. Returns callback,
-    so it can be used as a decorator."""
-    _subscribers.append(('events', callback))
-    return callback
-
-
-def subscribe_shutdown(callback):
-    """Calls callback('process_stopping', shutdown_reason=...) when this
-    process is stopping. Returns callback."""
-    _subscribers.append(('shutdown', callback))
-    return callback
-
-
-def subscribe_signals(callback):
-    """Calls callback('process_signal', signum=..., signame=...) when the
-    process receives SIGHUP or SIGUSR2 (daemon mode). Returns callback."""
-    _subscribers.append(('signals', callback))
-    return callback
-
-
-def request_data():
-    """The dictionary of the request this thread is handling."""
-    data = getattr(_request, 'data', None)
-    if data is None:
-        raise RuntimeError('no request is active in this thread')
-    return data
-
-
-def _wants(kind, name):
-    return (kind == 'events' or (kind == 'shutdown' and name == 'process_stopping')
-            or (kind == 'signals' and name == 'process_signal'))
-
-
-def _publish(name, handle=None, **details):
-    """Calls the subscribers for `name`; a failing one is logged with its
-    traceback and the others still run. Returns (dicts returned, failures)."""
-    returned, failed = [], []
-    for kind, callback in list(_subscribers):
-        if not _wants(kind, name):
-            continue
-        _host.set_activity('%s subscriber %s' % (name, _describe(callback)))
-        try:
-            result = callback(name, **details)
-        except BaseException:
-            failed.append(_describe(callback))
-            _host.log(handle, _ERR, 'event subscriber %s raised while handling %s:\n%s'
-                      % (_describe(callback), name, _format_exception(*sys.exc_info())))
-            continue
-        if isinstance(result, dict):
-            returned.append(result)
-    return returned, failed
-
-
-def _describe(callback):
-    return getattr(callback, '__qualname__', None) or repr(callback)
-
-
-def _signal(signum, signame):
-    """SIGHUP/SIGUSR2 reached this (daemon) process: tell the subscribers."""
-    _publish('process_signal', signum=signum, signame=signame)
-
-
-# Our finer stop causes that mod_wsgi reports under another name.
-_MOD_WSGI_REASONS = {'graceful_restart': 'shutdown_signal'}
-
-
-def _stopping(reason):
-    """The process is stopping: tell this interpreter's subscribers why
-    (`shutdown_reason` as mod_wsgi names it; `shutdown_cause`, ours, says
-    more where mod_wsgi has one name for several causes). Returns the
-    subscribers that raised."""
-    _, failed = _publish('process_stopping',
-                         shutdown_reason=_MOD_WSGI_REASONS.get(reason, reason),
-                         shutdown_cause=reason)
-    return failed
-
-
-def _other_threads():
-    """The threads of this interpreter an interpreter teardown would meet:
-    all but the caller, the interpreter's first thread and the host's own
-    request threads (seen here as dummy threads)."""
-    current = threading.current_thread()
-    main = threading.main_thread()
-    return [t for t in threading.enumerate()
-            if t is not current and t is not main
-            and not isinstance(t, threading._DummyThread)]
-
-
-def _join_threads(timeout):
-    """Waits up to `timeout` seconds for the non-daemon threads (which a
-    teardown waits for without end). Returns the names of the threads still
-    running: non-daemon ones first, then daemon ones, each marked."""
-    import time
-    _host.set_activity('waiting for non-daemon threads')
-    deadline = time.monotonic() + timeout
-    for t in _other_threads():
-        if not t.daemon:
-            t.join(max(0.0, deadline - time.monotonic()))
-    return ['%s (%s)' % (t.name, 'daemon' if t.daemon else 'non-daemon')
-            for t in sorted(_other_threads(), key=lambda t: t.daemon)]
-
-
-def _prepare_finalize():
-    """Before Py_FinalizeEx on a thread other than Python's main thread (a
-    prefork child stops on a thread of ours, outside Apache's signal
-    handler): threading's shutdown waits for every non-daemon thread's
-    lock, the main thread's too, which only the main thread itself would
-    release. That thread is out of Python for good now (the teardown
-    refuses every entry), so it is marked stopped here."""
-    main = threading.main_thread()
-    if threading.current_thread() is main:
-        return
-    handle = getattr(main, '_handle', None)
-    if handle is not None and hasattr(handle, '_set_done'):
-        handle._set_done()          # 3.13
-        return
-    lock = getattr(main, '_tstate_lock', None)
-    if lock is not None and lock.locked():
-        lock.release()              # 3.10 - 3.12
-    if hasattr(main, '_stop'):
-        main._stop()
-
-
-def _run_atexit():
-    """atexit callbacks, for an interpreter that is not torn down."""
-    _host.set_activity('atexit callbacks')
-    import atexit
-    atexit._run_exitfuncs()
-
+from mod_wsgi import _ERR, _WARNING, _format_exception, _publish, _request, _subscribers
 
 class _Log:
     """A text stream whose complete lines go to Apache's error log.
@@ -544,23 +386,13 @@ def _run_with_events(application, environ, handle, sendfile, server_pid):
         cpu1 = resource.getrusage(resource.RUSAGE_THREAD)
         user = cpu1.ru_utime - cpu0.ru_utime
         system = cpu1.ru_stime - cpu0.ru_stime
-        (input_reads, input_length, input_time, output_writes, output_length,
-         output_time, status, gil_wait_time, gil_wait_count) = _host.stats(handle)
         _publish('request_finished', handle, request_id=request_id, thread_id=thread_id,
                  server_pid=server_pid, request_start=request_start,
                  application_start=start, application_finish=finish,
                  application_time=finish - start,
-                 input_reads=input_reads, input_length=input_length, input_time=input_time,
-                 output_writes=output_writes, output_length=output_length,
-                 output_time=output_time, status=status,
                  cpu_user_time=user, cpu_system_time=system, cpu_time=user + system,
-                 gil_wait_time=gil_wait_time, gil_wait_count=gil_wait_count, **timing)
+                 **_host.stats(handle), **timing)
         _request.data = None
-
-
-def _format_exception(exc_type, exc_value, exc_tb):
-    import traceback  # only when something failed: it is not small
-    return ''.join(traceback.format_exception(exc_type, exc_value, exc_tb))
 
 
 def _setup(python_path, restrict_stdin, restrict_stdout, restrict_signal):
@@ -578,7 +410,7 @@ def _setup(python_path, restrict_stdin, restrict_stdout, restrict_signal):
         import signal
 
         def _ignored_signal(signum, handler):
-            _host.log(None, 4, 'callback registration for signal %d ignored (WSGIRestrictSignal On); '
+            _host.log(None, _WARNING, 'callback registration for signal %d ignored (WSGIRestrictSignal On); '
                       'use mod_wsgi.subscribe_shutdown() for clean-up' % signum)
             return signal.getsignal(signum)
 

@@ -1,0 +1,182 @@
+"""The `mod_wsgi` module of one interpreter (mod_wsgi-rs): the version,
+the process's facts, the event API (subscribe_events / subscribe_shutdown /
+subscribe_signals, request_data) and what the host calls as the process
+stops. The WSGI adapter itself is `_mod_wsgi_rs_adapter`; everything that
+touches the server is a call into the native `_mod_wsgi_rs` module, which
+checks its arguments itself."""
+
+import sys
+import threading
+
+import _mod_wsgi_rs as _host
+
+# The mod_wsgi API level this module provides (code written for mod_wsgi
+# compares against this); `server_version` names the real server.
+version = _host.api_version
+server_version = _host.server_version
+
+
+class RequestTimeout(Exception):
+    """Raised inside a request's thread when the request ran longer than
+    the daemon's request-timeout and interrupt-timeout is set."""
+
+
+# Filled in by the host right after this module runs.
+process_group = ''
+application_group = ''
+maximum_processes = 1
+threads_per_process = 1
+
+# Log levels as Apache numbers them, from the host.
+_ERR = _host.LOG_ERR
+_WARNING = _host.LOG_WARNING
+_INFO = _host.LOG_INFO
+
+# ---- Events (mod_wsgi's API; subscriptions are per interpreter) -------------
+
+_subscribers = []  # (kind, callback); kind: 'events', 'shutdown' or 'signals'
+_request = threading.local()
+
+
+def subscribe_events(callback):
+    """Calls callback(name, **details) for every event. Returns callback,
+    so it can be used as a decorator."""
+    _subscribers.append(('events', callback))
+    return callback
+
+
+def subscribe_shutdown(callback):
+    """Calls callback('process_stopping', shutdown_reason=...) when this
+    process is stopping. Returns callback."""
+    _subscribers.append(('shutdown', callback))
+    return callback
+
+
+def subscribe_signals(callback):
+    """Calls callback('process_signal', signum=..., signame=...) when the
+    process receives SIGHUP or SIGUSR2 (daemon mode). Returns callback."""
+    _subscribers.append(('signals', callback))
+    return callback
+
+
+def request_data():
+    """The dictionary of the request this thread is handling."""
+    data = getattr(_request, 'data', None)
+    if data is None:
+        raise RuntimeError('no request is active in this thread')
+    return data
+
+
+def _wants(kind, name):
+    return (kind == 'events' or (kind == 'shutdown' and name == 'process_stopping')
+            or (kind == 'signals' and name == 'process_signal'))
+
+
+def _publish(name, handle=None, **details):
+    """Calls the subscribers for `name`; a failing one is logged with its
+    traceback and the others still run. Returns (dicts returned, failures)."""
+    returned, failed = [], []
+    for kind, callback in list(_subscribers):
+        if not _wants(kind, name):
+            continue
+        _host.set_activity('%s subscriber %s' % (name, _describe(callback)))
+        try:
+            result = callback(name, **details)
+        except BaseException:
+            failed.append(_describe(callback))
+            _host.log(handle, _ERR, 'event subscriber %s raised while handling %s:\n%s'
+                      % (_describe(callback), name, _format_exception(*sys.exc_info())))
+            continue
+        if isinstance(result, dict):
+            returned.append(result)
+    return returned, failed
+
+
+def _describe(callback):
+    return getattr(callback, '__qualname__', None) or repr(callback)
+
+
+def _signal(signum, signame):
+    """SIGHUP/SIGUSR2 reached this (daemon) process: tell the subscribers."""
+    _publish('process_signal', signum=signum, signame=signame)
+
+
+# Our finer stop causes that mod_wsgi reports under another name.
+_MOD_WSGI_REASONS = {'graceful_restart': 'shutdown_signal'}
+
+
+def _stopping(reason):
+    """The process is stopping: tell this interpreter's subscribers why
+    (`shutdown_reason` as mod_wsgi names it; `shutdown_cause`, ours, says
+    more where mod_wsgi has one name for several causes). Returns the
+    subscribers that raised."""
+    _, failed = _publish('process_stopping',
+                         shutdown_reason=_MOD_WSGI_REASONS.get(reason, reason),
+                         shutdown_cause=reason)
+    return failed
+
+
+def _other_threads():
+    """The threads of this interpreter an interpreter teardown would meet:
+    all but the caller, the interpreter's first thread and the host's own
+    request threads (seen here as dummy threads)."""
+    current = threading.current_thread()
+    main = threading.main_thread()
+    return [t for t in threading.enumerate()
+            if t is not current and t is not main
+            and not isinstance(t, threading._DummyThread)]
+
+
+def _join_threads(timeout):
+    """Waits up to `timeout` seconds for the non-daemon threads (which a
+    teardown waits for without end). Returns the names of the threads still
+    running: non-daemon ones first, then daemon ones, each marked."""
+    import time
+    _host.set_activity('waiting for non-daemon threads')
+    deadline = time.monotonic() + timeout
+    for t in _other_threads():
+        if not t.daemon:
+            t.join(max(0.0, deadline - time.monotonic()))
+    return ['%s (%s)' % (t.name, 'daemon' if t.daemon else 'non-daemon')
+            for t in sorted(_other_threads(), key=lambda t: t.daemon)]
+
+
+def _prepare_finalize():
+    """Before Py_FinalizeEx on a thread other than Python's main thread (a
+    prefork child stops on a thread of ours, outside Apache's signal
+    handler): threading's shutdown waits for every non-daemon thread's
+    lock, the main thread's too, which only the main thread itself would
+    release. That thread is out of Python for good now (the teardown
+    refuses every entry), so it is marked stopped here."""
+    main = threading.main_thread()
+    if threading.current_thread() is main:
+        return
+    handle = getattr(main, '_handle', None)
+    if handle is not None and hasattr(handle, '_set_done'):
+        handle._set_done()          # 3.13
+        return
+    lock = getattr(main, '_tstate_lock', None)
+    if lock is not None and lock.locked():
+        lock.release()              # 3.10 - 3.12
+    if hasattr(main, '_stop'):
+        main._stop()
+
+
+def _run_atexit():
+    """atexit callbacks, for an interpreter that is not torn down."""
+    _host.set_activity('atexit callbacks')
+    import atexit
+    atexit._run_exitfuncs()
+
+
+def _remember_source(filename, source):
+    """Lets tracebacks show the lines of the host's own Python, which is
+    compiled from the module, not read from a file (linecache keeps an
+    entry whose modification time is None)."""
+    import linecache
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def _format_exception(exc_type, exc_value, exc_tb):
+    import traceback  # only when something failed: it is not small
+    return ''.join(traceback.format_exception(exc_type, exc_value, exc_tb))
