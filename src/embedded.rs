@@ -1,6 +1,8 @@
 //! Embedded mode: the application runs in the Apache child that holds the
 //! request.
 
+#![forbid(unsafe_code)]
+
 use crate::apache::request_io::ApacheIo;
 use crate::apache::{ffi, log, request};
 use pyhost::io::Preread;

@@ -1,7 +1,8 @@
 //! `WSGIImportScript`: scripts loaded into their interpreters as a process
 //! (an Apache child or a daemon) starts.
 
-use crate::apache::request::cstr_bytes;
+#![forbid(unsafe_code)]
+
 use crate::apache::{ffi, log};
 use crate::config;
 use pyhost::runtime;
@@ -12,9 +13,8 @@ use wsgi_core::directives::ProcessGroup;
 /// embedded) into their interpreters as the process starts, so the first
 /// request does not pay for it. `s` null means the main server.
 pub fn preload_for(process_group: &str, s: *mut ffi::server_rec) {
-    // SAFETY: the main server record lives for the whole process.
     let s = if s.is_null() {
-        unsafe { ffi::ap_server_conf }
+        crate::apache::mpm::main_server()
     } else {
         s
     };
@@ -25,13 +25,7 @@ pub fn preload_for(process_group: &str, s: *mut ffi::server_rec) {
         ProcessGroup::Env(_) => false,
     };
     for script in scripts.iter().filter(|i| wanted(&i.process_group)) {
-        // SAFETY: the main server record lives for the whole process.
-        let (host, port) = unsafe {
-            (
-                String::from_utf8_lossy(cstr_bytes((*s).server_hostname)).into_owned(),
-                (*s).port,
-            )
-        };
+        let (host, port) = crate::apache::mpm::server_name_port(s);
         let no_env = |_: &str| None;
         let group = application_group_name(
             &script.application_group,

@@ -14,6 +14,7 @@ mod embedded;
 mod hooks;
 mod import_scripts;
 mod lifecycle;
+mod os;
 mod users;
 
 use apache::ffi::{ACCESS_CONF, OR_AUTHCFG, OR_FILEINFO, RSRC_CONF};

@@ -4,6 +4,8 @@
 //! can keep the process alive past its deadline. One report line says how
 //! it went.
 
+#![forbid(unsafe_code)]
+
 use wsgi_core::stop::StopReason;
 use crate::apache::{ffi, log};
 use pyhost::{runtime, teardown};
@@ -145,21 +147,13 @@ fn label(name: &str) -> &str {
 /// under load). The child is exiting anyway; the watchdog and Apache's own
 /// SIGKILL still bound it.
 pub fn block_stop_signals() {
-    // SAFETY: manipulating this thread's signal mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in [
-            libc::SIGTERM,
-            libc::SIGHUP,
-            libc::SIGUSR1,
-            libc::SIGINT,
-            libc::SIGWINCH,
-        ] {
-            libc::sigaddset(&mut set, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    crate::os::block_signals(&[
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGINT,
+        libc::SIGWINCH,
+    ]);
 }
 
 /// How long the watchdog's report may take before the process exits anyway.
@@ -184,8 +178,8 @@ fn start_watchdog(reason: String, deadline: Duration, done: Arc<AtomicBool>) {
             .name("wsgi-watchdog-backstop".into())
             .spawn(|| {
                 std::thread::sleep(WATCHDOG_REPORT_BOUND);
-                // SAFETY: as below; the report did not finish in time.
-                unsafe { libc::_exit(1) };
+                // The report did not finish in time.
+                crate::os::exit_now(1);
             });
         log::server(
             ffi::APLOG_ERR,
@@ -198,8 +192,8 @@ fn start_watchdog(reason: String, deadline: Duration, done: Arc<AtomicBool>) {
                 activity()
             ),
         );
-        // SAFETY: the deadline passed; leave without running anything else.
-        unsafe { libc::_exit(1) };
+        // The deadline passed; leave without running anything else.
+        crate::os::exit_now(1);
     });
     if spawned.is_err() {
         log::server(
@@ -214,9 +208,7 @@ static CHILD_GENERATION: std::sync::atomic::AtomicI32 = std::sync::atomic::Atomi
 
 /// Remembers the configuration generation this Apache child was started for.
 pub fn note_child_generation() {
-    let mut g: std::ffi::c_int = 0;
-    // SAFETY: ap_mpm_query writes one int.
-    if unsafe { ffi::ap_mpm_query(ffi::AP_MPMQ_GENERATION, &mut g) } == 0 {
+    if let Some(g) = crate::apache::mpm::generation() {
         CHILD_GENERATION.store(g, Ordering::Relaxed);
     }
 }
@@ -234,8 +226,7 @@ pub fn count_connection() {
 /// otherwise the child is leaving on `stop`/`graceful-stop` or idle-child
 /// reaping, which a child cannot tell apart.
 pub fn embedded_reason() -> StopReason {
-    // SAFETY: an int the MPM sets from the configuration, read-only here.
-    let limit = unsafe { ffi::ap_max_requests_per_child };
+    let limit = crate::apache::mpm::max_connections_per_child();
     if server_restarted() {
         StopReason::ServerRestart
     } else if limit > 0 && CONNECTIONS.load(Ordering::Relaxed) >= limit as u64 {
@@ -249,14 +240,8 @@ pub fn embedded_reason() -> StopReason {
 /// parent bumps the scoreboard's running generation as soon as it takes a
 /// restart signal, before it reads the new configuration.
 pub fn server_restarted() -> bool {
-    // SAFETY: the scoreboard is shared memory the parent keeps for the life
-    // of the server; we only read the running generation.
-    let running = unsafe {
-        let sb = ffi::ap_scoreboard_image;
-        if sb.is_null() || (*sb).global.is_null() {
-            return false;
-        }
-        (*(*sb).global).running_generation
+    let Some(running) = crate::apache::mpm::running_generation() else {
+        return false;
     };
     let mine = CHILD_GENERATION.load(Ordering::Relaxed);
     mine >= 0 && running != mine

@@ -7,6 +7,7 @@ pub mod ffi;
 pub mod guard;
 pub mod log;
 pub mod module_def;
+pub mod mpm;
 pub mod pool;
 pub mod request;
 pub mod request_io;

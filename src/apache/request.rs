@@ -245,6 +245,19 @@ pub fn keeps_connection(r: *mut ffi::request_rec) -> bool {
     unsafe { (*(*r).connection).keepalive != ffi::ap_conn_keepalive_e_AP_CONN_CLOSE }
 }
 
+/// The request's server's `Timeout` (at least a second).
+pub fn server_timeout(r: *mut ffi::request_rec) -> std::time::Duration {
+    // SAFETY: live request and its server; Timeout is in microseconds.
+    let us = unsafe { (*(*r).server).timeout };
+    std::time::Duration::from_micros(us.max(1_000_000) as u64)
+}
+
+/// The request's virtual host and when the request began (µs since the epoch).
+pub fn server_and_start(r: *mut ffi::request_rec) -> (*mut ffi::server_rec, u64) {
+    // SAFETY: live request.
+    unsafe { ((*r).server, (*r).request_time as u64) }
+}
+
 /// Marks the connection to be closed after this response.
 pub fn close_after(r: *mut ffi::request_rec) {
     // SAFETY: live request and its connection.

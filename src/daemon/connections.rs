@@ -2,6 +2,8 @@
 //! staleness before reuse) first, else a fresh, checked connect retried
 //! until connect-timeout.
 
+#![forbid(unsafe_code)]
+
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
 use super::socket;

@@ -1,6 +1,8 @@
 //! Daemon mode's request I/O: the WSGI adapter's calls become frames to
 //! the Apache child that holds the client (docs/protocol.md).
 
+#![forbid(unsafe_code)]
+
 use crate::apache::{ffi, log};
 use crate::daemon::conn::FramedConn;
 use pyhost::io::RequestIo;

@@ -2,6 +2,8 @@
 //! through `wsgi_core::relay_rules`, then to Apache (head, body, files) or
 //! back to the daemon (request body), never trusting what the daemon says.
 
+#![forbid(unsafe_code)]
+
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
 use crate::apache::request::{self, Then};
@@ -182,8 +184,7 @@ impl<'a> Relay<'a> {
 
     fn socket_timeout(&self) -> Duration {
         if self.g.spec.socket_timeout.is_zero() {
-            // SAFETY: live request; the server's Timeout (microseconds).
-            Duration::from_micros(unsafe { (*(*self.r).server).timeout }.max(1_000_000) as u64)
+            request::server_timeout(self.r)
         } else {
             self.g.spec.socket_timeout
         }
@@ -377,9 +378,9 @@ impl<'a> Relay<'a> {
     }
 
     fn close_connection(&self) {
-        // SAFETY: live request; the response is incomplete, so the client
-        // must see the connection close rather than wait for more.
-        unsafe { (*(*self.r).connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
+        // The response is incomplete: the client must see the connection
+        // close rather than wait for more.
+        request::close_after(self.r);
     }
 }
 

@@ -4,6 +4,8 @@
 //! whether the WSGI script ever loaded (`startup-timeout`). Each check is
 //! enforced whatever else is configured, and names the reason it stops for.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -90,14 +92,7 @@ pub fn check(spec: &DaemonProcessSpec) -> Option<StopReason> {
 
 /// User plus system CPU time of the whole process.
 fn cpu_time() -> Duration {
-    // SAFETY: getrusage fills the struct we pass.
-    let u = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut u);
-        u
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(u.ru_utime) + tv(u.ru_stime)
+    crate::os::cpu_time()
 }
 
 /// (virtual size, resident set) in bytes, from /proc/self/statm.
@@ -106,8 +101,7 @@ fn memory() -> (u64, u64) {
     let mut f = statm
         .split_whitespace()
         .map(|v| v.parse::<u64>().unwrap_or(0));
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    let page = crate::os::page_size();
     let size = f.next().unwrap_or(0) * page;
     let resident = f.next().unwrap_or(0) * page;
     (size, resident)

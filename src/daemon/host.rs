@@ -1,6 +1,8 @@
 //! What a daemon's Python host reports: log lines to the error log,
 //! activity to the lifecycle's watchdog, script loads to the health checks.
 
+#![forbid(unsafe_code)]
+
 use crate::apache::log;
 
 struct DaemonHost;

@@ -3,6 +3,8 @@
 //! is answered without running any application code and logged with who
 //! sent it (the peer's pid and uid, from SO_PEERCRED).
 
+#![forbid(unsafe_code)]
+
 use super::group::DaemonGroup;
 use super::secret;
 use crate::apache::log::DaemonRequest;

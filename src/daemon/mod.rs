@@ -16,7 +16,6 @@ pub mod relay;
 pub mod secret;
 mod serve;
 mod setup;
-mod signals;
 mod state;
 mod stop_loop;
 pub mod supervisor;

@@ -2,9 +2,12 @@
 //! group's socket and the idle kept connections, takes the next request
 //! and counts it in flight; draining and joining when the process stops.
 
+#![forbid(unsafe_code)]
+
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
 use super::state::Daemon;
+use crate::os::{self, Epoll, Latch};
 use super::serve::serve_connection;
 use crate::apache::{ffi, log};
 use std::os::fd::RawFd;
@@ -15,40 +18,28 @@ use wsgi_core::protocol::Frame;
 
 pub(super) const MAX_IDLE: usize = 64;
 
-/// A new epoll set with the listening socket and a stop eventfd in it
-/// (both level-triggered): (epoll, eventfd).
-pub(super) fn epoll_set(listener: RawFd) -> Result<(RawFd, RawFd), String> {
-    // SAFETY: creating a private epoll descriptor and eventfd, adding
-    // them and our own listening socket.
-    unsafe {
-        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-        let stop = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
-        if ep < 0 || stop < 0 {
-            return Err(format!("cannot create the epoll set: {}", std::io::Error::last_os_error()));
-        }
-        for fd in [listener, stop] {
-            let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
-                u64: fd as u64,
-            };
-            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev);
-        }
-        Ok((ep, stop))
-    }
+/// A new epoll set with the listening socket and the stop latch in it
+/// (both level-triggered).
+pub(super) fn epoll_set(listener: RawFd) -> Result<(Epoll, Latch), String> {
+    let fail = |e: std::io::Error| format!("cannot create the epoll set: {}", e);
+    let ep = Epoll::new().map_err(fail)?;
+    let stop = Latch::new().map_err(fail)?;
+    ep.add(listener);
+    ep.add(stop.fd());
+    Ok((ep, stop))
 }
 
 /// Stops taking requests: the waiting worker wakes and leaves, and once
 /// the lock is ours no connection is half taken.
 pub(super) fn stop_accepting(d: &Daemon) {
     d.stop_accepting.store(true, Ordering::SeqCst);
-    // SAFETY: an 8-byte write to our own eventfd (never read: it stays
-    // readable, so every worker that waits afterwards wakes at once).
-    unsafe { libc::write(d.stop_event, (&1u64 as *const u64).cast(), 8) };
+    // Every worker that waits from now on wakes at once.
+    d.stop_event.set();
     drop(d.accept_lock.lock().unwrap_or_else(|e| e.into_inner()));
 }
 
 pub(super) fn accept_loop(listener: &UnixListener, d: &Daemon) {
-    let (g, ep) = (&*d.group, d.epoll);
+    let g = &*d.group;
     loop {
         // Only the thread holding the lock waits (as Apache's own accept
         // mutex does): one wake-up per request, no herd.
@@ -57,14 +48,12 @@ pub(super) fn accept_loop(listener: &UnixListener, d: &Daemon) {
             if d.stop_accepting.load(Ordering::SeqCst) {
                 return;
             }
-            let mut ev = libc::epoll_event { events: 0, u64: 0 };
-            // SAFETY: waiting on our epoll set for one event, at most 100 ms
-            // (so a drain check waiting for the lock is not held up long).
-            if unsafe { libc::epoll_wait(ep, &mut ev, 1, 100) } <= 0 {
+            // At most 100 ms, so a drain check waiting for the lock is not
+            // held up long.
+            let Some(ready) = d.epoll.wait_one(100) else {
                 continue;
-            }
-            let ready = ev.u64 as RawFd;
-            if ready == d.stop_event {
+            };
+            if ready == d.stop_event.fd() {
                 return;
             }
             if ready == g.listener {
@@ -159,7 +148,6 @@ pub(super) fn new_conn(stream: UnixStream, g: &DaemonGroup) -> FramedConn {
 /// process is stopping or enough are kept already), armed in the epoll set
 /// for one event.
 pub(super) fn keep_idle(d: &Daemon, mut conn: FramedConn) {
-    let ep = d.epoll;
     let mut idle = d.idle.lock().unwrap_or_else(|e| e.into_inner());
     if d.stop_accepting.load(Ordering::SeqCst) || idle.len() >= MAX_IDLE {
         // The child may reuse it at once: Retry sends that request elsewhere.
@@ -169,33 +157,14 @@ pub(super) fn keep_idle(d: &Daemon, mut conn: FramedConn) {
     let fd = conn.raw_fd();
     idle.push(conn);
     drop(idle);
-    let mut ev = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
-        u64: fd as u64,
-    };
-    // SAFETY: (re-)arming our own descriptor in our epoll set. A closed
-    // descriptor leaves the set by itself, so a number seen before may be
-    // a new connection: MOD fails with ENOENT and it is added.
-    unsafe {
-        if libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, fd, &mut ev) != 0 {
-            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev);
-        }
-    }
+    d.epoll.arm_once(fd);
 }
 
 /// Whether a request is waiting on an idle connection.
 pub(super) fn idle_request_waiting(d: &Daemon) -> bool {
     let idle = d.idle.lock().unwrap_or_else(|e| e.into_inner());
-    let mut pfds: Vec<libc::pollfd> = idle
-        .iter()
-        .map(|c| libc::pollfd {
-            fd: c.raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: a zero-timeout poll on descriptors we own.
-    !pfds.is_empty() && unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as _, 0) } > 0
+    let fds: Vec<RawFd> = idle.iter().map(|c| c.raw_fd()).collect();
+    os::readable(&fds, 0).into_iter().any(|r| r)
 }
 
 /// When the process stops taking requests: each idle connection is told to
@@ -232,13 +201,7 @@ pub(super) fn drain(d: &Daemon, timeout: Duration, serve_queued: bool) -> Durati
         if !serve_queued {
             return false;
         }
-        let mut pfd = libc::pollfd {
-            fd: g.listener,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: a zero-timeout poll on our listening socket.
-        let listener_ready = unsafe { libc::poll(&mut pfd, 1, 0) > 0 };
+        let listener_ready = os::readable(&[g.listener], 0)[0];
         listener_ready || idle_request_waiting(d)
     };
     while (d.active() > 0 || waiting()) && in_time() {

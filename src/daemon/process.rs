@@ -5,17 +5,19 @@
 //! reason's kind says. The parent-liveness pipe gives EOF when the Apache
 //! parent is gone, so a daemon never outlives it.
 
+#![forbid(unsafe_code)]
+
 use super::group::DaemonGroup;
 use super::health;
 use super::pool::{accept_loop, drain, join_in_flight};
 use super::setup::{close_inherited, set_identity, set_title};
-use super::signals;
+use crate::os::daemon_signals as signals;
 use super::state::Daemon;
 use super::stop_loop::wait_for_stop;
 use crate::apache::{ffi, log};
 use pyhost::runtime;
-use std::os::fd::{FromRawFd, RawFd};
-use std::os::unix::net::UnixListener;
+use crate::os;
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 use wsgi_core::stop::{Drain, StopReason};
@@ -37,9 +39,9 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
             1
         }
     };
-    // SAFETY: the shutdown sequence ran; leave without C atexit handlers or
+    // The shutdown sequence ran; leave without C atexit handlers or
     // unwinding into Apache's copy of the parent's state.
-    unsafe { libc::_exit(status) }
+    crate::os::exit_now(status)
 }
 
 /// Drains as `reason` says, then runs the lifecycle's stop sequence.
@@ -76,13 +78,9 @@ fn setup_and_serve(
     parent_pipe: RawFd,
     delay: Duration,
 ) -> Result<(Arc<Daemon>, StopReason), String> {
-    // SAFETY: plain process-control syscalls in a freshly forked,
-    // single-threaded child.
-    let parent = unsafe {
-        libc::setpgid(0, 0);
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-        libc::getppid()
-    };
+    os::own_process_group();
+    os::signal_on_parent_death(libc::SIGTERM);
+    let parent = os::parent_pid();
     signals::set_parent(parent);
     signals::install()?;
     close_inherited(g, parent_pipe);
@@ -135,9 +133,7 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
     // glibc gives each thread that allocates its own malloc arena and keeps
     // what is freed there: with many request threads that is most of a
     // daemon's memory growth. Two arenas are plenty with the GIL.
-    // SAFETY: mallopt only tunes the allocator; called before any worker
-    // thread exists.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+    os::limit_malloc_arenas(2);
     health::start_gil_heartbeat(&g.spec);
     crate::import_scripts::preload_for(&g.spec.name, std::ptr::null_mut());
     Ok(())
@@ -147,14 +143,10 @@ fn start_workers(d: &Arc<Daemon>) -> Result<(), String> {
     let g = &d.group;
     // Non-blocking: workers poll, then accept under the accept lock (see
     // state.rs).
-    // SAFETY: fcntl on our own listening descriptor.
-    unsafe {
-        let flags = libc::fcntl(g.listener, libc::F_GETFL);
-        libc::fcntl(g.listener, libc::F_SETFL, flags | libc::O_NONBLOCK);
-    }
-    // SAFETY: the group's listening descriptor, inherited from the parent
-    // and owned by this process from now on.
-    let listener = Arc::new(unsafe { UnixListener::from_raw_fd(g.listener) });
+    os::set_nonblocking(g.listener);
+    // The group's listening descriptor, inherited from the parent and
+    // owned by this process from now on.
+    let listener = Arc::new(os::listener_from_fd(g.listener));
     for n in 0..g.spec.threads.max(1) {
         let (listener, d) = (listener.clone(), d.clone());
         let mut builder = std::thread::Builder::new().name(format!("wsgi-worker-{}", n));

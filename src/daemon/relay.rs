@@ -6,6 +6,8 @@
 //! application code), and a request is sent again only when the daemon
 //! provably did not start it (it said Retry, or closed before Accepted).
 
+#![forbid(unsafe_code)]
+
 use super::connections::{keep, obtain, MAX_RETRIES};
 use super::exchange::Relay;
 use super::group::DaemonGroup;
@@ -92,9 +94,7 @@ fn prepare(
     target: &AppTarget,
     cgi: &Environ,
 ) -> Result<Prepared, c_int> {
-    // SAFETY: live request; the server's Timeout directive (microseconds).
-    let server_timeout =
-        Duration::from_micros(unsafe { (*(*r).server).timeout }.max(1_000_000) as u64);
+    let server_timeout = request::server_timeout(r);
     let timeout = if g.spec.socket_timeout.is_zero() {
         server_timeout
     } else {
@@ -146,8 +146,7 @@ pub fn relay<'a>(
         Ok(p) => p,
         Err(status) => return status,
     };
-    // SAFETY: live request: its server and start time.
-    let (server, start) = unsafe { ((*r).server, (*r).request_time as u64) };
+    let (server, start) = request::server_and_start(r);
     let vhost = crate::apache::vhosts::describe(server).into_bytes();
     let request_id = request::log_id(r).into_bytes();
     let mut head = RequestHead {

@@ -2,10 +2,12 @@
 //! queue-timeout and script-reload decisions, Accepted, then the WSGI
 //! application over the connection.
 
+#![forbid(unsafe_code)]
+
 use super::conn::FramedConn;
 use super::daemon_io::DaemonIo;
 use super::incoming::Incoming;
-use super::signals;
+use crate::os::daemon_signals as signals;
 use super::state::Daemon;
 use super::state::RequestSlot;
 use crate::apache::{ffi, log};
@@ -47,8 +49,7 @@ impl<'d> InFlight<'d> {
         let slot = Arc::new(RequestSlot {
             id: d.next_id.fetch_add(1, Ordering::SeqCst),
             started: std::time::Instant::now(),
-            // SAFETY: pthread_self has no preconditions.
-            thread: unsafe { libc::pthread_self() },
+            thread: crate::os::thread_id(),
             app_group: std::sync::OnceLock::new(),
             request: std::sync::OnceLock::new(),
             interrupt_asked: std::sync::Mutex::new(None),

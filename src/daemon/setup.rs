@@ -17,7 +17,7 @@ pub(super) fn close_inherited(g: &DaemonGroup, parent_pipe: RawFd) {
     unsafe { ffi::ap_close_listeners() };
     let mut keep = vec![0, 1, 2, g.listener, parent_pipe];
     keep.extend(crate::apache::vhosts::error_log_fds());
-    keep.extend(super::signals::pipe_fds());
+    keep.extend(crate::os::daemon_signals::pipe_fds());
     let open: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
         .map(|d| {
             d.flatten()

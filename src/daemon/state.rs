@@ -1,10 +1,12 @@
 //! One daemon process's state, owned by a `Daemon` value that the main
 //! thread makes once Python is up and every worker thread shares.
 
+#![forbid(unsafe_code)]
+
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
 use crate::apache::log;
-use std::os::fd::RawFd;
+use crate::os::{Epoll, Latch};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,10 +39,10 @@ pub(super) struct Daemon {
     /// being woken to rebuild a list.
     pub(super) idle: Mutex<Vec<FramedConn>>,
     /// The epoll set: the listening socket, the stop event, idle connections.
-    pub(super) epoll: RawFd,
+    pub(super) epoll: Epoll,
     /// An eventfd in the epoll set, written once when the process stops
     /// taking requests, so the waiting worker sees `stop_accepting` at once.
-    pub(super) stop_event: RawFd,
+    pub(super) stop_event: Latch,
     /// The modification time each WSGI script had when this process first ran it.
     pub(super) script_mtimes: Mutex<Vec<(String, i64)>>,
 }
@@ -90,7 +92,7 @@ pub(super) struct RequestSlot {
     pub(super) id: u64,
     pub(super) started: std::time::Instant,
     /// The serving thread (Python's thread ident is its pthread id).
-    pub(super) thread: libc::pthread_t,
+    pub(super) thread: u64,
     pub(super) app_group: std::sync::OnceLock<String>,
     pub(super) request: std::sync::OnceLock<log::DaemonRequest>,
     /// When the main thread asked for an interrupt (interrupt-timeout).

@@ -2,10 +2,13 @@
 //! stop — a signal, the parent's death, or a recycling or health trigger —
 //! and returns it.
 
+#![forbid(unsafe_code)]
+
 use super::health::{self, StopReason};
-use super::signals::{self, RETIRE, SCRIPT_CHANGED};
+use crate::os::daemon_signals::{self as signals, RETIRE, SCRIPT_CHANGED};
 use super::state::Daemon;
 use super::timeouts::{oldest_request, overdue_requests};
+use crate::os;
 use pyhost::runtime;
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
@@ -40,26 +43,12 @@ pub(super) fn wait_for_stop(d: &Daemon, parent_pipe: RawFd, parent: i32) -> Stop
         {
             return StopReason::InactivityTimeout;
         }
-        let mut fds = [
-            libc::pollfd {
-                fd: signals::read_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: parent_pipe,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: polling our two descriptors; wakes every 100 ms to check
-        // the parent and the recycling triggers.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 100) };
-        // SAFETY: getppid has no preconditions.
-        if fds[1].revents != 0 || unsafe { libc::getppid() } != parent {
+        // Wakes every 100 ms to check the parent and the recycling triggers.
+        let ready = os::readable(&[signals::read_fd(), parent_pipe], 100);
+        if ready[1] || os::parent_pid() != parent {
             return StopReason::ParentExit;
         }
-        if n > 0 && fds[0].revents != 0 {
+        if ready[0] {
             let mut buf = [0u8; 16];
             for &sig in signals::take_pending(&mut buf) {
                 match sig as i32 {

@@ -2,6 +2,8 @@
 //! sees them, and the interrupt (mod_wsgi.RequestTimeout) that
 //! interrupt-timeout sends to an overdue request's thread first.
 
+#![forbid(unsafe_code)]
+
 use super::state::{Daemon, RequestSlot};
 use crate::apache::{ffi, log};
 use pyhost::runtime;

@@ -3,6 +3,8 @@
 //! process is doing. The Apache module installs its own at start-up; tests
 //! and tools get a host that writes to stderr.
 
+#![forbid(unsafe_code)]
+
 use std::sync::OnceLock;
 
 /// Log levels, numbered as syslog (and Apache's APLOG_*) number them.

@@ -4,6 +4,8 @@
 //! so the adapter releases the GIL around them unless a method says it
 //! need not.
 
+#![forbid(unsafe_code)]
+
 use std::any::Any;
 use std::ffi::CString;
 

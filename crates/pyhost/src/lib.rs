@@ -6,6 +6,7 @@
 
 pub mod host;
 pub mod io;
+mod modules;
 mod native;
 pub mod object;
 mod request_state;

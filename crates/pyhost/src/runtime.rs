@@ -8,12 +8,11 @@
 //! is never taken while the GIL is held, except while creating an
 //! interpreter, when the lock is taken first.
 
-use super::native;
 use super::object::{self, PyErrSet, PyObj, PyResult};
 use pyo3_ffi as py;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -22,7 +21,7 @@ use std::time::Duration;
 /// objects it calls per request (strong references, kept for its lifetime).
 pub struct Interpreter {
     pub name: String,
-    state: *mut py::PyInterpreterState,
+    pub(crate) state: *mut py::PyInterpreterState,
     pub run: *mut py::PyObject,
     pub input_type: *mut py::PyObject,
     pub log_type: *mut py::PyObject,
@@ -165,12 +164,16 @@ pub fn process_info() -> Option<&'static ProcessInfo> {
     PROCESS.get()
 }
 
+fn info_ref() -> &'static ProcessInfo {
+    PROCESS.get().expect("initialised")
+}
+
 /// Loads a script into an interpreter ahead of requests (WSGIImportScript).
 pub fn preload_script(group: &str, path: &str) -> Result<(), String> {
     with_interpreter(group, |interp| {
         // SAFETY: GIL held inside with_interpreter.
         let module =
-            PyObj::borrowed(unsafe { py::PyImport_AddModule(ADAPTER.module.as_ptr()) })
+            PyObj::borrowed(unsafe { py::PyImport_AddModule(super::modules::ADAPTER.module.as_ptr()) })
                 .and_then(|m| m.getattr(c"_load_script"))
             .and_then(|load| load.call(&[&object::str_utf8(path)?, &object::boolean(true)]));
         module.map(drop).map_err(|_| describe_error(Some(interp)))
@@ -193,7 +196,7 @@ pub fn initialize(info: ProcessInfo) -> Result<(), String> {
     let interp = unsafe { py::PyThreadState_GetInterpreter(tstate) };
     // Import threading on the process's main thread, so threading.main_thread()
     // is this thread and not whichever worker happens to import it first.
-    let result = import_threading().and_then(|_| bootstrap(""));
+    let result = import_threading().and_then(|_| super::modules::bootstrap("", info_ref()));
     let main = match result {
         Ok(main) => main,
         Err(PyErrSet) => {
@@ -312,89 +315,6 @@ fn import_threading() -> PyResult<()> {
     PyObj::owned(unsafe { py::PyImport_ImportModule(c"threading".as_ptr()) }).map(drop)
 }
 
-/// The host's own Python, compiled under the files' real names; their
-/// lines are handed to linecache too, so tracebacks show source lines
-/// wherever the module is installed.
-struct Source {
-    module: &'static CStr,
-    filename: &'static str,
-    text: &'static str,
-}
-
-const PUBLIC: Source = Source {
-    module: c"mod_wsgi",
-    filename: concat!(env!("CARGO_MANIFEST_DIR"), "/python/mod_wsgi.py"),
-    text: include_str!("../python/mod_wsgi.py"),
-};
-
-const ADAPTER: Source = Source {
-    module: c"_mod_wsgi_rs_adapter",
-    filename: concat!(env!("CARGO_MANIFEST_DIR"), "/python/_mod_wsgi_rs_adapter.py"),
-    text: include_str!("../python/_mod_wsgi_rs_adapter.py"),
-};
-
-/// Runs `src` as the module of its name, registered in sys.modules (GIL held).
-fn load_module(src: &Source) -> PyResult<PyObj> {
-    let text = CString::new(src.text).expect("no NUL in the host's Python");
-    let filename = CString::new(src.filename).expect("no NUL in a path");
-    // SAFETY: GIL held; PyImport_AddModule returns a borrowed reference to
-    // the module in sys.modules (new if absent); we take our own.
-    let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(src.module.as_ptr()) })?;
-    module.setattr(c"__file__", &object::str_utf8(src.filename)?)?;
-    // SAFETY: GIL held; NUL-terminated source and file name.
-    let code = PyObj::owned(unsafe {
-        py::Py_CompileString(text.as_ptr(), filename.as_ptr(), py::Py_file_input)
-    })?;
-    // SAFETY: GIL held; PyModule_GetDict returns a borrowed reference.
-    let globals = PyObj::borrowed(unsafe { py::PyModule_GetDict(module.as_ptr()) })?;
-    // SAFETY: GIL held; module globals serve as both globals and locals.
-    PyObj::owned(unsafe {
-        py::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), globals.as_ptr())
-    })?;
-    Ok(module)
-}
-
-/// Creates the `_mod_wsgi_rs`, `mod_wsgi` and adapter modules in the
-/// current interpreter (GIL held) and returns the objects the host calls.
-fn bootstrap(name: &str) -> PyResult<Interpreter> {
-    let info = PROCESS.get().expect("initialised");
-    native::install()?;
-    let public = load_module(&PUBLIC)?;
-    let adapter = load_module(&ADAPTER)?;
-    let remember = public.getattr(c"_remember_source")?;
-    for src in [&PUBLIC, &ADAPTER] {
-        remember.call(&[&object::str_utf8(src.filename)?, &object::str_utf8(src.text)?])?;
-    }
-    public.setattr(c"process_group", &object::str_utf8(&info.process_group)?)?;
-    public.setattr(c"application_group", &object::str_utf8(name)?)?;
-    public.setattr(c"maximum_processes", &object::int(info.maximum_processes)?)?;
-    public.setattr(c"threads_per_process", &object::int(info.threads_per_process)?)?;
-
-    let s = &info.settings;
-    let paths = s
-        .python_path
-        .iter()
-        .map(|p| object::str_utf8(p))
-        .collect::<PyResult<Vec<_>>>()?;
-    adapter.getattr(c"_setup")?.call(&[
-        &object::tuple(paths)?,
-        &object::boolean(s.restrict_stdin),
-        &object::boolean(s.restrict_stdout),
-        &object::boolean(s.restrict_signal),
-    ])?;
-
-    let keep = |m: &PyObj, attr: &CStr| m.getattr(attr).map(PyObj::into_ptr);
-    Ok(Interpreter {
-        name: name.to_string(),
-        state: std::ptr::null_mut(),
-        run: keep(&adapter, c"_run")?,
-        input_type: keep(&adapter, c"Input")?,
-        log_type: keep(&adapter, c"_Log")?,
-        file_wrapper: keep(&adapter, c"FileWrapper")?,
-        format_exception: keep(&public, c"_format_exception")?,
-    })
-}
-
 /// This thread's state for `interp`, created on first use.
 fn thread_state_for(interp: *mut py::PyInterpreterState) -> &'static OwnState {
     let found = THREAD_STATES.with(|t| t.borrow().iter().copied().find(|o| o.interp == interp));
@@ -467,7 +387,7 @@ fn create_interpreter(name: &str) -> Result<&'static Interpreter, String> {
             return Err(format!("creating the interpreter '{}' failed", name));
         }
         let state = py::PyThreadState_GetInterpreter(ts);
-        let made = import_threading().and_then(|_| bootstrap(name));
+        let made = import_threading().and_then(|_| super::modules::bootstrap(name, info_ref()));
         let made = made.map_err(|_| describe_error(None));
         remember_state(state, ts);
         py::PyEval_SaveThread();

@@ -1,6 +1,8 @@
 //! Running one request through a WSGI application in this process: the
 //! environ, the call, and how it ended.
 
+#![forbid(unsafe_code)]
+
 use super::host::level;
 use super::io::RequestIo;
 use super::native;

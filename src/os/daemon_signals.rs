@@ -1,5 +1,5 @@
 //! A daemon's signals. Handlers only write a byte to a self-pipe
-//! (async-signal-safe); the main thread reads it and decides (stop_loop.rs).
+//! (async-signal-safe); the main thread reads it and decides (daemon/stop_loop.rs).
 //! The pipe and the parent's pid are statics because a signal handler can
 //! reach nothing else.
 
@@ -13,9 +13,9 @@ static PARENT_PID: AtomicI32 = AtomicI32::new(0);
 /// The signal byte for SIGUSR1 sent by our Apache parent: the server is
 /// restarting and this daemon's generation retires (a user's SIGUSR1 is an
 /// eviction when eviction-timeout is set).
-pub(super) const RETIRE: u8 = 0xF0;
+pub const RETIRE: u8 = 0xF0;
 /// Written by a worker that saw a changed WSGI script (script_reload).
-pub(super) const SCRIPT_CHANGED: u8 = 0xF1;
+pub const SCRIPT_CHANGED: u8 = 0xF1;
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     // The interrupted code may be about to read errno: keep it as it was.
@@ -42,14 +42,14 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
 }
 
 /// Tells the main thread something (one of the bytes above).
-pub(super) fn notify(byte: u8) {
+pub fn notify(byte: u8) {
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
     // SAFETY: writing one byte to our own non-blocking self-pipe.
     unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
 }
 
 /// The signal bytes waiting in the pipe (none if there are none).
-pub(super) fn take_pending(out: &mut [u8; 16]) -> &[u8] {
+pub fn take_pending(out: &mut [u8; 16]) -> &[u8] {
     let fd = SIGNAL_READ.load(Ordering::Relaxed);
     // SAFETY: reading signal numbers from our non-blocking pipe.
     let got = unsafe { libc::read(fd, out.as_mut_ptr().cast(), out.len()) };
@@ -57,23 +57,23 @@ pub(super) fn take_pending(out: &mut [u8; 16]) -> &[u8] {
 }
 
 /// The two ends of the pipe, for the keep-list of inherited descriptors.
-pub(super) fn pipe_fds() -> [RawFd; 2] {
+pub fn pipe_fds() -> [RawFd; 2] {
     [SIGNAL_PIPE.load(Ordering::Relaxed), SIGNAL_READ.load(Ordering::Relaxed)]
 }
 
 /// The read end, for the main thread's poll.
-pub(super) fn read_fd() -> RawFd {
+pub fn read_fd() -> RawFd {
     SIGNAL_READ.load(Ordering::Relaxed)
 }
 
 /// Remembers the Apache parent, whose SIGUSR1 means "retire".
-pub(super) fn set_parent(pid: i32) {
+pub fn set_parent(pid: i32) {
     PARENT_PID.store(pid, Ordering::Relaxed);
 }
 
 /// Replaces the handlers inherited from the Apache parent with ours (which
 /// only write to the pipe) and unblocks every signal.
-pub(super) fn install() -> Result<(), String> {
+pub fn install() -> Result<(), String> {
     let mut fds = [0; 2];
     // SAFETY: creating our self-pipe; non-blocking so a handler never waits.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
