@@ -7,6 +7,7 @@ use crate::apache::pool::pool_owned;
 use crate::apache::request::cstr_bytes;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::sync::{Mutex, MutexGuard};
+use pyhost::runtime::PythonSettings;
 use wsgi_core::directives::{
     identifier, parse_flag, parse_optimize, ApplicationGroup, ImportScript, MapHeadToGet,
     ProcessGroup, ScriptAlias, Support, MOD_WSGI_DIRECTIVES,
@@ -38,16 +39,9 @@ pub use wsgi_core::target::DirSettings as DirConfig;
 /// virtual hosts), plus what later checks need from the whole config.
 #[derive(Default, Clone)]
 pub struct GlobalConfig {
-    pub python_home: Option<String>,
-    pub python_path: Vec<String>,
-    pub python_optimize: u8,
-    pub python_hash_seed: Option<String>,
-    pub python_warnings: Vec<String>,
-    pub dont_write_bytecode: bool,
+    /// The `WSGIPython*` and `WSGIRestrictStd*`/`Signal` directives.
+    pub python: PythonSettings,
     pub restrict_embedded: bool,
-    pub restrict_stdin: bool,
-    pub restrict_stdout: bool,
-    pub restrict_signal: bool,
     pub destroy_interpreter: bool,
     pub socket_prefix: Option<String>,
     pub daemons: Vec<DaemonProcessSpec>,
@@ -68,8 +62,11 @@ pub struct GroupReference {
 impl GlobalConfig {
     fn defaults() -> Self {
         GlobalConfig {
-            restrict_stdin: true,
-            restrict_signal: true,
+            python: PythonSettings {
+                restrict_stdin: true,
+                restrict_signal: true,
+                ..Default::default()
+            },
             destroy_interpreter: true,
             ..Default::default()
         }
@@ -88,22 +85,6 @@ pub fn global_snapshot() -> GlobalConfig {
     global().clone().unwrap_or_else(GlobalConfig::defaults)
 }
 
-impl GlobalConfig {
-    /// What the Python host needs of it.
-    pub fn python_settings(&self) -> pyhost::runtime::PythonSettings {
-        pyhost::runtime::PythonSettings {
-            python_home: self.python_home.clone(),
-            python_path: self.python_path.clone(),
-            python_optimize: self.python_optimize,
-            python_hash_seed: self.python_hash_seed.clone(),
-            python_warnings: self.python_warnings.clone(),
-            dont_write_bytecode: self.dont_write_bytecode,
-            restrict_stdin: self.restrict_stdin,
-            restrict_stdout: self.restrict_stdout,
-            restrict_signal: self.restrict_signal,
-        }
-    }
-}
 
 /// Called before each configuration read: forget the previous one.
 pub fn reset_global() {
@@ -313,11 +294,11 @@ fn apply_global(cmd: *mut ffi::cmd_parms, name: &str, args: &str) -> Result<(), 
     let flag = |v: &str| parse_flag(&one_word(v)?);
     with_global(|g| {
         match name {
-            "WSGIPythonHome" => g.python_home = Some(one_word(args)?),
+            "WSGIPythonHome" => g.python.python_home = Some(one_word(args)?),
             "WSGIPythonPath" => {
-                g.python_path = wsgi_core::daemon::split_path_list(&one_word(args)?)
+                g.python.python_path = wsgi_core::daemon::split_path_list(&one_word(args)?)
             }
-            "WSGIPythonOptimize" => g.python_optimize = parse_optimize(&one_word(args)?)?,
+            "WSGIPythonOptimize" => g.python.python_optimize = parse_optimize(&one_word(args)?)?,
             "WSGIPythonHashSeed" => {
                 let v = one_word(args)?;
                 if v != "random" && v.parse::<u32>().is_err() {
@@ -326,14 +307,14 @@ fn apply_global(cmd: *mut ffi::cmd_parms, name: &str, args: &str) -> Result<(), 
                         v
                     ));
                 }
-                g.python_hash_seed = Some(v);
+                g.python.python_hash_seed = Some(v);
             }
-            "WSGIPythonWarnings" => g.python_warnings.push(one_word(args)?),
-            "WSGIDontWriteBytecode" => g.dont_write_bytecode = flag(args)?,
+            "WSGIPythonWarnings" => g.python.python_warnings.push(one_word(args)?),
+            "WSGIDontWriteBytecode" => g.python.dont_write_bytecode = flag(args)?,
             "WSGIRestrictEmbedded" => g.restrict_embedded = flag(args)?,
-            "WSGIRestrictStdin" => g.restrict_stdin = flag(args)?,
-            "WSGIRestrictStdout" => g.restrict_stdout = flag(args)?,
-            "WSGIRestrictSignal" => g.restrict_signal = flag(args)?,
+            "WSGIRestrictStdin" => g.python.restrict_stdin = flag(args)?,
+            "WSGIRestrictStdout" => g.python.restrict_stdout = flag(args)?,
+            "WSGIRestrictSignal" => g.python.restrict_signal = flag(args)?,
             "WSGIDestroyInterpreter" => g.destroy_interpreter = flag(args)?,
             // We always initialise Python lazily, in the processes that run it.
             "WSGILazyInitialization" => {

@@ -56,21 +56,10 @@ pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &Environ) -> c_int
 }
 
 
-/// What an Apache child's Python host reports: log lines to the error
-/// log, activity to the lifecycle's watchdog.
-struct ChildHost;
-
-impl pyhost::host::Host for ChildHost {
-    fn log(&self, level: i32, msg: &str) {
-        log::server(level, std::ptr::null(), msg);
-    }
-
-    fn activity(&self, what: &str) {
-        crate::lifecycle::set_activity(what);
-    }
-}
-
-/// Installs the host before Python starts in this child.
+/// Installs the host before Python starts in this child (script loads
+/// matter only to daemons' health checks).
 pub fn install_host() {
-    pyhost::host::set_host(Box::new(ChildHost));
+    pyhost::host::set_host(Box::new(crate::lifecycle::ProcessHost {
+        on_script_load: |_| {},
+    }));
 }

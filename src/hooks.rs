@@ -158,7 +158,7 @@ unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::serve
             process_group: String::new(),
             maximum_processes: mpm_query(ffi::AP_MPMQ_MAX_DAEMONS as u32).max(1),
             threads_per_process: mpm_query(ffi::AP_MPMQ_MAX_THREADS as u32).max(1),
-            settings: settings.python_settings(),
+            settings: settings.python.clone(),
         };
         crate::embedded::install_host();
         if let Err(e) = runtime::initialize(info) {

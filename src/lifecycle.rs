@@ -246,3 +246,23 @@ pub fn server_restarted() -> bool {
     let mine = CHILD_GENERATION.load(Ordering::Relaxed);
     mine >= 0 && running != mine
 }
+
+/// What a process's Python host reports: log lines to the error log,
+/// activity to the watchdog (`set_activity`), script loads to `on_script_load`.
+pub struct ProcessHost {
+    pub on_script_load: fn(bool),
+}
+
+impl pyhost::host::Host for ProcessHost {
+    fn log(&self, level: i32, msg: &str) {
+        log::server(level, std::ptr::null(), msg);
+    }
+
+    fn activity(&self, what: &str) {
+        set_activity(what);
+    }
+
+    fn script_loaded(&self, ok: bool) {
+        (self.on_script_load)(ok);
+    }
+}

@@ -36,6 +36,14 @@ VARIANTS = {
 }
 # Which mod_wsgi variant each of ours is compared with.
 BASELINE = {'ours-embedded': 'modwsgi-embedded', 'ours-daemon': 'modwsgi-daemon'}
+# MOD_WSGI_RS_BEFORE_SO: an earlier build of ours, run in the same rounds
+# (variants before-embedded / before-daemon, compared with ours).
+BEFORE = os.environ.get('MOD_WSGI_RS_BEFORE_SO')
+if BEFORE:
+    VARIANTS['before-embedded'] = {'module': BEFORE, 'daemon': False}
+    VARIANTS['before-daemon'] = {'module': BEFORE, 'daemon': True}
+    BASELINE['before-embedded'] = 'ours-embedded'
+    BASELINE['before-daemon'] = 'ours-daemon'
 STATIC_PATHS = {'hello': '/hello', 'file1m': '/file1m'}
 
 
@@ -278,7 +286,7 @@ def med(xs):
 
 def report(variants, scenarios, results, lifecycle, unavailable, args):
     print('\n## Throughput (median of %d rounds, wrk -t1 -c16 -d%ds, event MPM)\n' % (args.rounds, args.duration))
-    print('| variant | scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req | switches/req | ratio to mod_wsgi |')
+    print('| variant | scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req | switches/req | ratio to baseline |')
     print('|---|---|---:|---:|---:|---:|---:|---:|---:|')
     for scenario in scenarios:
         for variant in variants:
@@ -308,6 +316,7 @@ def report(variants, scenarios, results, lifecycle, unavailable, args):
             variant, med(life['startup']), med(life['stop']), med(life['rss']) / 1024,
             '%.1f' % (daemon / 1024) if daemon else '-'))
     print('\nround-by-round figures are printed above the tables; a ratio compares medians.')
+    print('ratio: ours-* to mod_wsgi, before-* (MOD_WSGI_RS_BEFORE_SO) to ours.')
     print('server CPU and switches: all processes of the server (Apache and daemons),')
     print('per request served; wrk\'s own CPU is not in them.')
 

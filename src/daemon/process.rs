@@ -114,14 +114,14 @@ fn setup_and_serve(
 
 fn start_python(g: &DaemonGroup) -> Result<(), String> {
     let settings = {
-        let mut s = crate::config::global_snapshot();
+        let mut s = crate::config::global_snapshot().python;
         if g.spec.python_home.is_some() {
             s.python_home = g.spec.python_home.clone();
         }
         if !g.spec.python_path.is_empty() {
             s.python_path = g.spec.python_path.clone();
         }
-        s.python_settings()
+        s
     };
     super::host::install();
     runtime::initialize(runtime::ProcessInfo {

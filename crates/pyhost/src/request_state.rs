@@ -178,20 +178,24 @@ impl RequestState {
         Err(PyErrSet)
     }
 
+    fn warn_short(&self) {
+        self.log(
+            level::WARNING,
+            &format!(
+                "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
+                self.length.written(),
+                self.length.declared().unwrap_or(0)
+            ),
+        );
+    }
+
     /// The application's last body bytes and the end of the response.
     pub(crate) fn write_final(&mut self, data: &[u8]) -> PyResult<()> {
         self.send_head()?;
         let n = self.allowed(data.len() as u64);
         let short = self.length.short_after(0);
         if short {
-            self.log(
-                level::WARNING,
-                &format!(
-                    "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
-                    self.length.written(),
-                    self.length.declared().unwrap_or(0)
-                ),
-            );
+            self.warn_short();
         }
         let chunk = &data[..n as usize];
         let chan = self.live()?;
@@ -215,14 +219,7 @@ impl RequestState {
         self.send_head()?;
         let short = self.length.short_after(0) && !self.client_gone;
         if short {
-            self.log(
-                level::WARNING,
-                &format!(
-                    "the application sent {} bytes but declared a Content-Length of {}; closing the connection",
-                    self.length.written(),
-                    self.length.declared().unwrap_or(0)
-                ),
-            );
+            self.warn_short();
         }
         let chan = self.live()?;
         let ok = match chan.try_finish(short) {
