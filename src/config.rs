@@ -5,9 +5,9 @@
 use crate::apache::ffi;
 use crate::apache::pool::pool_owned;
 use crate::apache::request::cstr_bytes;
+use pyhost::runtime::PythonSettings;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::sync::{Mutex, MutexGuard};
-use pyhost::runtime::PythonSettings;
 use wsgi_core::directives::{
     identifier, parse_flag, parse_optimize, ApplicationGroup, ImportScript, MapHeadToGet,
     ProcessGroup, ScriptAlias, Support, MOD_WSGI_DIRECTIVES,
@@ -84,7 +84,6 @@ pub fn global() -> MutexGuard<'static, Option<GlobalConfig>> {
 pub fn global_snapshot() -> GlobalConfig {
     global().clone().unwrap_or_else(GlobalConfig::defaults)
 }
-
 
 /// Called before each configuration read: forget the previous one.
 pub fn reset_global() {

@@ -55,7 +55,6 @@ pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &Environ) -> c_int
     }
 }
 
-
 /// Installs the host before Python starts in this child (script loads
 /// matter only to daemons' health checks).
 pub fn install_host() {

@@ -340,7 +340,9 @@ struct ScriptFile {
 
 /// The alias translate_name matched (if any), the directory's settings and
 /// the script file.
-fn request_facts(r: *mut ffi::request_rec) -> (Option<Arc<AliasEntry>>, &'static DirConfig, ScriptFile) {
+fn request_facts(
+    r: *mut ffi::request_rec,
+) -> (Option<Arc<AliasEntry>>, &'static DirConfig, ScriptFile) {
     // SAFETY: live request; the module config slots hold our records (the
     // request one only when translate_name matched an alias); the directory
     // record lives in a pool that outlives the request.
@@ -363,12 +365,21 @@ fn request_facts(r: *mut ffi::request_rec) -> (Option<Arc<AliasEntry>>, &'static
 /// a directory without `Options ExecCGI`.
 fn check_script_file(r: *mut ffi::request_rec, f: &ScriptFile, aliased: bool) -> Result<(), c_int> {
     let (status, why) = if f.filetype == ffi::apr_filetype_e_APR_NOFILE {
-        (ffi::HTTP_NOT_FOUND, "target WSGI script not found or unable to stat")
+        (
+            ffi::HTTP_NOT_FOUND,
+            "target WSGI script not found or unable to stat",
+        )
     } else if f.filetype == ffi::apr_filetype_e_APR_DIR {
-        (ffi::HTTP_FORBIDDEN, "attempt to invoke a directory as a WSGI application")
+        (
+            ffi::HTTP_FORBIDDEN,
+            "attempt to invoke a directory as a WSGI application",
+        )
     // SAFETY: live request.
     } else if !aliased && unsafe { ffi::ap_allow_options(r) } & ffi::OPT_EXECCGI as c_int == 0 {
-        (ffi::HTTP_FORBIDDEN, "Options ExecCGI is off in this directory")
+        (
+            ffi::HTTP_FORBIDDEN,
+            "Options ExecCGI is off in this directory",
+        )
     } else {
         return Ok(());
     };
@@ -390,7 +401,10 @@ fn find_daemon(
             log::request(
                 ffi::APLOG_ERR,
                 r,
-                &format!("no WSGI daemon process group called '{}' is configured", process_group),
+                &format!(
+                    "no WSGI daemon process group called '{}' is configured",
+                    process_group
+                ),
             );
             Err(ffi::HTTP_INTERNAL_SERVER_ERROR)
         }

@@ -6,12 +6,12 @@
 
 #![forbid(unsafe_code)]
 
-use wsgi_core::stop::StopReason;
 use crate::apache::{ffi, log};
 use pyhost::{runtime, teardown};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wsgi_core::stop::StopReason;
 
 static ACTIVITY: Mutex<String> = Mutex::new(String::new());
 

@@ -5,7 +5,9 @@
 mod common;
 
 use common::json::Value;
-use common::{daemon_server, user_id, alive, children_named, http, probe_dir, wait_until, write_file, Server};
+use common::{
+    alive, children_named, daemon_server, http, probe_dir, user_id, wait_until, write_file, Server,
+};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;

@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::{daemon_server, user_id, children_named, http, probe_dir, wait_until, Server};
+use common::{children_named, daemon_server, http, probe_dir, user_id, wait_until, Server};
 use std::fs;
 use std::time::Duration;
-
 
 #[test]
 fn files_go_to_apache_as_descriptors_and_out_with_sendfile() {

@@ -194,4 +194,3 @@ fn request_events_and_request_data() {
         v.get("events")
     );
 }
-

@@ -307,7 +307,13 @@ fn identity_of(
 /// socket by it (see `newer_socket`).
 fn socket_path_for(prefix: &str, generation: i32, name: &str) -> String {
     let hex_name: String = name.bytes().map(|b| format!("{:02x}", b)).collect();
-    format!("{}.{}.{}.{}.sock", prefix, std::process::id(), generation, hex_name)
+    format!(
+        "{}.{}.{}.{}.sock",
+        prefix,
+        std::process::id(),
+        generation,
+        hex_name
+    )
 }
 
 /// What every virtual host's `WSGIScriptAlias[Match]` can route to `group`.

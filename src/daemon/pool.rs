@@ -6,10 +6,10 @@
 
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
-use super::state::Daemon;
-use crate::os::{self, Epoll, Latch};
 use super::serve::serve_connection;
+use super::state::Daemon;
 use crate::apache::{ffi, log};
+use crate::os::{self, Epoll, Latch};
 use std::os::fd::RawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::Ordering;

@@ -11,12 +11,12 @@ use super::group::DaemonGroup;
 use super::health;
 use super::pool::{accept_loop, drain, join_in_flight};
 use super::setup::{close_inherited, set_identity, set_title};
-use crate::os::daemon_signals as signals;
 use super::state::Daemon;
 use super::stop_loop::wait_for_stop;
 use crate::apache::{ffi, log};
-use pyhost::runtime;
 use crate::os;
+use crate::os::daemon_signals as signals;
+use pyhost::runtime;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,7 +66,9 @@ fn stop(d: &Daemon, reason: StopReason) {
     let join = |budget: Duration| join_in_flight(d, budget);
     let phases = crate::lifecycle::DaemonPhases {
         drained,
-        join: reason.waits_for_requests().then_some(&join as &dyn Fn(Duration) -> usize),
+        join: reason
+            .waits_for_requests()
+            .then_some(&join as &dyn Fn(Duration) -> usize),
     };
     let destroy = crate::config::global_snapshot().destroy_interpreter;
     crate::lifecycle::stop(reason, destroy, spec.shutdown_timeout, phases);
@@ -90,7 +92,10 @@ fn setup_and_serve(
         log::server(
             ffi::APLOG_WARNING,
             std::ptr::null(),
-            &format!("restarting quickly after a failure; waiting {:?} first", delay),
+            &format!(
+                "restarting quickly after a failure; waiting {:?} first",
+                delay
+            ),
         );
         std::thread::sleep(delay);
     }

@@ -11,7 +11,6 @@
 use super::connections::{keep, obtain, MAX_RETRIES};
 use super::exchange::Relay;
 use super::group::DaemonGroup;
-use wsgi_core::retry::{after_not_taken, Retry};
 use crate::apache::request;
 use crate::apache::{ffi, log};
 use pyhost::wsgi_call::AppTarget;
@@ -19,6 +18,7 @@ use std::ffi::c_int;
 use std::time::Duration;
 use wsgi_core::environ::Environ;
 use wsgi_core::protocol::{Frame, PROTOCOL_VERSION};
+use wsgi_core::retry::{after_not_taken, Retry};
 use wsgi_core::route::{self, RequestHead, Route};
 
 /// This Apache child's pid (set once per child: no getpid per request).
@@ -104,7 +104,10 @@ fn prepare(
         log::request(
             ffi::APLOG_ERR,
             r,
-            &format!("daemon process group '{}' has no secret in this process", g.spec.name),
+            &format!(
+                "daemon process group '{}' has no secret in this process",
+                g.spec.name
+            ),
         );
         return Err(ffi::HTTP_INTERNAL_SERVER_ERROR);
     };
@@ -112,7 +115,11 @@ fn prepare(
         return Err(status);
     }
     let eager = request::read_small_body(r, cgi).map_err(|status| {
-        log::request(ffi::APLOG_INFO, r, "reading the request body from the client failed");
+        log::request(
+            ffi::APLOG_INFO,
+            r,
+            "reading the request body from the client failed",
+        );
         status
     })?;
     Ok(Prepared {
@@ -214,4 +221,3 @@ pub fn relay<'a>(
         }
     }
 }
-

@@ -7,10 +7,10 @@
 use super::conn::FramedConn;
 use super::daemon_io::DaemonIo;
 use super::incoming::Incoming;
-use crate::os::daemon_signals as signals;
 use super::state::Daemon;
 use super::state::RequestSlot;
 use crate::apache::{ffi, log};
+use crate::os::daemon_signals as signals;
 use pyhost::runtime;
 use pyhost::wsgi_call::{self, Outcome};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -141,7 +141,10 @@ fn reload_first(conn: &mut FramedConn, d: &Daemon, incoming: &Incoming) -> bool 
             ffi::APLOG_INFO,
             std::ptr::null(),
             &incoming.request,
-            &format!("{} changed: restarting this process to load it", target.script),
+            &format!(
+                "{} changed: restarting this process to load it",
+                target.script
+            ),
         );
         signals::notify(signals::SCRIPT_CHANGED);
     }

@@ -72,7 +72,9 @@ impl Daemon {
     pub(super) fn idle_for(&self) -> Duration {
         self.serving_since
             .elapsed()
-            .saturating_sub(Duration::from_millis(self.last_done_ms.load(Ordering::SeqCst)))
+            .saturating_sub(Duration::from_millis(
+                self.last_done_ms.load(Ordering::SeqCst),
+            ))
     }
 
     /// A request finished.

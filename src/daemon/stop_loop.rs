@@ -5,10 +5,10 @@
 #![forbid(unsafe_code)]
 
 use super::health::{self, StopReason};
-use crate::os::daemon_signals::{self as signals, RETIRE, SCRIPT_CHANGED};
 use super::state::Daemon;
 use super::timeouts::{oldest_request, overdue_requests};
 use crate::os;
+use crate::os::daemon_signals::{self as signals, RETIRE, SCRIPT_CHANGED};
 use pyhost::runtime;
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;

@@ -25,7 +25,8 @@ pub(super) fn oldest_request(d: &Daemon) -> Option<Duration> {
 /// interrupt-timeout later (an exception cannot reach a thread blocked in C).
 pub(super) fn overdue_requests(d: &Daemon) -> Option<StopReason> {
     let spec = &d.group.spec;
-    let overdue: Vec<Arc<RequestSlot>> = d.in_flight
+    let overdue: Vec<Arc<RequestSlot>> = d
+        .in_flight
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()

@@ -58,7 +58,10 @@ pub fn take_pending(out: &mut [u8; 16]) -> &[u8] {
 
 /// The two ends of the pipe, for the keep-list of inherited descriptors.
 pub fn pipe_fds() -> [RawFd; 2] {
-    [SIGNAL_PIPE.load(Ordering::Relaxed), SIGNAL_READ.load(Ordering::Relaxed)]
+    [
+        SIGNAL_PIPE.load(Ordering::Relaxed),
+        SIGNAL_READ.load(Ordering::Relaxed),
+    ]
 }
 
 /// The read end, for the main thread's poll.
@@ -105,4 +108,3 @@ pub fn install() -> Result<(), String> {
     SIGNAL_READ.store(fds[0], Ordering::Relaxed);
     Ok(())
 }
-

@@ -9,7 +9,11 @@ use std::time::Duration;
 
 pub fn app_dir(tag: &str) -> PathBuf {
     let dir = super::temp_dir(tag);
-    write_file(&dir, "lifecycle.wsgi", include_str!("../apps/lifecycle.wsgi"));
+    write_file(
+        &dir,
+        "lifecycle.wsgi",
+        include_str!("../apps/lifecycle.wsgi"),
+    );
     let markers = dir.join("markers");
     fs::create_dir_all(&markers).unwrap();
     fs::set_permissions(&markers, fs::Permissions::from_mode(0o777)).unwrap();

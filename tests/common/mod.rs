@@ -13,7 +13,6 @@ pub mod sites;
 #[allow(unused_imports)]
 pub use sites::*;
 
-
 use std::fs;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};

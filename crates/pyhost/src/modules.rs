@@ -25,7 +25,10 @@ const PUBLIC: Source = Source {
 
 pub(crate) const ADAPTER: Source = Source {
     module: c"_mod_wsgi_rs_adapter",
-    filename: concat!(env!("CARGO_MANIFEST_DIR"), "/python/_mod_wsgi_rs_adapter.py"),
+    filename: concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/python/_mod_wsgi_rs_adapter.py"
+    ),
     text: include_str!("../python/_mod_wsgi_rs_adapter.py"),
 };
 
@@ -58,12 +61,18 @@ pub(crate) fn bootstrap(name: &str, info: &ProcessInfo) -> PyResult<Interpreter>
     let adapter = load_module(&ADAPTER)?;
     let remember = public.getattr(c"_remember_source")?;
     for src in [&PUBLIC, &ADAPTER] {
-        remember.call(&[&object::str_utf8(src.filename)?, &object::str_utf8(src.text)?])?;
+        remember.call(&[
+            &object::str_utf8(src.filename)?,
+            &object::str_utf8(src.text)?,
+        ])?;
     }
     public.setattr(c"process_group", &object::str_utf8(&info.process_group)?)?;
     public.setattr(c"application_group", &object::str_utf8(name)?)?;
     public.setattr(c"maximum_processes", &object::int(info.maximum_processes)?)?;
-    public.setattr(c"threads_per_process", &object::int(info.threads_per_process)?)?;
+    public.setattr(
+        c"threads_per_process",
+        &object::int(info.threads_per_process)?,
+    )?;
 
     let s = &info.settings;
     let paths = s

@@ -6,8 +6,8 @@
 use super::host::{self, level};
 use super::io::RequestIo;
 use super::object::raise_runtime;
-use super::request_state::{Head, RequestState};
 use super::object::{self, PyErrSet, PyObj, PyResult};
+use super::request_state::{Head, RequestState};
 use pyo3_ffi as py;
 use std::ffi::{c_char, CStr, CString};
 use wsgi_core::response::{check_app_header, parse_status};
@@ -200,7 +200,10 @@ fn entry(name: &str, body: impl FnOnce() -> PyResult<PyObj>) -> *mut py::PyObjec
         Ok(Ok(v)) => v.into_ptr(),
         Ok(Err(PyErrSet)) => std::ptr::null_mut(),
         Err(_) => {
-            host::log(level::ERR, &format!("internal error: panic in _mod_wsgi_rs.{}", name));
+            host::log(
+                level::ERR,
+                &format!("internal error: panic in _mod_wsgi_rs.{}", name),
+            );
             raise_runtime("internal error in mod_wsgi-rs (see the error log)");
             std::ptr::null_mut()
         }
@@ -278,7 +281,10 @@ unsafe extern "C" fn stats(
             (c"output_writes", object::int(s.output_writes as i64)?),
             (c"output_length", object::int(st.length.written() as i64)?),
             (c"output_time", object::float(s.output_time.as_secs_f64())?),
-            (c"status", object::int(st.head.as_ref().map_or(0, |h| h.status as i64))?),
+            (
+                c"status",
+                object::int(st.head.as_ref().map_or(0, |h| h.status as i64))?,
+            ),
             (c"gil_wait_time", object::float(gil_wait.as_secs_f64())?),
             (c"gil_wait_count", object::int(gil_waits as i64)?),
         ];
@@ -423,7 +429,12 @@ static METHODS: MethodTable = MethodTable([
 pub const API_VERSION: [i64; 3] = [4, 9, 4];
 
 pub fn api_version() -> PyResult<PyObj> {
-    object::tuple(API_VERSION.iter().map(|&n| object::int(n)).collect::<PyResult<Vec<_>>>()?)
+    object::tuple(
+        API_VERSION
+            .iter()
+            .map(|&n| object::int(n))
+            .collect::<PyResult<Vec<_>>>()?,
+    )
 }
 
 /// Creates `_mod_wsgi_rs` in the current interpreter and registers it in

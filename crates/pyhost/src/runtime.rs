@@ -172,10 +172,11 @@ fn info_ref() -> &'static ProcessInfo {
 pub fn preload_script(group: &str, path: &str) -> Result<(), String> {
     with_interpreter(group, |interp| {
         // SAFETY: GIL held inside with_interpreter.
-        let module =
-            PyObj::borrowed(unsafe { py::PyImport_AddModule(super::modules::ADAPTER.module.as_ptr()) })
-                .and_then(|m| m.getattr(c"_load_script"))
-            .and_then(|load| load.call(&[&object::str_utf8(path)?, &object::boolean(true)]));
+        let module = PyObj::borrowed(unsafe {
+            py::PyImport_AddModule(super::modules::ADAPTER.module.as_ptr())
+        })
+        .and_then(|m| m.getattr(c"_load_script"))
+        .and_then(|load| load.call(&[&object::str_utf8(path)?, &object::boolean(true)]));
         module.map(drop).map_err(|_| describe_error(Some(interp)))
     })?
 }
@@ -305,7 +306,9 @@ fn status_text(st: &py::PyStatus) -> String {
             return String::new();
         }
         // SAFETY: Python's status strings are static, NUL-terminated.
-        unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_string_lossy()
+            .into_owned()
     };
     format!("{} {}", part(st.func), part(st.err_msg))
 }

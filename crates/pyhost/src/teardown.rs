@@ -95,10 +95,7 @@ fn threads_left(left: &dyn Fn() -> Duration) -> Option<String> {
 /// (entered by the caller).
 fn keep(why: String) -> Outcome {
     if let Err(e) = call_mod_wsgi(c"_run_atexit", &[]) {
-        host::log(
-            level::ERR,
-            &format!("atexit callbacks: {}", e),
-        );
+        host::log(level::ERR, &format!("atexit callbacks: {}", e));
     }
     leave();
     Outcome::Kept(why)

@@ -47,8 +47,8 @@ pub fn run_app<Io: RequestIo>(
 ) -> Result<(Outcome, Option<Io>), String> {
     runtime::with_interpreter(&target.application_group, |interp| {
         object::gil_wait_reset(runtime::last_gil_wait());
-        let handle = native::new_handle(Box::new(io))
-            .map_err(|_| runtime::describe_error(Some(interp)))?;
+        let handle =
+            native::new_handle(Box::new(io)).map_err(|_| runtime::describe_error(Some(interp)))?;
         native::set_current(handle.as_ptr());
         let result = call_app(interp, target, cgi, &handle);
         native::set_current(std::ptr::null_mut());
@@ -153,9 +153,6 @@ fn build_environ(
         c"mod_wsgi.enable_sendfile",
         object::str_utf8(if t.sendfile { "1" } else { "0" })?,
     )?;
-    set(
-        c"mod_wsgi.version",
-        native::api_version()?,
-    )?;
+    set(c"mod_wsgi.version", native::api_version()?)?;
     Ok(env)
 }

@@ -24,7 +24,12 @@ def application(environ, start_response):
 "#,
     );
     let (io, _) = RecordingIo::new(b"");
-    let (outcome, rec) = request(&app, "env-group", io, &cgi("GET", "/a", &[("HTTP_X_ONE", "1")]));
+    let (outcome, rec) = request(
+        &app,
+        "env-group",
+        io,
+        &cgi("GET", "/a", &[("HTTP_X_ONE", "1")]),
+    );
     assert_eq!(outcome, Outcome::Done);
     let body = text(&rec);
     for want in [
@@ -44,7 +49,10 @@ def application(environ, start_response):
     }
     let r = rec.lock().unwrap();
     assert_eq!(r.status, Some(200));
-    assert_eq!(r.headers, vec![("Content-Type".into(), "application/json".into())]);
+    assert_eq!(
+        r.headers,
+        vec![("Content-Type".into(), "application/json".into())]
+    );
     assert_eq!(r.finished, Some(false));
 }
 
@@ -84,7 +92,13 @@ def application(environ, start_response):
     assert_eq!(text(&rec), "second wins");
     // The host's own Python shows its source lines in tracebacks.
     let (_, rec) = run("/nohead");
-    let logs: Vec<String> = rec.lock().unwrap().logs.iter().map(|(_, m)| m.clone()).collect();
+    let logs: Vec<String> = rec
+        .lock()
+        .unwrap()
+        .logs
+        .iter()
+        .map(|(_, m)| m.clone())
+        .collect();
     let text = logs.join("\n");
     assert!(text.contains("_mod_wsgi_rs_adapter.py\", line"), "{text}");
     assert!(
@@ -93,11 +107,19 @@ def application(environ, start_response):
     );
     for path in ["/nohead", "/badstatus", "/hop", "/str"] {
         let (outcome, rec) = run(path);
-        assert_eq!(outcome, Outcome::Failed { headers_sent: false }, "{path}");
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                headers_sent: false
+            },
+            "{path}"
+        );
         let r = rec.lock().unwrap();
         assert!(r.body.is_empty(), "{path}: nothing sent");
         assert!(
-            r.logs.iter().any(|(l, m)| *l == level::ERR && m.contains("exception while running")),
+            r.logs
+                .iter()
+                .any(|(l, m)| *l == level::ERR && m.contains("exception while running")),
             "{path}: the failure is logged: {:?}",
             r.logs
         );
@@ -163,7 +185,12 @@ def application(environ, start_response):
     let (io, _) = RecordingIo::new(b"");
     let (_, rec) = request(&app, "", io, &cgi("GET", "/5", &[]));
     assert_eq!(text(&rec), "abcde");
-    assert!(rec.lock().unwrap().logs.iter().any(|(l, m)| *l == level::WARNING && m.contains("truncated")));
+    assert!(rec
+        .lock()
+        .unwrap()
+        .logs
+        .iter()
+        .any(|(l, m)| *l == level::WARNING && m.contains("truncated")));
     // Less than declared: the end is marked short (the connection closes).
     let (io, _) = RecordingIo::new(b"");
     let (_, rec) = request(&app, "", io, &cgi("GET", "/20", &[]));
@@ -194,13 +221,21 @@ def application(environ, start_response):
     let (outcome, rec) = request(&app, "", io, &cgi("GET", "/file", &[]));
     assert_eq!(outcome, Outcome::Done);
     assert_eq!(text(&rec), "3456789");
-    assert_eq!(rec.lock().unwrap().files, vec![(3, 7)], "a regular file goes as a file");
+    assert_eq!(
+        rec.lock().unwrap().files,
+        vec![(3, 7)],
+        "a regular file goes as a file"
+    );
     let (io, _) = RecordingIo::new(b"");
     let (_, rec) = request(&app, "", io, &cgi("GET", "/bytesio", &[]));
     assert_eq!(text(&rec), "not a file");
     let r = rec.lock().unwrap();
     assert!(r.files.is_empty());
-    assert!(r.writes >= 3, "iterated in blocks of 4: {} writes", r.writes);
+    assert!(
+        r.writes >= 3,
+        "iterated in blocks of 4: {} writes",
+        r.writes
+    );
 }
 
 fn close_is_always_called(s: &Scripts) {
@@ -227,9 +262,17 @@ def application(environ, start_response):
             marker = marker.to_string_lossy()
         ),
     );
-    let closes = || std::fs::read_to_string(&marker).unwrap_or_default().lines().count();
+    let closes = || {
+        std::fs::read_to_string(&marker)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
     let (io, _) = RecordingIo::new(b"");
-    assert_eq!(request(&app, "", io, &cgi("GET", "/", &[])).0, Outcome::Done);
+    assert_eq!(
+        request(&app, "", io, &cgi("GET", "/", &[])).0,
+        Outcome::Done
+    );
     assert_eq!(closes(), 1, "after a whole response");
     let (io, _) = RecordingIo::new(b"");
     let (outcome, _) = request(&app, "", io, &cgi("GET", "/fail", &[]));
@@ -269,7 +312,10 @@ def application(environ, start_response):
     let global = ask("");
     let one = ask("one");
     let two = ask("two");
-    assert_eq!(global[0], "", "%{{GLOBAL}} is the main interpreter, named ''");
+    assert_eq!(
+        global[0], "",
+        "%{{GLOBAL}} is the main interpreter, named ''"
+    );
     assert_eq!(one[0], "one");
     assert_ne!(one[1], two[1], "each group has its own sys module");
     assert_ne!(global[1], one[1]);
@@ -277,7 +323,9 @@ def application(environ, start_response):
     // threading.local survives from one request to the next.
     assert_eq!(ask("one")[3], "2");
     // Another OS thread gets its own thread state (and thread-locals).
-    let other = std::thread::spawn(move || ask_from_thread(&app)).join().unwrap();
+    let other = std::thread::spawn(move || ask_from_thread(&app))
+        .join()
+        .unwrap();
     assert_eq!(other[3], "1");
     assert_ne!(other[2], one[2]);
     let names = runtime::interpreter_names();
@@ -350,7 +398,12 @@ def application(environ, start_response):
     let (io, _) = RecordingIo::new(b"");
     let (_, rec) = request(&app, "events", io, &cgi("GET", "/report", &[]));
     let report = text(&rec);
-    for want in ["status=201", "output_length=5", "input_length=10", "output_writes=1"] {
+    for want in [
+        "status=201",
+        "output_length=5",
+        "input_length=10",
+        "output_writes=1",
+    ] {
         assert!(report.contains(want), "{want} in {report}");
     }
     assert!(report.contains("input_reads="), "{report}");
@@ -363,14 +416,32 @@ fn main() {
         ("environ_follows_pep3333", environ_follows_pep3333),
         ("start_response_rules", start_response_rules),
         ("input_is_read_every_way", input_is_read_every_way),
-        ("write_callable_and_content_length", write_callable_and_content_length),
-        ("file_wrapper_hands_files_over", file_wrapper_hands_files_over),
+        (
+            "write_callable_and_content_length",
+            write_callable_and_content_length,
+        ),
+        (
+            "file_wrapper_hands_files_over",
+            file_wrapper_hands_files_over,
+        ),
         ("close_is_always_called", close_is_always_called),
-        ("application_groups_get_their_own_interpreters", application_groups_get_their_own_interpreters),
-        ("threads_run_one_interpreter_at_once", threads_run_one_interpreter_at_once),
-        ("request_events_carry_named_stats", request_events_carry_named_stats),
+        (
+            "application_groups_get_their_own_interpreters",
+            application_groups_get_their_own_interpreters,
+        ),
+        (
+            "threads_run_one_interpreter_at_once",
+            threads_run_one_interpreter_at_once,
+        ),
+        (
+            "request_events_carry_named_stats",
+            request_events_carry_named_stats,
+        ),
     ];
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let mut failed = Vec::new();
     for (name, test) in tests {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {

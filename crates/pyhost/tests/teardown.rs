@@ -57,16 +57,31 @@ def application(environ, start_response):
     let main = outcome_of("");
     println!("clean: {clean}\nstuck: {stuck}\nmain: {main}\ntook {took:?}");
     assert_eq!(clean, "destroyed");
-    assert!(stuck.starts_with("kept") && stuck.contains("stuck-worker"), "{stuck}");
-    assert!(main.starts_with("kept") && main.contains("sub-interpreter"), "{main}");
+    assert!(
+        stuck.starts_with("kept") && stuck.contains("stuck-worker"),
+        "{stuck}"
+    );
+    assert!(
+        main.starts_with("kept") && main.contains("sub-interpreter"),
+        "{main}"
+    );
     let ran: Vec<String> = std::fs::read_to_string(&marker)
         .unwrap_or_default()
         .lines()
         .map(String::from)
         .collect();
-    assert!(ran.contains(&"clean".to_string()), "atexit ran when destroyed: {ran:?}");
-    assert!(ran.contains(&"stuck".to_string()), "atexit ran when kept: {ran:?}");
-    assert!(took < Duration::from_secs(3), "bounded by the deadline: {took:?}");
+    assert!(
+        ran.contains(&"clean".to_string()),
+        "atexit ran when destroyed: {ran:?}"
+    );
+    assert!(
+        ran.contains(&"stuck".to_string()),
+        "atexit ran when kept: {ran:?}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "bounded by the deadline: {took:?}"
+    );
     // Nothing enters Python after teardown: a request is refused, not run.
     let (io, _) = RecordingIo::new(b"");
     let refused = pyhost::wsgi_call::run_app(io, &target(&app, "clean"), &cgi("GET", "/", &[]));

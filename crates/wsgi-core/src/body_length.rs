@@ -75,9 +75,27 @@ mod tests {
     #[test]
     fn pieces_are_cut_at_the_declared_length_and_the_overrun_is_reported_once() {
         let mut b = BodyLength::new(Some(5));
-        assert_eq!(b.admit(3), Admit { allowed: 3, first_overrun: false });
-        assert_eq!(b.admit(4), Admit { allowed: 2, first_overrun: true });
-        assert_eq!(b.admit(4), Admit { allowed: 0, first_overrun: false });
+        assert_eq!(
+            b.admit(3),
+            Admit {
+                allowed: 3,
+                first_overrun: false
+            }
+        );
+        assert_eq!(
+            b.admit(4),
+            Admit {
+                allowed: 2,
+                first_overrun: true
+            }
+        );
+        assert_eq!(
+            b.admit(4),
+            Admit {
+                allowed: 0,
+                first_overrun: false
+            }
+        );
         assert_eq!(b.written(), 5);
         assert!(!b.short_after(0));
     }

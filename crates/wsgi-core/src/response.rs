@@ -238,7 +238,9 @@ mod tests {
         assert_eq!(check_app_header("Content-Type", "text/plain"), Ok(None));
         assert_eq!(check_app_header("content-length", " 42 "), Ok(Some(42)));
         assert!(check_app_header("Content-Length", "-1").is_err());
-        assert!(check_app_header("Connection", "close").unwrap_err().contains("hop-by-hop"));
+        assert!(check_app_header("Connection", "close")
+            .unwrap_err()
+            .contains("hop-by-hop"));
         assert!(check_app_header("Bad Name", "x").is_err());
         assert!(check_app_header("X-A", "line\r\nbreak").is_err());
     }

@@ -40,7 +40,10 @@ mod tests {
     #[test]
     fn a_request_is_resent_until_the_limit() {
         for n in 1..=3 {
-            assert!(matches!(after_not_taken(n, 3, false, false), Retry::Resend { .. }));
+            assert!(matches!(
+                after_not_taken(n, 3, false, false),
+                Retry::Resend { .. }
+            ));
         }
         assert_eq!(after_not_taken(4, 3, false, false), Retry::GiveUp);
         assert_eq!(after_not_taken(4, 3, true, true), Retry::GiveUp);
@@ -50,15 +53,24 @@ mod tests {
     fn the_newer_generation_is_preferred_and_waits_only_for_a_restarting_group() {
         assert_eq!(
             after_not_taken(1, 3, true, false),
-            Retry::Resend { to_newer: true, pause: false }
+            Retry::Resend {
+                to_newer: true,
+                pause: false
+            }
         );
         assert_eq!(
             after_not_taken(1, 3, false, true),
-            Retry::Resend { to_newer: false, pause: false }
+            Retry::Resend {
+                to_newer: false,
+                pause: false
+            }
         );
         assert_eq!(
             after_not_taken(1, 3, false, false),
-            Retry::Resend { to_newer: false, pause: true }
+            Retry::Resend {
+                to_newer: false,
+                pause: true
+            }
         );
     }
 }

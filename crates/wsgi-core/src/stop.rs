@@ -160,10 +160,16 @@ mod tests {
     #[test]
     fn display_gives_mod_wsgis_names() {
         assert_eq!(StopReason::ShutdownSignal.to_string(), "shutdown_signal");
-        assert_eq!(StopReason::RequestTimeoutUninterrupted.to_string(), "request_timeout");
+        assert_eq!(
+            StopReason::RequestTimeoutUninterrupted.to_string(),
+            "request_timeout"
+        );
         for r in ALL {
             let n = r.name();
-            assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{n}");
+            assert!(
+                n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{n}"
+            );
             assert!(!r.explain().is_empty());
         }
     }

@@ -125,7 +125,9 @@ mod tests {
             pass_authorization: Some(false),
             ..Default::default()
         };
-        let a = alias("process-group=site application-group=one callable-object=app pass-authorization=On");
+        let a = alias(
+            "process-group=site application-group=one callable-object=app pass-authorization=On",
+        );
         let c = choose(Some(&a), &dir);
         assert_eq!(c.process_group, ProcessGroup::Named("site".into()));
         assert_eq!(c.application_group, ApplicationGroup::Named("one".into()));
@@ -151,7 +153,10 @@ mod tests {
             ..Default::default()
         };
         let m = DirSettings::merged(&server, &location);
-        assert_eq!(m.process_group, Some(ProcessGroup::Named("location".into())));
+        assert_eq!(
+            m.process_group,
+            Some(ProcessGroup::Named("location".into()))
+        );
         assert_eq!(m.script_reloading, Some(false));
         assert_eq!(m.chunked_request, Some(true));
         let c = choose(None, &m);
@@ -161,8 +166,14 @@ mod tests {
     #[test]
     fn env_process_groups_and_head_mapping() {
         let env = |k: &str| (k == "GROUP").then(|| "from-env".to_string());
-        assert_eq!(process_group_name(&ProcessGroup::Env("GROUP".into()), &env), "from-env");
-        assert_eq!(process_group_name(&ProcessGroup::Env("OTHER".into()), &env), "");
+        assert_eq!(
+            process_group_name(&ProcessGroup::Env("GROUP".into()), &env),
+            "from-env"
+        );
+        assert_eq!(
+            process_group_name(&ProcessGroup::Env("OTHER".into()), &env),
+            ""
+        );
         assert_eq!(process_group_name(&ProcessGroup::Global, &env), "");
         assert!(head_runs_as_get(true, MapHeadToGet::On, false));
         assert!(!head_runs_as_get(true, MapHeadToGet::Off, true));

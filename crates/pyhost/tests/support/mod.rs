@@ -107,7 +107,12 @@ impl RequestIo for RecordingIo {
         r.status_line = line.to_string_lossy().into_owned();
         r.headers = headers
             .iter()
-            .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
             .collect();
         true
     }
@@ -129,7 +134,8 @@ impl RequestIo for RecordingIo {
             .expect("dup");
         let file = std::fs::File::from(own);
         let mut buf = vec![0; len as usize];
-        file.read_exact_at(&mut buf, offset).expect("read the handed file");
+        file.read_exact_at(&mut buf, offset)
+            .expect("read the handed file");
         self.rec.lock().unwrap().files.push((offset, len));
         self.put(&buf)
     }
