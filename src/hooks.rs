@@ -321,7 +321,9 @@ fn handle_wsgi(r: *mut ffi::request_rec) -> c_int {
     // SAFETY: live request.
     let is_get = unsafe { (*r).method_number } == ffi::M_GET as c_int;
     let head_as_get = is_get
-        && target::head_runs_as_get(is_head(r), choice.map_head_to_get, has_content_filters(r));
+        && target::head_runs_as_get(is_head(r), choice.map_head_to_get, || {
+            has_content_filters(r)
+        });
     let cgi = crate::apache::cgi::cgi_environ(r, choice.pass_authorization, head_as_get);
     let target = app_target(r, script, &choice, process_group, process, &cgi);
     match daemon {

@@ -323,15 +323,34 @@ def application(environ, start_response):
     // threading.local survives from one request to the next.
     assert_eq!(ask("one")[3], "2");
     // Another OS thread gets its own thread state (and thread-locals).
-    let other = std::thread::spawn(move || ask_from_thread(&app))
-        .join()
-        .unwrap();
+    let other = on_thread(move || ask_from_thread(&app));
     assert_eq!(other[3], "1");
     assert_ne!(other[2], one[2]);
     let names = runtime::interpreter_names();
     for g in ["", "one", "two"] {
         assert!(names.iter().any(|n| n == g), "{g} registered: {names:?}");
     }
+}
+
+/// How long a test thread may take before the test fails instead of hanging.
+const THREAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `f` on a new thread; its result arrives on the returned channel.
+fn spawn_with_result<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::sync::mpsc::Receiver<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx
+}
+
+/// `f`'s result from another thread, within THREAD_DEADLINE.
+fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    spawn_with_result(f)
+        .recv_timeout(THREAD_DEADLINE)
+        .expect("the thread finished in time")
 }
 
 fn ask_from_thread(app: &str) -> Vec<String> {
@@ -354,7 +373,7 @@ def application(environ, start_response):
     let handles: Vec<_> = (0..4)
         .map(|i| {
             let app = app.clone();
-            std::thread::spawn(move || {
+            spawn_with_result(move || {
                 (0..5)
                     .map(|j| {
                         let (io, _) = RecordingIo::new(b"");
@@ -366,8 +385,11 @@ def application(environ, start_response):
             })
         })
         .collect();
-    for h in handles {
-        assert!(h.join().unwrap(), "each thread got its own responses");
+    for rx in handles {
+        let ok = rx
+            .recv_timeout(THREAD_DEADLINE)
+            .expect("the thread finished in time");
+        assert!(ok, "each thread got its own responses");
     }
 }
 

@@ -88,13 +88,17 @@ pub fn process_group_name(pg: &ProcessGroup, env: &dyn Fn(&str) -> Option<String
 }
 
 /// Whether a HEAD request runs as GET: mod_wsgi's WSGIMapHEADToGET, where
-/// Auto means "when an output filter may need the body".
-pub fn head_runs_as_get(is_head: bool, map: MapHeadToGet, content_filters: bool) -> bool {
+/// Auto means "when an output filter may need the body" (asked only then).
+pub fn head_runs_as_get(
+    is_head: bool,
+    map: MapHeadToGet,
+    content_filters: impl FnOnce() -> bool,
+) -> bool {
     is_head
         && match map {
             MapHeadToGet::On => true,
             MapHeadToGet::Off => false,
-            MapHeadToGet::Auto => content_filters,
+            MapHeadToGet::Auto => content_filters(),
         }
 }
 
@@ -175,10 +179,11 @@ mod tests {
             ""
         );
         assert_eq!(process_group_name(&ProcessGroup::Global, &env), "");
-        assert!(head_runs_as_get(true, MapHeadToGet::On, false));
-        assert!(!head_runs_as_get(true, MapHeadToGet::Off, true));
-        assert!(head_runs_as_get(true, MapHeadToGet::Auto, true));
-        assert!(!head_runs_as_get(true, MapHeadToGet::Auto, false));
-        assert!(!head_runs_as_get(false, MapHeadToGet::On, true));
+        let never = || -> bool { panic!("filters asked for outside Auto") };
+        assert!(head_runs_as_get(true, MapHeadToGet::On, never));
+        assert!(!head_runs_as_get(true, MapHeadToGet::Off, never));
+        assert!(head_runs_as_get(true, MapHeadToGet::Auto, || true));
+        assert!(!head_runs_as_get(true, MapHeadToGet::Auto, || false));
+        assert!(!head_runs_as_get(false, MapHeadToGet::Auto, never));
     }
 }
