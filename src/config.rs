@@ -2,11 +2,12 @@
 //! in Apache's pools, the process-wide settings (`WSGIPython*`, ...), and the
 //! directive handler that applies each directive using `wsgi_core` parsers.
 
-use crate::apache::ffi;
-use crate::apache::pool::pool_owned;
-use crate::apache::request::cstr_bytes;
+#![forbid(unsafe_code)]
+
+use crate::apache::cmd::{Cmd, Directives};
+use crate::apache::records::Records;
+use crate::apache::regex::Regex;
 use pyhost::runtime::PythonSettings;
-use std::ffi::{c_char, c_void, CStr, CString};
 use std::sync::{Mutex, MutexGuard};
 use wsgi_core::directives::{
     identifier, parse_flag, parse_optimize, ApplicationGroup, ImportScript, MapHeadToGet,
@@ -18,7 +19,7 @@ use wsgi_core::DaemonProcessSpec;
 /// A `WSGIScriptAlias[Match]` with its compiled regex (Match form only).
 pub struct AliasEntry {
     pub spec: ScriptAlias,
-    pub regex: *mut ffi::ap_regex_t,
+    pub regex: Option<Regex>,
 }
 
 /// Per virtual host: the script aliases defined there.
@@ -26,12 +27,6 @@ pub struct AliasEntry {
 pub struct ServerConfig {
     pub aliases: Vec<std::sync::Arc<AliasEntry>>,
 }
-
-// SAFETY: the regex pointer refers to a compiled pattern in the config pool,
-// which lives as long as this record and is only read after start-up.
-unsafe impl Send for AliasEntry {}
-// SAFETY: see above; ap_regexec on a compiled pattern is thread safe.
-unsafe impl Sync for AliasEntry {}
 
 pub use wsgi_core::target::DirSettings as DirConfig;
 
@@ -95,81 +90,41 @@ fn with_global<T>(f: impl FnOnce(&mut GlobalConfig) -> T) -> T {
     f(g.get_or_insert_with(GlobalConfig::defaults))
 }
 
-// ---- Apache's config callbacks ------------------------------------------
+// ---- Apache's config records ----------------------------------------------
 
-pub unsafe extern "C" fn create_dir_config(
-    p: *mut ffi::apr_pool_t,
-    _dir: *mut c_char,
-) -> *mut c_void {
-    crate::apache::guard::catch("create_dir_config", std::ptr::null_mut(), || {
-        pool_owned(p, DirConfig::default()).cast()
-    })
-}
+/// How our per-directory and per-server records are made and merged
+/// (`apache::records` calls these).
+pub struct WsgiRecords;
 
-pub unsafe extern "C" fn merge_dir_config(
-    p: *mut ffi::apr_pool_t,
-    base: *mut c_void,
-    add: *mut c_void,
-) -> *mut c_void {
-    crate::apache::guard::catch("merge_dir_config", std::ptr::null_mut(), || {
-        // SAFETY: both records were made by create_dir_config/merge_dir_config.
-        let (b, a) = unsafe { (&*base.cast::<DirConfig>(), &*add.cast::<DirConfig>()) };
-        pool_owned(p, DirConfig::merged(b, a)).cast()
-    })
-}
+impl Records for WsgiRecords {
+    type Dir = DirConfig;
+    type Server = ServerConfig;
 
-pub unsafe extern "C" fn create_server_config(
-    p: *mut ffi::apr_pool_t,
-    _s: *mut ffi::server_rec,
-) -> *mut c_void {
-    crate::apache::guard::catch("create_server_config", std::ptr::null_mut(), || {
-        pool_owned(p, ServerConfig::default()).cast()
-    })
-}
+    fn merge_dir(base: &DirConfig, add: &DirConfig) -> DirConfig {
+        DirConfig::merged(base, add)
+    }
 
-pub unsafe extern "C" fn merge_server_config(
-    p: *mut ffi::apr_pool_t,
-    base: *mut c_void,
-    add: *mut c_void,
-) -> *mut c_void {
-    crate::apache::guard::catch("merge_server_config", std::ptr::null_mut(), || {
-        // SAFETY: both records were made by create_server_config.
-        let (b, a) = unsafe { (&*base.cast::<ServerConfig>(), &*add.cast::<ServerConfig>()) };
-        // Like mod_alias: the virtual host's aliases first, then the main server's.
-        let aliases = a.aliases.iter().chain(b.aliases.iter()).cloned().collect();
-        pool_owned(p, ServerConfig { aliases }).cast()
-    })
-}
-
-/// This module's record in a per-server or per-directory config vector.
-pub fn module_config<T>(cv: *mut ffi::ap_conf_vector_t) -> *mut T {
-    // SAFETY: `cv` is a live config vector; our slot holds a T we created.
-    unsafe { ffi::ap_get_module_config(cv, std::ptr::addr_of!(crate::wsgi_module)).cast() }
+    /// Like mod_alias: the virtual host's aliases first, then the main server's.
+    fn merge_server(base: &ServerConfig, add: &ServerConfig) -> ServerConfig {
+        let aliases = add
+            .aliases
+            .iter()
+            .chain(base.aliases.iter())
+            .cloned()
+            .collect();
+        ServerConfig { aliases }
+    }
 }
 
 // ---- Directives -----------------------------------------------------------
 
-/// The one handler every directive in the command table points at: it
-/// dispatches on the directive's name and returns Apache's error string.
-pub unsafe extern "C" fn directive(
-    cmd: *mut ffi::cmd_parms,
-    mconfig: *mut c_void,
-    args: *const c_char,
-) -> *const c_char {
-    crate::apache::guard::catch("directive", c"mod_wsgi-rs: internal error".as_ptr(), || {
-        // SAFETY: Apache passes a live cmd_parms whose `cmd` is our table entry.
-        let (name, pool) = unsafe { (CStr::from_ptr((*(*cmd).cmd).name), (*cmd).pool) };
-        let name = name.to_str().unwrap_or("?");
-        let args = String::from_utf8_lossy(cstr_bytes(args)).into_owned();
-        match apply(cmd, mconfig, name, &args) {
-            Ok(()) => std::ptr::null(),
-            Err(e) => {
-                let msg = CString::new(format!("{}: {}", name, e).replace('\0', " ")).unwrap();
-                // SAFETY: the error string must outlive this call; copy it into the pool.
-                unsafe { ffi::apr_pstrdup(pool, msg.as_ptr()) }
-            }
-        }
-    })
+/// Every directive in the command table: dispatched on its name.
+pub struct WsgiDirectives;
+
+impl Directives for WsgiDirectives {
+    fn apply(cmd: &mut Cmd<'_>, name: &str, args: &str) -> Result<(), String> {
+        apply(cmd, name, args)
+    }
 }
 
 fn one_word(args: &str) -> Result<String, String> {
@@ -180,35 +135,9 @@ fn one_word(args: &str) -> Result<String, String> {
     }
 }
 
-fn global_only(cmd: *mut ffi::cmd_parms) -> Result<(), String> {
-    // SAFETY: live cmd_parms; the returned string (if any) is static or pooled.
-    let err = unsafe { ffi::ap_check_cmd_context(cmd, ffi::GLOBAL_ONLY as _) };
-    if err.is_null() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(cstr_bytes(err))
-            .trim_start_matches(' ')
-            .to_string())
-    }
-}
-
-fn location(cmd: *mut ffi::cmd_parms) -> (String, u32) {
-    // SAFETY: cmd->directive is the directive being processed.
-    unsafe {
-        let d = (*cmd).directive;
-        if d.is_null() {
-            return ("?".into(), 0);
-        }
-        (
-            String::from_utf8_lossy(cstr_bytes((*d).filename)).into_owned(),
-            (*d).line_num as u32,
-        )
-    }
-}
-
-fn note_group_reference(cmd: *mut ffi::cmd_parms, directive: &str, pg: &ProcessGroup) {
+fn note_group_reference(cmd: &Cmd<'_>, directive: &str, pg: &ProcessGroup) {
     if let Some(group) = pg.named() {
-        let (file, line) = location(cmd);
+        let (file, line) = cmd.location();
         with_global(|g| {
             g.group_references.push(GroupReference {
                 group: group.to_string(),
@@ -220,22 +149,16 @@ fn note_group_reference(cmd: *mut ffi::cmd_parms, directive: &str, pg: &ProcessG
     }
 }
 
-fn apply(
-    cmd: *mut ffi::cmd_parms,
-    mconfig: *mut c_void,
-    name: &str,
-    args: &str,
-) -> Result<(), String> {
-    let dir = || {
-        // SAFETY: for directory-context directives Apache passes our DirConfig.
-        unsafe { &mut *mconfig.cast::<DirConfig>() }
-    };
+fn apply(cmd: &mut Cmd<'_>, name: &str, args: &str) -> Result<(), String> {
+    if let Some(dir) = dir_setting(cmd, name, args) {
+        return dir;
+    }
     match name {
         "WSGIScriptAlias" | "WSGIScriptAliasMatch" => add_script_alias(cmd, name, args),
         "WSGIDaemonProcess" => {
             let spec = DaemonProcessSpec::parse(args)?;
-            crate::users::check_daemon_accounts(&spec)?;
-            crate::users::check_can_switch(&spec)?;
+            crate::os::users::check_daemon_accounts(&spec)?;
+            crate::os::users::check_can_switch(&spec)?;
             with_global(|g| {
                 if g.daemons.iter().any(|d| d.name == spec.name) {
                     return Err(format!(
@@ -253,30 +176,61 @@ fn apply(
             with_global(|g| g.import_scripts.push(s));
             Ok(())
         }
-        "WSGIApplicationGroup" => {
-            dir().application_group = Some(ApplicationGroup::parse(&one_word(args)?)?);
-            Ok(())
-        }
-        "WSGIProcessGroup" => {
-            let pg = ProcessGroup::parse(&one_word(args)?)?;
-            note_group_reference(cmd, name, &pg);
-            dir().process_group = Some(pg);
-            Ok(())
-        }
-        "WSGICallableObject" => {
-            dir().callable_object = Some(identifier(&one_word(args)?)?);
-            Ok(())
-        }
-        "WSGIPassAuthorization" => set_flag(&mut dir().pass_authorization, args),
-        "WSGIScriptReloading" => set_flag(&mut dir().script_reloading, args),
-        "WSGIChunkedRequest" => set_flag(&mut dir().chunked_request, args),
-        "WSGIEnableSendfile" => set_flag(&mut dir().enable_sendfile, args),
-        "WSGIMapHEADToGET" => {
-            dir().map_head_to_get = Some(MapHeadToGet::parse(&one_word(args)?)?);
-            Ok(())
-        }
         _ => apply_global(cmd, name, args),
     }
+}
+
+/// A directive that sets a per-directory setting (None: not one of those).
+fn dir_setting(cmd: &mut Cmd<'_>, name: &str, args: &str) -> Option<Result<(), String>> {
+    let dir_names = [
+        "WSGIApplicationGroup",
+        "WSGIProcessGroup",
+        "WSGICallableObject",
+        "WSGIPassAuthorization",
+        "WSGIScriptReloading",
+        "WSGIChunkedRequest",
+        "WSGIEnableSendfile",
+        "WSGIMapHEADToGET",
+    ];
+    if !dir_names.contains(&name) {
+        return None;
+    }
+    let pg = match name {
+        "WSGIProcessGroup" => match one_word(args).and_then(|w| ProcessGroup::parse(&w)) {
+            Ok(pg) => Some(pg),
+            Err(e) => return Some(Err(e)),
+        },
+        _ => None,
+    };
+    if let Some(pg) = &pg {
+        note_group_reference(cmd, name, pg);
+    }
+    let Some(dir) = cmd.dir_record::<DirConfig>() else {
+        return Some(Err("internal error: no per-directory record".into()));
+    };
+    Some(set_dir(dir, name, args, pg))
+}
+
+fn set_dir(
+    dir: &mut DirConfig,
+    name: &str,
+    args: &str,
+    pg: Option<ProcessGroup>,
+) -> Result<(), String> {
+    match name {
+        "WSGIApplicationGroup" => {
+            dir.application_group = Some(ApplicationGroup::parse(&one_word(args)?)?)
+        }
+        "WSGIProcessGroup" => dir.process_group = pg,
+        "WSGICallableObject" => dir.callable_object = Some(identifier(&one_word(args)?)?),
+        "WSGIPassAuthorization" => set_flag(&mut dir.pass_authorization, args)?,
+        "WSGIScriptReloading" => set_flag(&mut dir.script_reloading, args)?,
+        "WSGIChunkedRequest" => set_flag(&mut dir.chunked_request, args)?,
+        "WSGIEnableSendfile" => set_flag(&mut dir.enable_sendfile, args)?,
+        "WSGIMapHEADToGET" => dir.map_head_to_get = Some(MapHeadToGet::parse(&one_word(args)?)?),
+        _ => return Err("unknown directive".into()),
+    }
+    Ok(())
 }
 
 fn set_flag(slot: &mut Option<bool>, args: &str) -> Result<(), String> {
@@ -285,11 +239,11 @@ fn set_flag(slot: &mut Option<bool>, args: &str) -> Result<(), String> {
 }
 
 /// Directives allowed only in the main server config.
-fn apply_global(cmd: *mut ffi::cmd_parms, name: &str, args: &str) -> Result<(), String> {
+fn apply_global(cmd: &Cmd<'_>, name: &str, args: &str) -> Result<(), String> {
     if let Some((_, Support::NotYet)) = MOD_WSGI_DIRECTIVES.iter().find(|(n, _)| *n == name) {
         return Err("not supported yet by mod_wsgi-rs (see docs/directives.md)".into());
     }
-    global_only(cmd)?;
+    cmd.require_global()?;
     let flag = |v: &str| parse_flag(&one_word(v)?);
     with_global(|g| {
         match name {
@@ -321,13 +275,8 @@ fn apply_global(cmd: *mut ffi::cmd_parms, name: &str, args: &str) -> Result<(), 
             }
             "WSGISocketPrefix" => {
                 let v = one_word(args)?;
-                let c = CString::new(v.clone()).map_err(|_| "NUL in path".to_string())?;
-                // SAFETY: resolves relative to ServerRoot into the cmd pool.
-                let abs = unsafe { ffi::ap_server_root_relative((*cmd).pool, c.as_ptr()) };
-                if abs.is_null() {
-                    return Err(format!("invalid path '{}'", v));
-                }
-                g.socket_prefix = Some(String::from_utf8_lossy(cstr_bytes(abs)).into_owned());
+                let abs = cmd.server_root_relative(&v);
+                g.socket_prefix = Some(abs.ok_or_else(|| format!("invalid path '{}'", v))?);
             }
             _ => return Err("unknown directive".into()),
         }
@@ -335,28 +284,22 @@ fn apply_global(cmd: *mut ffi::cmd_parms, name: &str, args: &str) -> Result<(), 
     })
 }
 
-fn add_script_alias(cmd: *mut ffi::cmd_parms, name: &str, args: &str) -> Result<(), String> {
+fn add_script_alias(cmd: &mut Cmd<'_>, name: &str, args: &str) -> Result<(), String> {
     let is_regex = name == "WSGIScriptAliasMatch";
     let spec = ScriptAlias::parse(args, is_regex)?;
     if let Some(pg) = &spec.process_group {
         note_group_reference(cmd, name, pg);
     }
-    let mut regex = std::ptr::null_mut();
-    if is_regex {
-        let pat = CString::new(spec.url.clone()).map_err(|_| "NUL in pattern".to_string())?;
-        // SAFETY: compiles into the config pool, which owns the result.
-        regex = unsafe { ffi::ap_pregcomp((*cmd).pool, pat.as_ptr(), ffi::AP_REG_EXTENDED) };
-        if regex.is_null() {
-            return Err(format!("'{}' is not a valid regular expression", spec.url));
-        }
-    }
-    // SAFETY: cmd->server is the (virtual) server being configured.
-    let sc = module_config::<ServerConfig>(unsafe { (*(*cmd).server).module_config });
-    // SAFETY: our ServerConfig for this server, only touched while reading config.
-    unsafe {
-        (*sc)
-            .aliases
-            .push(std::sync::Arc::new(AliasEntry { spec, regex }))
+    let regex = if is_regex {
+        let re = cmd.compile_regex(&spec.url);
+        Some(re.ok_or_else(|| format!("'{}' is not a valid regular expression", spec.url))?)
+    } else {
+        None
     };
+    let Some(sc) = cmd.server_record::<ServerConfig>() else {
+        return Err("internal error: no per-server record".into());
+    };
+    sc.aliases
+        .push(std::sync::Arc::new(AliasEntry { spec, regex }));
     Ok(())
 }

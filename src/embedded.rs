@@ -3,8 +3,9 @@
 
 #![forbid(unsafe_code)]
 
+use crate::apache::request::Request;
 use crate::apache::request_io::ApacheIo;
-use crate::apache::{ffi, log, request};
+use crate::apache::{ffi, log};
 use pyhost::io::Preread;
 use pyhost::wsgi_call::{run_app, AppTarget, Outcome};
 use std::ffi::c_int;
@@ -12,10 +13,10 @@ use wsgi_core::environ::Environ;
 
 /// Embedded mode: runs the application for `r` and returns the handler's
 /// status for Apache.
-pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &Environ) -> c_int {
+pub fn run(r: Request<'_>, target: &AppTarget, cgi: &Environ) -> c_int {
     // A small body (known length, no 100-continue) is read before the
     // application starts, as daemon mode sends it with the request.
-    let preread = match request::read_small_body(r, cgi) {
+    let preread = match r.read_small_body(cgi) {
         Ok(body) => body.map(Preread::new),
         Err(status) => {
             log::request(
@@ -29,17 +30,17 @@ pub fn run(r: *mut ffi::request_rec, target: &AppTarget, cgi: &Environ) -> c_int
     match run_app(ApacheIo::new(r, preread), target, cgi) {
         Ok((Outcome::Done, _)) => {
             // The GIL is released: the body's end and what Apache still
-            // holds go out now (see request::Then::End), unless the body
+            // holds go out now (see response::Then::End), unless the body
             // was short, which keeps Apache's own ending.
-            if request::keeps_connection(r) {
-                request::end_body(r);
+            if r.keeps_connection() {
+                r.end_body();
             }
             ffi::OK
         }
         Ok((Outcome::ClientGone, _)) => ffi::OK,
         Ok((Outcome::Failed { headers_sent: true }, _)) => {
             // Too late for a 500: make sure the client sees a cut response.
-            request::abort_response(r);
+            r.abort_response();
             ffi::OK
         }
         Ok((

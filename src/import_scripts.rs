@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+use crate::apache::server::Server;
 use crate::apache::{ffi, log};
 use crate::config;
 use pyhost::runtime;
@@ -11,12 +12,10 @@ use wsgi_core::directives::ProcessGroup;
 
 /// `WSGIImportScript`: load the scripts meant for this process group ("" =
 /// embedded) into their interpreters as the process starts, so the first
-/// request does not pay for it. `s` null means the main server.
-pub fn preload_for(process_group: &str, s: *mut ffi::server_rec) {
-    let s = if s.is_null() {
-        crate::apache::mpm::main_server()
-    } else {
-        s
+/// request does not pay for it. `s` None means the main server.
+pub fn preload_for(process_group: &str, s: Option<Server>) {
+    let Some(s) = s.or_else(Server::main) else {
+        return;
     };
     let scripts = config::global_snapshot().import_scripts;
     let wanted = |pg: &ProcessGroup| match pg {
@@ -25,7 +24,7 @@ pub fn preload_for(process_group: &str, s: *mut ffi::server_rec) {
         ProcessGroup::Env(_) => false,
     };
     for script in scripts.iter().filter(|i| wanted(&i.process_group)) {
-        let (host, port) = crate::apache::mpm::server_name_port(s);
+        let (host, port) = (s.hostname(), s.port());
         let no_env = |_: &str| None;
         let group = application_group_name(
             &script.application_group,
@@ -40,7 +39,7 @@ pub fn preload_for(process_group: &str, s: *mut ffi::server_rec) {
         match runtime::preload_script(&group, &script.path) {
             Ok(()) => log::server(
                 ffi::APLOG_INFO,
-                s,
+                Some(s),
                 &format!(
                     "imported '{}' into application group '{}'",
                     script.path, group
@@ -48,7 +47,7 @@ pub fn preload_for(process_group: &str, s: *mut ffi::server_rec) {
             ),
             Err(e) => log::server(
                 ffi::APLOG_ERR,
-                s,
+                Some(s),
                 &format!("WSGIImportScript '{}' failed: {}", script.path, e),
             ),
         }

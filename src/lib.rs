@@ -7,7 +7,6 @@
 //! and the Apache-free `wsgi-core` crate.
 
 pub mod apache;
-mod child_signals;
 mod config;
 mod daemon;
 mod embedded;
@@ -15,271 +14,273 @@ mod hooks;
 mod import_scripts;
 mod lifecycle;
 mod os;
-mod users;
 
 use apache::ffi::{ACCESS_CONF, OR_AUTHCFG, OR_FILEINFO, RSRC_CONF};
-use apache::module_def::{end_of_commands, module, raw_args, CommandTable};
-use config::directive;
+use apache::module_def::{end_of_commands, module, raw_args, CommandTable, RawArgsFn};
+use config::{WsgiDirectives, WsgiRecords};
+
+/// The handler of every directive (see `config::WsgiDirectives`).
+const DIRECTIVE: RawArgsFn = apache::cmd::directive::<WsgiDirectives>;
 
 /// Where a directive may appear.
 const SERVER: i32 = RSRC_CONF;
 const SERVER_OR_DIR: i32 = RSRC_CONF | ACCESS_CONF;
 const ANYWHERE: i32 = RSRC_CONF | ACCESS_CONF | OR_FILEINFO | OR_AUTHCFG;
 
-/// Every directive mod_wsgi defines. All are handled by `config::directive`,
+/// Every directive mod_wsgi defines. All are handled by `config::WsgiDirectives`,
 /// which parses the argument line itself (RAW_ARGS) with `wsgi_core`;
 /// the ones we do not support yet are refused there with a clear message.
 static COMMANDS: CommandTable<44> = CommandTable([
     raw_args(
         c"WSGIScriptAlias",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"URL-path script-path [options]: map a URL to a WSGI script",
     ),
     raw_args(
         c"WSGIScriptAliasMatch",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"regex script-path [options]: map URLs matching a regex to a WSGI script",
     ),
     raw_args(
         c"WSGIDaemonProcess",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"name [options]: define a daemon process group",
     ),
     raw_args(
         c"WSGIImportScript",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"path process-group=... application-group=...: preload a script",
     ),
     raw_args(
         c"WSGIProcessGroup",
-        directive,
+        DIRECTIVE,
         SERVER_OR_DIR,
         c"%{GLOBAL}|%{ENV:var}|name: where applications run",
     ),
     raw_args(
         c"WSGIApplicationGroup",
-        directive,
+        DIRECTIVE,
         SERVER_OR_DIR,
         c"%{GLOBAL}|%{RESOURCE}|%{SERVER}|%{ENV:var}|name: which interpreter",
     ),
     raw_args(
         c"WSGICallableObject",
-        directive,
+        DIRECTIVE,
         OR_FILEINFO,
         c"name: the WSGI application's name in the script",
     ),
     raw_args(
         c"WSGIPassAuthorization",
-        directive,
+        DIRECTIVE,
         OR_FILEINFO,
         c"On|Off: pass the Authorization header to the application",
     ),
     raw_args(
         c"WSGIScriptReloading",
-        directive,
+        DIRECTIVE,
         OR_FILEINFO,
         c"On|Off: reload a script when its file changes",
     ),
     raw_args(
         c"WSGIChunkedRequest",
-        directive,
+        DIRECTIVE,
         OR_FILEINFO,
         c"On|Off: accept chunked request bodies",
     ),
     raw_args(
         c"WSGIMapHEADToGET",
-        directive,
+        DIRECTIVE,
         OR_FILEINFO,
         c"On|Off|Auto: run HEAD requests as GET",
     ),
     raw_args(
         c"WSGIEnableSendfile",
-        directive,
+        DIRECTIVE,
         OR_FILEINFO,
         c"On|Off: send wsgi.file_wrapper files as files",
     ),
     raw_args(
         c"WSGIPythonHome",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"path: Python installation or virtual environment",
     ),
     raw_args(
         c"WSGIPythonPath",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"dir[:dir...]: extra module search directories",
     ),
     raw_args(
         c"WSGIPythonOptimize",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"0|1|2: Python optimisation level",
     ),
     raw_args(
         c"WSGIPythonHashSeed",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"random|number: Python hash seed",
     ),
     raw_args(
         c"WSGIPythonWarnings",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"filter: a Python -W warning filter",
     ),
     raw_args(
         c"WSGIDontWriteBytecode",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"On|Off: do not write .pyc files",
     ),
     raw_args(
         c"WSGIRestrictEmbedded",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"On|Off: refuse to run applications inside Apache's children",
     ),
     raw_args(
         c"WSGIRestrictStdin",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"On|Off: make sys.stdin raise",
     ),
     raw_args(
         c"WSGIRestrictStdout",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"On|Off: make sys.stdout raise",
     ),
     raw_args(
         c"WSGIRestrictSignal",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"On|Off: ignore signal.signal() calls from applications",
     ),
     raw_args(
         c"WSGIDestroyInterpreter",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"On|Off: destroy interpreters (and run atexit) at shutdown",
     ),
     raw_args(
         c"WSGISocketPrefix",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"path: prefix of daemon sockets",
     ),
     raw_args(
         c"WSGILazyInitialization",
-        directive,
+        DIRECTIVE,
         SERVER,
         c"On|Off: accepted; Python always starts in the processes that use it",
     ),
     raw_args(
         c"WSGISocketRotation",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIAcceptMutex",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIVerboseDebugging",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
-    raw_args(c"WSGIPythonEggs", directive, ANYWHERE, c"not supported yet"),
+    raw_args(c"WSGIPythonEggs", DIRECTIVE, ANYWHERE, c"not supported yet"),
     raw_args(
         c"WSGICaseSensitivity",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIRestrictProcess",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIDispatchScript",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIPassApacheRequest",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIErrorOverride",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIIgnoreActivity",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGITrustedProxyHeaders",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGITrustedProxies",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIAccessScript",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIAuthUserScript",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIAuthGroupScript",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIGroupAuthoritative",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIHandlerScript",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
     raw_args(
         c"WSGIServerMetrics",
-        directive,
+        DIRECTIVE,
         ANYWHERE,
         c"not supported yet",
     ),
@@ -293,10 +294,10 @@ static COMMANDS: CommandTable<44> = CommandTable([
 #[allow(non_upper_case_globals)]
 pub static mut wsgi_module: apache::ffi::module = module(
     c"mod_wsgi.c",
-    Some(config::create_dir_config),
-    Some(config::merge_dir_config),
-    Some(config::create_server_config),
-    Some(config::merge_server_config),
+    Some(apache::records::create_dir::<WsgiRecords>),
+    Some(apache::records::merge_dir::<WsgiRecords>),
+    Some(apache::records::create_server::<WsgiRecords>),
+    Some(apache::records::merge_server::<WsgiRecords>),
     COMMANDS.0.as_ptr(),
-    hooks::register_hooks,
+    apache::phases::register_hooks::<hooks::Wsgi>,
 );

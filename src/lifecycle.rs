@@ -62,7 +62,7 @@ pub fn stop(reason: StopReason, destroy: bool, deadline: Duration, daemon: Daemo
             Ok(f) => failed.extend(f.into_iter().map(|s| format!("{}:{}", label(&name), s))),
             Err(e) => log::server(
                 ffi::APLOG_ERR,
-                std::ptr::null(),
+                None,
                 &format!("stopping interpreter '{}': {}", name, e),
             ),
         }
@@ -91,7 +91,7 @@ pub fn stop(reason: StopReason, destroy: bool, deadline: Duration, daemon: Daemo
     done.store(true, Ordering::SeqCst);
     log::server(
         ffi::APLOG_NOTICE,
-        std::ptr::null(),
+        None,
         &format!(
             "shutdown report: pid={} reason={} {}total={}ms process_stopping[{}]{} {} failed_subscribers=[{}] watchdog=not fired",
             std::process::id(),
@@ -183,7 +183,7 @@ fn start_watchdog(reason: String, deadline: Duration, done: Arc<AtomicBool>) {
             });
         log::server(
             ffi::APLOG_ERR,
-            std::ptr::null(),
+            None,
             &format!(
                 "shutdown report: pid={} reason={} total={}ms watchdog=fired: still {} (the Python stacks of that interpreter's threads are above); exiting now",
                 std::process::id(),
@@ -196,11 +196,7 @@ fn start_watchdog(reason: String, deadline: Duration, done: Arc<AtomicBool>) {
         crate::os::exit_now(1);
     });
     if spawned.is_err() {
-        log::server(
-            ffi::APLOG_ERR,
-            std::ptr::null(),
-            "cannot start the shutdown watchdog",
-        );
+        log::server(ffi::APLOG_ERR, None, "cannot start the shutdown watchdog");
     }
 }
 
@@ -255,7 +251,7 @@ pub struct ProcessHost {
 
 impl pyhost::host::Host for ProcessHost {
     fn log(&self, level: i32, msg: &str) {
-        log::server(level, std::ptr::null(), msg);
+        log::server(level, None, msg);
     }
 
     fn activity(&self, what: &str) {

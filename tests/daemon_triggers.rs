@@ -158,6 +158,147 @@ fn sigusr1_is_an_eviction_when_eviction_timeout_is_set_but_a_restart_stays_grace
     stopped_for(&s, &dir, "graceful_restart");
 }
 
+/// One way a process ends: what triggered it, how long the process took
+/// to exit, the reason its subscriber got, and the reason expected.
+struct Row {
+    what: String,
+    took: Duration,
+    reason: String,
+    want: &'static str,
+}
+
+/// The app directory the trigger test's processes leave markers in.
+struct Triggers {
+    dir: std::path::PathBuf,
+    rows: Vec<Row>,
+}
+
+impl Triggers {
+    fn daemon(&self, s: &Server, g: &str) -> u32 {
+        let mut pid = None;
+        wait_until(Duration::from_secs(20), || {
+            pid = children_named(s.pid(), &format!("(wsgi:{g})"))
+                .first()
+                .copied();
+            pid.is_some()
+        });
+        pid.unwrap_or_else(|| panic!("no daemon for {g}\n{}", s.logs()))
+    }
+
+    fn reason_of(&self, pid: u32) -> String {
+        let mut r = String::new();
+        wait_until(Duration::from_secs(3), || {
+            r = markers(&self.dir, "stopping")
+                .into_iter()
+                .find(|(n, _)| n.ends_with(&format!("-{pid}")))
+                .map(|(_, t)| t.trim().trim_start_matches("process_stopping ").to_string())
+                .unwrap_or_default();
+            !r.is_empty()
+        });
+        r
+    }
+
+    fn gone(&self, pid: u32) -> bool {
+        wait_until(Duration::from_secs(15), || !alive(pid))
+    }
+
+    /// The Apache children serving /e (each has loaded the app).
+    fn embedded(&self, s: &Server) -> Vec<u32> {
+        let mut pids: Vec<u32> = (0..6)
+            .map(|_| {
+                s.get("/e/")
+                    .text()
+                    .trim_start_matches("pid ")
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        pids.sort();
+        pids.dedup();
+        pids
+    }
+
+    /// Waits for `pid` to exit and records its row.
+    fn ended(&mut self, what: &str, pid: u32, took: impl Fn() -> Duration, want: &'static str) {
+        assert!(self.gone(pid), "{what}: pid {pid} did not exit");
+        let took = took();
+        let reason = self.reason_of(pid);
+        self.rows.push(Row {
+            what: what.into(),
+            took,
+            reason,
+            want,
+        });
+    }
+
+    /// SIGUSR1, maximum-requests and request-timeout, one daemon each.
+    fn daemon_triggers(&mut self, s: &Server) {
+        // SIGUSR1 to an idle daemon.
+        let p = self.daemon(s, "plain");
+        assert_eq!(s.get("/plain/").text(), format!("pid {p}"));
+        let t0 = std::time::Instant::now();
+        common::signal(p as i32, libc::SIGUSR1);
+        self.ended("kill -USR1 (daemon)", p, || t0.elapsed(), "graceful_signal");
+        // maximum-requests=2: from the end of the second request.
+        let p = self.daemon(s, "maxreq");
+        assert_eq!(s.get("/maxreq/").status, 200);
+        assert_eq!(s.get("/maxreq/").status, 200);
+        let t0 = std::time::Instant::now();
+        self.ended(
+            "maximum-requests (daemon)",
+            p,
+            || t0.elapsed(),
+            "maximum_requests",
+        );
+        // request-timeout=1: from the moment the request passed the timeout.
+        let p = self.daemon(s, "reqtime");
+        assert_eq!(s.get("/reqtime/").status, 200);
+        let t0 = std::time::Instant::now();
+        assert_eq!(s.get("/reqtime/stuck?30").status, 502);
+        let took = || t0.elapsed().saturating_sub(Duration::from_secs(1));
+        self.ended("request-timeout (daemon)", p, took, "request_timeout");
+    }
+
+    /// apachectl graceful: the old daemon and the old Apache children.
+    fn graceful(&mut self, s: &mut Server) {
+        let p = self.daemon(s, "plain");
+        assert_eq!(s.get("/plain/").status, 200);
+        let children = self.embedded(s);
+        let t0 = std::time::Instant::now();
+        s.graceful();
+        let want = "shutdown_signal (graceful_restart)";
+        self.ended("graceful (daemon)", p, || t0.elapsed(), want);
+        for c in children {
+            self.ended(
+                "graceful (Apache child)",
+                c,
+                || t0.elapsed(),
+                "server_restart",
+            );
+        }
+    }
+
+    /// apachectl graceful-stop, or stop (`signal`): the daemon and the children.
+    fn stop(&mut self, s: &mut Server, graceful: bool) {
+        let p = self.daemon(s, "plain");
+        assert_eq!(s.get("/plain/").status, 200);
+        let children = self.embedded(s);
+        let took = if graceful {
+            s.graceful_stop(Duration::from_secs(20))
+        } else {
+            s.signal_and_wait(libc::SIGTERM, Duration::from_secs(20))
+        };
+        let kind = if graceful { "graceful-stop" } else { "stop" };
+        let took = took.unwrap_or_else(|| panic!("{kind} did not finish\n{}", s.logs()));
+        self.ended(&format!("{kind} (daemon)"), p, || took, "shutdown_signal");
+        // Apache's parent may exit before a child's pool cleanup (where the
+        // child tells its interpreters) has run: `ended` waits for the child.
+        for c in children {
+            self.ended(&format!("{kind} (Apache child)"), c, || took, "child_exit");
+        }
+    }
+}
+
 /// For each way a process ends: the time from the trigger to the process's
 /// exit (printed; these are the figures the lifecycle issue asks for) and
 /// the reason its `process_stopping` subscriber received (asserted).
@@ -177,127 +318,14 @@ fn every_trigger_ends_its_process_promptly_with_its_reason() {
         group("maxreq", "maximum-requests=2"),
         group("reqtime", "request-timeout=1")
     );
-    let daemon = |s: &Server, g: &str| {
-        let mut pid = None;
-        wait_until(Duration::from_secs(20), || {
-            pid = children_named(s.pid(), &format!("(wsgi:{g})"))
-                .first()
-                .copied();
-            pid.is_some()
-        });
-        pid.unwrap_or_else(|| panic!("no daemon for {g}\n{}", s.logs()))
+    let mut t = Triggers {
+        dir: dir.clone(),
+        rows: Vec::new(),
     };
-    let reason_of = |pid: u32| {
-        let mut r = String::new();
-        wait_until(Duration::from_secs(3), || {
-            r = markers(&dir, "stopping")
-                .into_iter()
-                .find(|(n, _)| n.ends_with(&format!("-{pid}")))
-                .map(|(_, t)| t.trim().trim_start_matches("process_stopping ").to_string())
-                .unwrap_or_default();
-            !r.is_empty()
-        });
-        r
-    };
-    let gone = |pid: u32| wait_until(Duration::from_secs(15), || !alive(pid));
-    // The Apache children serving /e (each has loaded the app).
-    let embedded = |s: &Server| {
-        let mut pids: Vec<u32> = (0..6)
-            .map(|_| {
-                s.get("/e/")
-                    .text()
-                    .trim_start_matches("pid ")
-                    .parse()
-                    .unwrap()
-            })
-            .collect();
-        pids.sort();
-        pids.dedup();
-        pids
-    };
-    let mut rows: Vec<(String, Duration, String, &str)> = Vec::new();
-
     let mut s = Server::start("ltimes", &conf);
-    // SIGUSR1 to an idle daemon.
-    let p = daemon(&s, "plain");
-    assert_eq!(s.get("/plain/").text(), format!("pid {p}"));
-    let t0 = std::time::Instant::now();
-    common::signal(p as i32, libc::SIGUSR1);
-    assert!(gone(p));
-    rows.push((
-        "kill -USR1 (daemon)".into(),
-        t0.elapsed(),
-        reason_of(p),
-        "graceful_signal",
-    ));
-    // maximum-requests=2: from the end of the second request.
-    let p = daemon(&s, "maxreq");
-    assert_eq!(s.get("/maxreq/").status, 200);
-    assert_eq!(s.get("/maxreq/").status, 200);
-    let t0 = std::time::Instant::now();
-    assert!(gone(p));
-    rows.push((
-        "maximum-requests (daemon)".into(),
-        t0.elapsed(),
-        reason_of(p),
-        "maximum_requests",
-    ));
-    // request-timeout=1: from the moment the request passed the timeout.
-    let p = daemon(&s, "reqtime");
-    assert_eq!(s.get("/reqtime/").status, 200);
-    let t0 = std::time::Instant::now();
-    assert_eq!(s.get("/reqtime/stuck?30").status, 502);
-    assert!(gone(p));
-    rows.push((
-        "request-timeout (daemon)".into(),
-        t0.elapsed().saturating_sub(Duration::from_secs(1)),
-        reason_of(p),
-        "request_timeout",
-    ));
-    // apachectl graceful: the old daemon and the old Apache children.
-    let p = daemon(&s, "plain");
-    assert_eq!(s.get("/plain/").status, 200);
-    let children = embedded(&s);
-    let t0 = std::time::Instant::now();
-    s.graceful();
-    assert!(gone(p));
-    rows.push((
-        "graceful (daemon)".into(),
-        t0.elapsed(),
-        reason_of(p),
-        "shutdown_signal (graceful_restart)",
-    ));
-    for c in children {
-        assert!(gone(c));
-        rows.push((
-            "graceful (Apache child)".into(),
-            t0.elapsed(),
-            reason_of(c),
-            "server_restart",
-        ));
-    }
-    // apachectl graceful-stop.
-    let p = daemon(&s, "plain");
-    assert_eq!(s.get("/plain/").status, 200);
-    let children = embedded(&s);
-    let took = s
-        .graceful_stop(Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("graceful-stop did not finish\n{}", s.logs()));
-    assert!(gone(p));
-    rows.push((
-        "graceful-stop (daemon)".into(),
-        took,
-        reason_of(p),
-        "shutdown_signal",
-    ));
-    for c in children {
-        rows.push((
-            "graceful-stop (Apache child)".into(),
-            took,
-            reason_of(c),
-            "child_exit",
-        ));
-    }
+    t.daemon_triggers(&s);
+    t.graceful(&mut s);
+    t.stop(&mut s, true);
     for line in s
         .error_log()
         .lines()
@@ -306,37 +334,18 @@ fn every_trigger_ends_its_process_promptly_with_its_reason() {
         eprintln!("{}", line.split("shutdown report: ").nth(1).unwrap_or(line));
     }
     drop(s);
-
-    // apachectl stop.
     let mut s = Server::start("ltimes2", &conf);
-    let p = daemon(&s, "plain");
-    assert_eq!(s.get("/plain/").status, 200);
-    let children = embedded(&s);
-    let took = s
-        .signal_and_wait(libc::SIGTERM, Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("stop did not finish\n{}", s.logs()));
-    rows.push((
-        "stop (daemon)".into(),
-        took,
-        reason_of(p),
-        "shutdown_signal",
-    ));
-    for c in children {
-        rows.push((
-            "stop (Apache child)".into(),
-            took,
-            reason_of(c),
-            "child_exit",
-        ));
-    }
-
-    for (what, took, reason, _) in &rows {
+    t.stop(&mut s, false);
+    let stop_logs = s.logs();
+    for r in &t.rows {
         eprintln!(
-            "{what:32} exited {:>7.1} ms after the trigger, reason {reason}",
-            took.as_secs_f64() * 1e3
+            "{:32} exited {:>7.1} ms after the trigger, reason {}",
+            r.what,
+            r.took.as_secs_f64() * 1e3,
+            r.reason
         );
     }
-    for (what, _, reason, want) in &rows {
-        assert_eq!(reason, want, "{what}");
+    for r in &t.rows {
+        assert_eq!(r.reason, r.want, "{}\n{stop_logs}", r.what);
     }
 }

@@ -235,6 +235,41 @@ fn a_daemon_is_checked_like_a_client() {
         libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NONBLOCK)
     };
     assert!(fifo_fd >= 0);
+    let cases = liar_cases(fifo_fd);
+    let sock = socket_path(&s);
+    let (l, p) = listener_as_apache_file(&dir);
+    let expect: Vec<(&str, &str)> = cases.iter().map(|(w, _, l)| (*w, *l)).collect();
+    let mut answers: Vec<Answer> = cases.into_iter().map(|(_, a, _)| a).collect();
+    // Last: more body than its Content-Length.
+    answers.push(Answer {
+        bytes: [
+            &ACCEPTED[..],
+            &head(200, "200 OK", &[("Content-Length", "5")]),
+            &frame(18, b"hello, and more"),
+            &END,
+        ]
+        .concat(),
+        fd: None,
+    });
+    let aside = take_over(&sock, &p);
+    let fake = fake_daemon(l, answers);
+    for (what, logged) in &expect {
+        refused_and_logged(&s, what, logged);
+    }
+    let r = s.get("/app/environ");
+    assert_eq!(r.status, 200, "{}", s.logs());
+    assert_eq!(r.body, b"hello", "cut at its Content-Length");
+    assert!(s
+        .error_log()
+        .contains("more than the response's Content-Length"));
+    fake.join().unwrap();
+    fs::rename(&aside, &sock).unwrap();
+    // SAFETY: closing our FIFO descriptor.
+    unsafe { libc::close(fifo_fd) };
+}
+
+/// The daemon's lies, each with what the Apache child must log about it.
+fn liar_cases(fifo_fd: i32) -> Vec<(&'static str, Answer, &'static str)> {
     let plain = |b: Vec<u8>| Answer { bytes: b, fd: None };
     let ok_head = head(200, "200 OK", &[("Content-Type", "text/plain")]);
     let mut file_frame = ok_head.clone();
@@ -242,7 +277,7 @@ fn a_daemon_is_checked_like_a_client() {
     range.extend_from_slice(&1000u64.to_be_bytes());
     file_frame.extend(frame(22, &range));
     file_frame.extend(END);
-    let cases: Vec<(&str, Answer, &str)> = vec![
+    vec![
         (
             "CR/LF in the status line",
             plain(
@@ -297,53 +332,30 @@ fn a_daemon_is_checked_like_a_client() {
             },
             "without a regular file",
         ),
-    ];
-    let sock = socket_path(&s);
-    let (l, p) = listener_as_apache_file(&dir);
-    let expect: Vec<(&str, &str)> = cases.iter().map(|(w, _, l)| (*w, *l)).collect();
-    let mut answers: Vec<Answer> = cases.into_iter().map(|(_, a, _)| a).collect();
-    // Last: more body than its Content-Length.
-    answers.push(plain(
-        [
-            &ACCEPTED[..],
-            &head(200, "200 OK", &[("Content-Length", "5")]),
-            &frame(18, b"hello, and more"),
-            &END,
-        ]
-        .concat(),
-    ));
-    let aside = take_over(&sock, &p);
-    let fake = fake_daemon(l, answers);
-    for (what, logged) in &expect {
-        let raw = http::send_raw(
-            s.port,
-            b"GET /app/environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .unwrap_or_default();
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        assert!(!text.contains("X-Injected"), "{what}: {text}");
-        assert!(
-            !text.starts_with("HTTP/1.1 200") && !text.starts_with("HTTP/1.1 101"),
-            "{what} reached the client: {text}"
-        );
-        assert!(
-            wait_until(Duration::from_secs(5), || s.error_log().contains(logged)),
-            "{what}: not logged as '{logged}'\n{}",
-            s.logs()
-        );
-        // The Apache child is fine: embedded mode still serves.
-        assert_eq!(s.get("/embedded/environ").status, 200, "after {what}");
-    }
-    let r = s.get("/app/environ");
-    assert_eq!(r.status, 200, "{}", s.logs());
-    assert_eq!(r.body, b"hello", "cut at its Content-Length");
-    assert!(s
-        .error_log()
-        .contains("more than the response's Content-Length"));
-    fake.join().unwrap();
-    fs::rename(&aside, &sock).unwrap();
-    // SAFETY: closing our FIFO descriptor.
-    unsafe { libc::close(fifo_fd) };
+    ]
+}
+
+/// One lying answer: nothing of it reaches the client, the child logs
+/// why, and the child still serves.
+fn refused_and_logged(s: &Server, what: &str, logged: &str) {
+    let raw = http::send_raw(
+        s.port,
+        b"GET /app/environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap_or_default();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    assert!(!text.contains("X-Injected"), "{what}: {text}");
+    assert!(
+        !text.starts_with("HTTP/1.1 200") && !text.starts_with("HTTP/1.1 101"),
+        "{what} reached the client: {text}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || s.error_log().contains(logged)),
+        "{what}: not logged as '{logged}'\n{}",
+        s.logs()
+    );
+    // The Apache child is fine: embedded mode still serves.
+    assert_eq!(s.get("/embedded/environ").status, 200, "after {what}");
 }
 
 #[test]

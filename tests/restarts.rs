@@ -134,70 +134,15 @@ fn summary(mut v: Vec<Duration>) -> String {
 
 fn run_under_restarts(tag: &str, daemon: bool) {
     let dir = probe_dir(tag);
-    let version = |v: usize| write_file(&dir, "code-version", &format!("v{v}"));
-    version(0);
-    let alias = if daemon {
-        format!(
-            "WSGIDaemonProcess site processes=2 threads=8 graceful-timeout=30\n\
-             WSGIScriptAlias /app {}/probe.wsgi process-group=site\n",
-            dir.display()
-        )
-    } else {
-        format!("WSGIScriptAlias /app {}/probe.wsgi\n", dir.display())
+    let version = |v: usize| {
+        write_file(&dir, "code-version", &format!("v{v}"));
     };
-    // Long enough for the 10 s requests in flight at the graceful-stop.
-    let mut s = Server::start(tag, &format!("{alias}GracefulShutdownTimeout 20\n"));
-    assert!(
-        wait_until(Duration::from_secs(20), || s
-            .get("/app/code-version")
-            .status
-            == 200),
-        "{}",
-        s.logs()
-    );
-
+    version(0);
+    let mut s = start_site(tag, &dir, daemon);
     let load = Arc::new(Load::default());
-    let mut clients: Vec<_> = SLOW
-        .iter()
-        .map(|lengths| Some(*lengths))
-        .chain([None; 4])
-        .map(|slow| {
-            let (load, port) = (load.clone(), s.port);
-            std::thread::spawn(move || client(port, load, slow))
-        })
-        .collect();
-
-    // Restarts, each with new "code": a request after the restart must see it.
+    let mut clients = start_clients(s.port, &load);
     let t0 = Instant::now();
-    let mut windows = Vec::new();
-    let mut stale = Vec::new();
-    for i in 1..=RESTARTS {
-        std::thread::sleep(RESTART_EVERY);
-        version(i);
-        let begin = Instant::now();
-        s.graceful();
-        windows.push((begin, Instant::now()));
-        for _ in 0..3 {
-            let raw = "GET /app/code-version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-            match http::send(s.port, raw.as_bytes()) {
-                Ok(r) if r.status == 200 => {
-                    if r.text() != format!("v{i}") {
-                        stale.push(format!("after restart {i}: {:?}", r.text()));
-                    }
-                }
-                Ok(r) => load.failures.lock().unwrap().push(format!(
-                    "version check after restart {i} -> {} ({} bytes)",
-                    r.status,
-                    r.body.len()
-                )),
-                Err(e) => load
-                    .failures
-                    .lock()
-                    .unwrap()
-                    .push(format!("version check after restart {i} -> {e}")),
-            }
-        }
-    }
+    let (windows, stale) = restart_repeatedly(&mut s, &load, &version);
     let restarts_took = t0.elapsed();
 
     // graceful-stop with requests in flight: one more 6 s request starts
@@ -218,21 +163,7 @@ fn run_under_restarts(tag: &str, daemon: bool) {
     for c in clients.drain(..) {
         c.join().unwrap();
     }
-    let left = s.processes();
-
-    // Latency of short requests that started during a restart (signal to
-    // new generation up, plus 1 s) against the others.
-    let (mut during, mut outside) = (Vec::new(), Vec::new());
-    for (start, took) in load.latencies.lock().unwrap().iter() {
-        let in_window = windows
-            .iter()
-            .any(|(b, e)| *start >= *b && *start <= *e + Duration::from_secs(1));
-        if in_window {
-            during.push(*took)
-        } else {
-            outside.push(*took)
-        }
-    }
+    let (during, outside) = latencies_during_restarts(&load, &windows);
     let restart_times: Vec<Duration> = windows.iter().map(|(b, e)| *e - *b).collect();
     let failures = load.failures.lock().unwrap().clone();
     eprintln!(
@@ -252,20 +183,10 @@ fn run_under_restarts(tag: &str, daemon: bool) {
         summary(outside),
         stopped,
         last_done.saturating_duration_since(stop_sent).as_secs_f64(),
-        left,
+        s.processes(),
     );
     if report_only() {
-        eprintln!("failures: {failures:#?}\nstale: {stale:#?}");
-        let log = s.error_log();
-        let notable: Vec<&str> = log
-            .lines()
-            .filter(|l| l.contains(":error]") || l.contains(":warn]") || l.contains(":crit]"))
-            .take(40)
-            .collect();
-        eprintln!(
-            "error log warnings and errors (first 40):\n{}",
-            notable.join("\n")
-        );
+        print_report(&s, &failures, &stale);
         return;
     }
     assert!(
@@ -287,6 +208,117 @@ fn run_under_restarts(tag: &str, daemon: bool) {
         "left behind: {:?}\n{}",
         s.processes(),
         s.logs()
+    );
+}
+
+/// The slow clients (one per SLOW entry) and four fast ones.
+fn start_clients(port: u16, load: &Arc<Load>) -> Vec<std::thread::JoinHandle<()>> {
+    SLOW.iter()
+        .map(|lengths| Some(*lengths))
+        .chain([None; 4])
+        .map(|slow| {
+            let load = load.clone();
+            std::thread::spawn(move || client(port, load, slow))
+        })
+        .collect()
+}
+
+/// The probe app at /app, embedded or in a daemon group, once it answers.
+fn start_site(tag: &str, dir: &std::path::Path, daemon: bool) -> Server {
+    let alias = if daemon {
+        format!(
+            "WSGIDaemonProcess site processes=2 threads=8 graceful-timeout=30\n\
+             WSGIScriptAlias /app {}/probe.wsgi process-group=site\n",
+            dir.display()
+        )
+    } else {
+        format!("WSGIScriptAlias /app {}/probe.wsgi\n", dir.display())
+    };
+    // Long enough for the 10 s requests in flight at the graceful-stop.
+    let s = Server::start(tag, &format!("{alias}GracefulShutdownTimeout 20\n"));
+    assert!(
+        wait_until(Duration::from_secs(20), || s
+            .get("/app/code-version")
+            .status
+            == 200),
+        "{}",
+        s.logs()
+    );
+    s
+}
+
+type Windows = Vec<(Instant, Instant)>;
+
+/// Restarts, each with new "code": a request after the restart must see
+/// it. Returns each restart's (signal, new generation up) and the stale
+/// answers seen.
+fn restart_repeatedly(
+    s: &mut Server,
+    load: &Load,
+    version: &dyn Fn(usize),
+) -> (Windows, Vec<String>) {
+    let mut windows = Vec::new();
+    let mut stale = Vec::new();
+    for i in 1..=RESTARTS {
+        std::thread::sleep(RESTART_EVERY);
+        version(i);
+        let begin = Instant::now();
+        s.graceful();
+        windows.push((begin, Instant::now()));
+        for _ in 0..3 {
+            check_version(s.port, i, load, &mut stale);
+        }
+    }
+    (windows, stale)
+}
+
+fn check_version(port: u16, i: usize, load: &Load, stale: &mut Vec<String>) {
+    let raw = "GET /app/code-version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let failure = match http::send(port, raw.as_bytes()) {
+        Ok(r) if r.status == 200 => {
+            if r.text() != format!("v{i}") {
+                stale.push(format!("after restart {i}: {:?}", r.text()));
+            }
+            return;
+        }
+        Ok(r) => format!(
+            "version check after restart {i} -> {} ({} bytes)",
+            r.status,
+            r.body.len()
+        ),
+        Err(e) => format!("version check after restart {i} -> {e}"),
+    };
+    load.failures.lock().unwrap().push(failure);
+}
+
+/// Latency of short requests that started during a restart (signal to new
+/// generation up, plus 1 s) and of the others.
+fn latencies_during_restarts(load: &Load, windows: &Windows) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut during, mut outside) = (Vec::new(), Vec::new());
+    for (start, took) in load.latencies.lock().unwrap().iter() {
+        let in_window = windows
+            .iter()
+            .any(|(b, e)| *start >= *b && *start <= *e + Duration::from_secs(1));
+        if in_window {
+            during.push(*took)
+        } else {
+            outside.push(*took)
+        }
+    }
+    (during, outside)
+}
+
+fn print_report(s: &Server, failures: &[String], stale: &[String]) {
+    eprintln!("failures: {failures:#?}\nstale: {stale:#?}");
+    let log = s.error_log();
+    let notable: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(":error]") || l.contains(":warn]") || l.contains(":crit]"))
+        .take(40)
+        .collect();
+    eprintln!(
+        "error log warnings and errors (first 40):\n{}",
+        notable.join("\n")
     );
 }
 

@@ -1,30 +1,21 @@
 //! The CGI environment of a request, built from Apache's own functions
 //! before any Python runs (embedded mode hands it to the interpreter,
 //! daemon mode sends it over the socket).
-#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
-use super::{ffi, request};
+use super::request::Request;
 use wsgi_core::environ::Environ;
 
 /// The CGI variables for `r` (Apache's own `ap_add_common_vars` and
 /// `ap_add_cgi_vars`, as mod_wsgi uses), plus mod_wsgi's string keys. The
 /// entries borrow Apache's strings, which live as long as the request.
-pub fn cgi_environ<'r>(
-    r: *mut ffi::request_rec,
-    pass_authorization: bool,
-    head_as_get: bool,
-) -> Environ<'r> {
-    // SAFETY: live request; these add entries to r->subprocess_env.
-    unsafe {
-        ffi::ap_add_common_vars(r);
-        ffi::ap_add_cgi_vars(r);
-    }
-    // SAFETY: live request.
-    let (env, headers_in) = unsafe { ((*r).subprocess_env, (*r).headers_in) };
+pub fn cgi_environ<'r>(r: Request<'r>, pass_authorization: bool, head_as_get: bool) -> Environ<'r> {
+    r.add_cgi_vars();
     let mut out = Environ::with_capacity(64);
-    request::table_each(env, |k, v| out.push(k, v));
+    if let Some(env) = r.subprocess_env() {
+        env.each(|k, v| out.push(k, v));
+    }
     if pass_authorization {
-        if let Some(auth) = request::table_get(headers_in, c"Authorization") {
+        if let Some(auth) = r.headers_in().and_then(|h| h.get(c"Authorization")) {
             out.set(b"HTTP_AUTHORIZATION", auth);
         }
     }
@@ -45,21 +36,9 @@ pub fn cgi_environ<'r>(
     out.push(&b"mod_wsgi.path_info"[..], path_info);
     out.push(&b"mod_wsgi.request_handler"[..], &b"wsgi-script"[..]);
     out.push(&b"mod_wsgi.handler_script"[..], &b""[..]);
-    out.push(&b"mod_wsgi.request_id"[..], request::log_id(r).into_bytes());
-    // SAFETY: live request and connection.
-    let (start, local_ip, local_port) = unsafe {
-        let c = (*r).connection;
-        let port = if (*c).local_addr.is_null() {
-            0
-        } else {
-            (*(*c).local_addr).port
-        };
-        (
-            (*r).request_time,
-            request::cstr_bytes::<'r>((*c).local_ip),
-            port,
-        )
-    };
+    out.push(&b"mod_wsgi.request_id"[..], r.log_id().into_bytes());
+    let start = r.start_us();
+    let (local_ip, local_port) = r.local_address();
     out.push(
         &b"mod_wsgi.request_start"[..],
         start.to_string().into_bytes(),

@@ -3,7 +3,6 @@
 //! `SetHandler` map files to `wsgi-script` (daemons accept scripts there).
 
 use super::ffi;
-use super::request::cstr_bytes;
 
 /// A directive found in the tree, with the sections around it, innermost
 /// first: (section name such as `<Directory`, its arguments).
@@ -24,7 +23,8 @@ pub fn find(names: &[&str]) -> Vec<Found> {
 }
 
 fn text(p: *const std::ffi::c_char) -> String {
-    String::from_utf8_lossy(cstr_bytes(p)).into_owned()
+    // SAFETY: configuration-tree text lives in the configuration pool.
+    super::strings::lossy(unsafe { super::strings::c_bytes(p) })
 }
 
 fn walk(mut d: *mut ffi::ap_directive_t, names: &[&str], out: &mut Vec<Found>) {

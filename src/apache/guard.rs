@@ -10,7 +10,7 @@ pub fn catch<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(v) => v,
         Err(_) => {
-            crate::apache::log::server_error(&format!("internal error: panic in {}", what));
+            super::errlog::server_error(&format!("internal error: panic in {}", what));
             fallback
         }
     }
@@ -21,7 +21,7 @@ pub fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            crate::apache::log::server_error(&format!("panic: {}", info));
+            super::errlog::server_error(&format!("panic: {}", info));
         }));
     });
 }

@@ -29,19 +29,77 @@ pub fn running_generation() -> Option<i32> {
     }
 }
 
-/// The main server's record (lives for the whole process).
-pub fn main_server() -> *mut ffi::server_rec {
-    // SAFETY: set by Apache before any module hook runs.
-    unsafe { ffi::ap_server_conf }
+fn query(what: i32) -> Option<i32> {
+    let mut v: std::ffi::c_int = 0;
+    // SAFETY: ap_mpm_query writes one int for these query codes.
+    (unsafe { ffi::ap_mpm_query(what, &mut v) } == 0).then_some(v)
 }
 
-/// A server's ServerName and port.
-pub fn server_name_port(s: *mut ffi::server_rec) -> (String, u16) {
-    // SAFETY: a live server record; its strings live in the config pool.
+/// The most Apache children the MPM runs at once (at least 1).
+pub fn max_daemons() -> i64 {
+    query(ffi::AP_MPMQ_MAX_DAEMONS).unwrap_or(1).max(1) as i64
+}
+
+/// The threads of one Apache child (at least 1).
+pub fn max_threads() -> i64 {
+    query(ffi::AP_MPMQ_MAX_THREADS).unwrap_or(1).max(1) as i64
+}
+
+/// Whether the MPM runs several threads per child (event, worker).
+pub fn is_threaded() -> bool {
+    query(ffi::AP_MPMQ_IS_THREADED).is_some_and(|v| v != ffi::AP_MPMQ_NOT_SUPPORTED)
+}
+
+/// Whether the MPM is stopping (or cannot say).
+pub fn stopping() -> bool {
+    query(ffi::AP_MPMQ_MPM_STATE).is_none_or(|v| v == ffi::AP_MPMQ_STOPPING)
+}
+
+/// Apache's first, check-only, configuration pass at start-up.
+pub fn is_check_pass() -> bool {
+    // SAFETY: ap_state_query has no preconditions.
+    (unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE) }) == ffi::AP_SQ_MS_CREATE_PRE_CONFIG
+}
+
+/// Whether the server is exiting (stop) rather than restarting.
+pub fn exiting() -> bool {
+    // SAFETY: ap_state_query has no preconditions.
+    (unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE) }) == ffi::AP_SQ_MS_EXITING
+}
+
+/// How many times the configuration has been read (the parent's count).
+pub fn config_generation() -> i32 {
+    // SAFETY: ap_state_query has no preconditions.
+    unsafe { ffi::ap_state_query(ffi::AP_SQ_CONFIG_GEN) }
+}
+
+/// Apache's `User` and `Group`, as its children run: (uid, gid, user name).
+pub fn apache_identity() -> (u32, u32, String) {
+    // SAFETY: set from the configuration before post_config; read-only after.
     unsafe {
+        let u = std::ptr::addr_of!(ffi::ap_unixd_config);
         (
-            String::from_utf8_lossy(super::request::cstr_bytes((*s).server_hostname)).into_owned(),
-            (*s).port,
+            (*u).user_id,
+            (*u).group_id,
+            super::strings::lossy(super::strings::c_bytes((*u).user_name)),
         )
     }
+}
+
+/// `name` under DefaultRuntimeDir.
+pub fn runtime_dir_relative(pool: super::pool::Pool<'_>, name: &str) -> Option<String> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: resolves into `pool`; the result is copied at once.
+    unsafe {
+        let p = ffi::ap_runtime_dir_relative(pool.raw(), c.as_ptr());
+        (!p.is_null()).then(|| super::strings::lossy(super::strings::c_bytes(p)))
+    }
+}
+
+/// Closes Apache's listening sockets in this process (a daemon never accepts
+/// clients).
+pub fn close_listeners() {
+    // SAFETY: closes this process's copies of the listeners; nothing in a
+    // daemon uses them.
+    unsafe { ffi::ap_close_listeners() }
 }

@@ -7,6 +7,7 @@
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
 use super::socket;
+use crate::apache::request::Request;
 use crate::apache::{ffi, log};
 use std::ffi::c_int;
 use std::io;
@@ -84,7 +85,7 @@ fn connect(g: &DaemonGroup, start: &str) -> io::Result<(UnixStream, String)> {
 /// A connection for the next attempt: a kept one unless `fresh_only`.
 /// Err: the status to answer with (the group cannot be reached).
 pub(super) fn obtain(
-    r: *mut ffi::request_rec,
+    r: Request<'_>,
     g: &DaemonGroup,
     path: &str,
     fresh_only: bool,

@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::apache::{ffi, log};
+use crate::apache::log;
 use crate::daemon::conn::FramedConn;
 use pyhost::io::RequestIo;
 use std::ffi::CString;
@@ -13,7 +13,7 @@ pub struct DaemonIo {
     pub conn: FramedConn,
     pub request: log::DaemonRequest,
     /// The request's virtual host in this process, for its error log.
-    pub server: *const ffi::server_rec,
+    pub server: Option<crate::apache::server::Server>,
     pub body_done: bool,
     /// The Apache child sends the (small) body unasked, right after the
     /// request: no WantBody round trip (see docs/protocol.md).

@@ -6,7 +6,8 @@
 
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
-use crate::apache::request::{self, Then};
+use crate::apache::request::Request;
+use crate::apache::response::Then;
 use crate::apache::{ffi, log};
 use std::ffi::{c_int, CString};
 use std::io;
@@ -16,7 +17,7 @@ use wsgi_core::protocol::{Frame, T_END};
 use wsgi_core::relay_rules::{ResponseRules, Step};
 
 pub(super) struct Relay<'a> {
-    r: *mut ffi::request_rec,
+    r: Request<'a>,
     g: &'a DaemonGroup,
     pub(super) conn: FramedConn,
     /// What the daemon may still send (wsgi_core::relay_rules).
@@ -30,12 +31,7 @@ pub(super) struct Relay<'a> {
 }
 
 impl<'a> Relay<'a> {
-    pub(super) fn new(
-        r: *mut ffi::request_rec,
-        g: &'a DaemonGroup,
-        conn: FramedConn,
-        eager: bool,
-    ) -> Self {
+    pub(super) fn new(r: Request<'a>, g: &'a DaemonGroup, conn: FramedConn, eager: bool) -> Self {
         Relay {
             r,
             g,
@@ -132,8 +128,7 @@ impl<'a> Relay<'a> {
                     let size = meta.filter(|m| m.file_type().is_file()).map(|m| m.len());
                     let step = self.rules.file(offset, len, size);
                     if let (Step::File { offset, len }, Some(file)) = (&step, &file) {
-                        if *len > 0 && !request::send_file(self.r, file.as_raw_fd(), *offset, *len)
-                        {
+                        if *len > 0 && !self.r.send_file(file.as_raw_fd(), *offset, *len) {
                             return Ok(self.client_gone());
                         }
                         continue;
@@ -184,7 +179,7 @@ impl<'a> Relay<'a> {
 
     fn socket_timeout(&self) -> Duration {
         if self.g.spec.socket_timeout.is_zero() {
-            request::server_timeout(self.r)
+            self.r.server().timeout()
         } else {
             self.g.spec.socket_timeout
         }
@@ -218,7 +213,7 @@ impl<'a> Relay<'a> {
             Some(T_END) if !self.rules.short_of_declared(0) => Then::End,
             Some(_) => Then::Keep,
         };
-        let ok = request::write_pieces(self.r, &pieces, then);
+        let ok = self.r.write_pieces(&pieces, then);
         drop(pieces);
         self.conn.consume(used);
         if !ok {
@@ -272,7 +267,7 @@ impl<'a> Relay<'a> {
             .into_iter()
             .filter_map(|(k, v)| Some((CString::new(k).ok()?, CString::new(v).ok()?)))
             .collect();
-        request::set_response_head(self.r, status, &line, &headers);
+        self.r.set_response_head(status, &line, &headers);
         Ok(())
     }
 
@@ -282,7 +277,7 @@ impl<'a> Relay<'a> {
             self.close_connection();
             return ffi::OK;
         }
-        if !self.body_ended && !request::end_body(self.r) {
+        if !self.body_ended && !self.r.end_body() {
             return self.client_gone();
         }
         self.clean_end = true;
@@ -294,7 +289,7 @@ impl<'a> Relay<'a> {
         if !self.body_started {
             self.body_started = true;
             // Sends "100 Continue" now that the application reads.
-            self.body_done = !request::start_body(self.r);
+            self.body_done = !self.r.start_body();
         }
         let frame_result = if self.body_done {
             self.conn.send(&Frame::BodyEnd)
@@ -304,7 +299,7 @@ impl<'a> Relay<'a> {
             // so a body costs one round trip per WantBody, not one per read.
             let mut got: isize = 0;
             while (got as usize) < buf.len() {
-                let n = request::read_body(self.r, &mut buf[got as usize..]);
+                let n = self.r.read_body(&mut buf[got as usize..]);
                 if n <= 0 {
                     if n < 0 || got == 0 {
                         got = n;
@@ -368,7 +363,7 @@ impl<'a> Relay<'a> {
             ),
         );
         if self.rules.head_sent() {
-            request::abort_response(self.r);
+            self.r.abort_response();
             ffi::OK
         } else if timed_out {
             ffi::HTTP_GATEWAY_TIME_OUT
@@ -380,7 +375,7 @@ impl<'a> Relay<'a> {
     fn close_connection(&self) {
         // The response is incomplete: the client must see the connection
         // close rather than wait for more.
-        request::close_after(self.r);
+        self.r.close_after();
     }
 }
 

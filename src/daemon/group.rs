@@ -2,9 +2,13 @@
 //! current configuration: built in the parent (post_config) and inherited
 //! by Apache's children and the daemons through fork.
 
-use crate::apache::{ffi, request::cstr_bytes};
+#![forbid(unsafe_code)]
+
+use crate::apache::mpm;
+use crate::apache::pool::Pool;
+use crate::apache::server::Server;
 use crate::config;
-use std::ffi::CString;
+use crate::os::process;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
 use wsgi_core::route_policy::{alias_reaches, ScriptRoots};
@@ -70,15 +74,12 @@ pub fn set_parent_pipe(read: RawFd, write: RawFd) {
 pub fn close_in_apache_child() {
     let r = registry();
     for g in &r.groups {
-        // SAFETY: closing inherited descriptors this process never uses.
-        unsafe { libc::close(g.listener) };
+        // An inherited descriptor this process never uses.
+        process::close(g.listener);
     }
     if let Some((rd, wr)) = r.parent_pipe {
-        // SAFETY: as above.
-        unsafe {
-            libc::close(rd);
-            libc::close(wr);
-        }
+        process::close(rd);
+        process::close(wr);
     }
 }
 
@@ -93,8 +94,7 @@ pub fn close_all(exiting: bool) {
     r.parent_pipe = None;
     drop(r);
     for g in &groups {
-        // SAFETY: the parent's own listening descriptor.
-        unsafe { libc::close(g.listener) };
+        process::close(g.listener);
     }
     if exiting {
         if let Some(g) = groups.first() {
@@ -191,34 +191,21 @@ pub fn remove_parents_sockets(example: &str) {
 }
 
 /// Builds every configured group: resolves its accounts, creates its socket.
-pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, String> {
+pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
     let settings = config::global_snapshot();
     if settings.daemons.is_empty() {
         return Ok(Vec::new());
     }
     let prefix = match &settings.socket_prefix {
         Some(p) => p.clone(),
-        // SAFETY: resolves "wsgi" under DefaultRuntimeDir into the pool.
-        None => String::from_utf8_lossy(cstr_bytes(unsafe {
-            ffi::ap_runtime_dir_relative(pconf, c"wsgi".as_ptr())
-        }))
-        .into_owned(),
+        None => {
+            mpm::runtime_dir_relative(pconf, "wsgi").ok_or("cannot resolve DefaultRuntimeDir")?
+        }
     };
-    // SAFETY: reading Apache's User/Group as configured for its children.
-    let (apache_uid, apache_gid, apache_user) = unsafe {
-        let u = std::ptr::addr_of!(ffi::ap_unixd_config);
-        (
-            (*u).user_id,
-            (*u).group_id,
-            String::from_utf8_lossy(cstr_bytes((*u).user_name)).into_owned(),
-        )
-    };
-    // SAFETY: ap_state_query has no preconditions.
-    let generation = unsafe { ffi::ap_state_query(ffi::AP_SQ_CONFIG_GEN) };
-    // SAFETY: the main server record and its process pool outlive this call.
-    let process_pool = unsafe { (*(*ffi::ap_server_conf).process).pool };
-    // SAFETY: geteuid has no preconditions.
-    let parent_uid = unsafe { libc::geteuid() };
+    let (apache_uid, apache_gid, apache_user) = mpm::apache_identity();
+    let generation = mpm::config_generation();
+    let process_pool = Server::main().ok_or("no main server")?.process_pool();
+    let parent_uid = process::euid();
     super::secret::reset();
     let handler_mappings = crate::apache::conftree::find(&["AddHandler", "SetHandler"]);
     let mut out = Vec::new();
@@ -229,7 +216,7 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
         let socket_owner = spec
             .socket_user
             .as_deref()
-            .and_then(crate::users::user_id)
+            .and_then(crate::os::users::user_id)
             .unwrap_or(apache_uid);
         let listener = listen(&socket_path, spec.listen_backlog, socket_owner)?;
         super::secret::load(process_pool, &spec.name)?;
@@ -247,8 +234,8 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
             listener_uid: parent_uid,
         };
         let script_owner = match (&spec.script_user, &spec.script_group) {
-            (Some(u), _) => crate::users::user_id(u).map(ScriptOwner::User),
-            (None, Some(g)) => crate::users::group_id(g).map(ScriptOwner::Group),
+            (Some(u), _) => crate::os::users::user_id(u).map(ScriptOwner::User),
+            (None, Some(g)) => crate::os::users::group_id(g).map(ScriptOwner::Group),
             (None, None) => None,
         };
         out.push(Arc::new(DaemonGroup {
@@ -257,7 +244,7 @@ pub fn build_all(pconf: *mut ffi::apr_pool_t) -> Result<Vec<Arc<DaemonGroup>>, S
             listener,
             uid,
             gid,
-            home: spec.home.clone().or_else(|| crate::users::home_of(uid)),
+            home: spec.home.clone().or_else(|| crate::os::users::home_of(uid)),
             groups,
             script_owner,
             roots,
@@ -279,23 +266,23 @@ fn identity_of(
     let uid = spec
         .user
         .as_deref()
-        .and_then(crate::users::user_id)
+        .and_then(crate::os::users::user_id)
         .unwrap_or(apache_uid);
     let gid = spec
         .group
         .as_deref()
-        .and_then(crate::users::group_id)
+        .and_then(crate::os::users::group_id)
         .unwrap_or(apache_gid);
     let user_name = spec.user.clone().unwrap_or_else(|| apache_user.to_string());
-    crate::users::check_can_switch(spec)?;
+    crate::os::users::check_can_switch(spec)?;
     let groups = if spec.supplementary_groups.is_empty() {
-        crate::users::group_list(&user_name, gid)
+        crate::os::users::group_list(&user_name, gid)
     } else {
         let mut ids = vec![gid];
         ids.extend(
             spec.supplementary_groups
                 .iter()
-                .filter_map(|n| crate::users::group_id(n)),
+                .filter_map(|n| crate::os::users::group_id(n)),
         );
         ids
     };
@@ -319,18 +306,11 @@ fn socket_path_for(prefix: &str, generation: i32, name: &str) -> String {
 /// What every virtual host's `WSGIScriptAlias[Match]` can route to `group`.
 fn alias_roots(group: &str) -> ScriptRoots {
     let mut roots = ScriptRoots::default();
-    // SAFETY: walking the server list of the configuration just read (it
-    // lives in the configuration pool); our per-server records are there.
-    let mut s = unsafe { ffi::ap_server_conf };
-    while !s.is_null() {
-        // SAFETY: as above.
-        let sc = unsafe { &*config::module_config::<config::ServerConfig>((*s).module_config) };
+    for sc in Server::all().filter_map(|s| s.record::<config::ServerConfig>()) {
         for a in sc.aliases.iter().filter(|a| alias_reaches(&a.spec, group)) {
             let is_dir = std::fs::metadata(&a.spec.target).is_ok_and(|m| m.is_dir());
             roots.add_alias(&a.spec, is_dir);
         }
-        // SAFETY: as above.
-        s = unsafe { (*s).next };
     }
     roots
 }
@@ -338,6 +318,8 @@ fn alias_roots(group: &str) -> ScriptRoots {
 /// A listening UNIX socket at `path`, owned by `owner`, mode 0600. A stale
 /// file from a server that was killed is removed first.
 fn listen(path: &str, backlog: u32, owner: u32) -> Result<RawFd, String> {
+    use std::os::fd::IntoRawFd;
+    use std::os::unix::fs::PermissionsExt;
     // Made under a temporary name and renamed into place once its owner and
     // mode are set: a child looking for the newest socket never finds one
     // it may not connect to yet.
@@ -345,26 +327,22 @@ fn listen(path: &str, backlog: u32, owner: u32) -> Result<RawFd, String> {
     let _ = std::fs::remove_file(&temporary);
     let listener = std::os::unix::net::UnixListener::bind(&temporary)
         .map_err(|e| format!("cannot create daemon socket '{}': {}", path, e))?;
-    let c = CString::new(temporary.as_str()).map_err(|_| "NUL in socket path".to_string())?;
-    // SAFETY: plain syscalls on our own socket file and descriptor.
-    unsafe {
-        if libc::geteuid() == 0 && libc::chown(c.as_ptr(), owner, u32::MAX) != 0 {
-            let e = std::io::Error::last_os_error();
-            libc::unlink(c.as_ptr());
-            return Err(format!("cannot chown daemon socket '{}': {}", path, e));
-        }
-        libc::chmod(c.as_ptr(), 0o600);
+    let fail = |e: std::io::Error, what: &str| {
+        let _ = std::fs::remove_file(&temporary);
+        format!("cannot {} daemon socket '{}': {}", what, path, e)
+    };
+    if process::euid() == 0 {
+        std::os::unix::fs::chown(&temporary, Some(owner), None).map_err(|e| fail(e, "chown"))?;
     }
-    use std::os::fd::IntoRawFd;
+    std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| fail(e, "chmod"))?;
     let fd = listener.into_raw_fd();
-    // SAFETY: our descriptor; a larger backlog than std's default.
-    unsafe { libc::listen(fd, backlog.max(1) as i32) };
+    // A larger backlog than std's default.
+    process::set_backlog(fd, backlog);
     // (A stale file of a killed server is replaced by the rename.)
     if let Err(e) = std::fs::rename(&temporary, path) {
-        // SAFETY: closing the descriptor we just made.
-        unsafe { libc::close(fd) };
-        let _ = std::fs::remove_file(&temporary);
-        return Err(format!("cannot create daemon socket '{}': {}", path, e));
+        process::close(fd);
+        return Err(fail(e, "create"));
     }
     Ok(fd)
 }

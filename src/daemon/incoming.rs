@@ -143,9 +143,8 @@ impl Incoming<'_> {
         self.route.has(route::EAGER_BODY)
     }
 
-    /// The server_rec of the request's virtual host in this process (null:
-    /// the main server).
-    pub fn vhost(&self) -> *const crate::apache::ffi::server_rec {
+    /// The request's virtual host in this process (None: the main server).
+    pub fn vhost(&self) -> Option<crate::apache::server::Server> {
         crate::apache::vhosts::find(&String::from_utf8_lossy(self.route.vhost))
     }
 }

@@ -90,7 +90,7 @@ pub(super) fn accept_loop(listener: &UnixListener, d: &Daemon) {
             Some(Err(e)) => {
                 log::server(
                     ffi::APLOG_ERR,
-                    std::ptr::null(),
+                    None,
                     &format!("accept on {} failed: {}", g.socket_path, e),
                 );
                 std::thread::sleep(Duration::from_millis(100));
@@ -128,7 +128,7 @@ pub(super) fn new_conn(stream: UnixStream, g: &DaemonGroup) -> FramedConn {
     if let Err(e) = conn.set_buffer_sizes(send, g.spec.receive_buffer_size) {
         log::server(
             ffi::APLOG_WARNING,
-            std::ptr::null(),
+            None,
             &format!(
                 "daemon process group '{}': cannot set the socket buffer sizes ({} / {}): {}",
                 g.spec.name, send, g.spec.receive_buffer_size, e
@@ -212,7 +212,7 @@ pub(super) fn drain(d: &Daemon, timeout: Duration, serve_queued: bool) -> Durati
     let still = join_in_flight(d, timeout.saturating_sub(t0.elapsed()));
     log::server(
         ffi::APLOG_INFO,
-        std::ptr::null(),
+        None,
         &format!(
             "drained after {}ms ({} request(s) still in flight)",
             t0.elapsed().as_millis(),

@@ -33,7 +33,7 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
         Err(e) => {
             log::server(
                 ffi::APLOG_ALERT,
-                std::ptr::null(),
+                None,
                 &format!("daemon process {} cannot start: {}", index + 1, e),
             );
             1
@@ -49,7 +49,7 @@ fn stop(d: &Daemon, reason: StopReason) {
     let spec = &d.group.spec;
     log::server(
         ffi::APLOG_INFO,
-        std::ptr::null(),
+        None,
         &format!(
             "daemon process {} stopping: {} ({})",
             d.index + 1,
@@ -91,7 +91,7 @@ fn setup_and_serve(
     if !delay.is_zero() {
         log::server(
             ffi::APLOG_WARNING,
-            std::ptr::null(),
+            None,
             &format!(
                 "restarting quickly after a failure; waiting {:?} first",
                 delay
@@ -102,7 +102,7 @@ fn setup_and_serve(
     start_python(g)?;
     log::server(
         ffi::APLOG_INFO,
-        std::ptr::null(),
+        None,
         &format!(
             "daemon process {} ready (pid={}, {} threads, socket {})",
             index + 1,
@@ -140,7 +140,7 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
     // daemon's memory growth. Two arenas are plenty with the GIL.
     os::limit_malloc_arenas(2);
     health::start_gil_heartbeat(&g.spec);
-    crate::import_scripts::preload_for(&g.spec.name, std::ptr::null_mut());
+    crate::import_scripts::preload_for(&g.spec.name, None);
     Ok(())
 }
 

@@ -11,7 +11,7 @@
 use super::connections::{keep, obtain, MAX_RETRIES};
 use super::exchange::Relay;
 use super::group::DaemonGroup;
-use crate::apache::request;
+use crate::apache::request::{self, Request};
 use crate::apache::{ffi, log};
 use pyhost::wsgi_call::AppTarget;
 use std::ffi::c_int;
@@ -56,7 +56,7 @@ fn route_of<'a>(t: &'a AppTarget, vhost: &'a [u8], request_id: &'a [u8], start: 
 
 /// script-user= / script-group=: a script not owned as required is refused
 /// with 403 (as mod_wsgi does), before anything reaches the daemon.
-fn check_script_owner(r: *mut ffi::request_rec, g: &DaemonGroup, script: &str) -> Option<c_int> {
+fn check_script_owner(r: Request<'_>, g: &DaemonGroup, script: &str) -> Option<c_int> {
     use super::group::ScriptOwner;
     use std::os::unix::fs::MetadataExt;
     let want = g.script_owner?;
@@ -89,12 +89,12 @@ struct Prepared {
 }
 
 fn prepare(
-    r: *mut ffi::request_rec,
+    r: Request<'_>,
     g: &DaemonGroup,
     target: &AppTarget,
     cgi: &Environ,
 ) -> Result<Prepared, c_int> {
-    let server_timeout = request::server_timeout(r);
+    let server_timeout = r.server().timeout();
     let timeout = if g.spec.socket_timeout.is_zero() {
         server_timeout
     } else {
@@ -114,7 +114,7 @@ fn prepare(
     if let Some(status) = check_script_owner(r, g, &target.script) {
         return Err(status);
     }
-    let eager = request::read_small_body(r, cgi).map_err(|status| {
+    let eager = r.read_small_body(cgi).map_err(|status| {
         log::request(
             ffi::APLOG_INFO,
             r,
@@ -144,7 +144,7 @@ fn first_socket(g: &DaemonGroup) -> String {
 
 /// Sends request `r` to daemon group `g` and relays its response.
 pub fn relay<'a>(
-    r: *mut ffi::request_rec,
+    r: Request<'_>,
     g: &DaemonGroup,
     target: &'a AppTarget,
     cgi: Environ<'a>,
@@ -153,9 +153,9 @@ pub fn relay<'a>(
         Ok(p) => p,
         Err(status) => return status,
     };
-    let (server, start) = request::server_and_start(r);
+    let (server, start) = (r.server(), r.start_us());
     let vhost = crate::apache::vhosts::describe(server).into_bytes();
-    let request_id = request::log_id(r).into_bytes();
+    let request_id = r.log_id().into_bytes();
     let mut head = RequestHead {
         version: PROTOCOL_VERSION,
         token: &p.token,

@@ -11,7 +11,10 @@
 //! its secret for the parent's life. Each daemon wipes every other group's
 //! secret right after fork. docs/security.md says what this guards against.
 
-use crate::apache::ffi;
+#![forbid(unsafe_code)]
+
+use crate::apache::kept::{kept, Kept};
+use crate::apache::pool::Pool;
 use std::sync::Mutex;
 use wsgi_core::route::TOKEN_LEN;
 
@@ -21,7 +24,7 @@ pub type Token = [u8; TOKEN_LEN];
 struct Entry {
     group: String,
     token: Token,
-    stored: usize,
+    stored: Kept<Token>,
 }
 
 static TOKENS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
@@ -30,17 +33,22 @@ fn tokens() -> std::sync::MutexGuard<'static, Vec<Entry>> {
     TOKENS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// In the parent, for each configured group: its secret, made on first use.
-pub fn load(process_pool: *mut ffi::apr_pool_t, group: &str) -> Result<(), String> {
-    let stored = stored_token(process_pool, group)?;
-    // SAFETY: `stored` points at TOKEN_LEN bytes in the process pool.
-    let token = unsafe { *stored };
+/// In the parent, for each configured group: its secret, made (from the
+/// kernel's random source) on first use.
+pub fn load(process_pool: Pool<'static>, group: &str) -> Result<(), String> {
+    let (stored, _) = kept(process_pool, &format!("token:{}", group), || {
+        let mut fresh = [0u8; TOKEN_LEN];
+        crate::os::process::random_bytes(&mut fresh)
+            .map_err(|e| format!("cannot make the secret of group '{}': {}", group, e))?;
+        Ok::<Token, String>(fresh)
+    })?;
+    let token = stored.get();
     let mut t = tokens();
     t.retain(|e| e.group != group);
     t.push(Entry {
         group: group.to_string(),
         token,
-        stored: stored as usize,
+        stored,
     });
     Ok(())
 }
@@ -65,44 +73,6 @@ pub fn token(group: &str) -> Option<Token> {
 pub fn keep_only(group: &str) {
     for e in tokens().iter_mut().filter(|e| e.group != group) {
         e.token = [0; TOKEN_LEN];
-        // SAFETY: `stored` is the process-pool copy made by `stored_token`,
-        // still mapped in this forked copy of the parent.
-        unsafe { std::ptr::write_volatile(e.stored as *mut Token, [0; TOKEN_LEN]) };
-    }
-}
-
-/// The group's secret in the process pool, made (from getrandom) if absent.
-fn stored_token(pool: *mut ffi::apr_pool_t, group: &str) -> Result<*mut Token, String> {
-    let key = std::ffi::CString::new(format!("mod_wsgi_rs:token:{}", group))
-        .map_err(|_| "NUL in a group name".to_string())?;
-    // SAFETY: the process pool lives as long as the parent; the stored value
-    // and the key (which APR does not copy) are allocated from it.
-    unsafe {
-        let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
-        ffi::apr_pool_userdata_get(&mut data, key.as_ptr(), pool);
-        if !data.is_null() {
-            return Ok(data.cast());
-        }
-        let stored = ffi::apr_palloc(pool, TOKEN_LEN).cast::<Token>();
-        let mut fresh = [0u8; TOKEN_LEN];
-        let mut got = 0;
-        while got < TOKEN_LEN {
-            let n = libc::getrandom(fresh[got..].as_mut_ptr().cast(), TOKEN_LEN - got, 0);
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(format!(
-                    "cannot make the secret of group '{}': {}",
-                    group, e
-                ));
-            }
-            got += n as usize;
-        }
-        *stored = fresh;
-        let kept_key = ffi::apr_pstrdup(pool, key.as_ptr());
-        ffi::apr_pool_userdata_set(stored.cast(), kept_key, None, pool);
-        Ok(stored)
+        e.stored.set([0; TOKEN_LEN]);
     }
 }

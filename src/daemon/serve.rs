@@ -139,7 +139,7 @@ fn reload_first(conn: &mut FramedConn, d: &Daemon, incoming: &Incoming) -> bool 
     if !d.stop_accepting.swap(true, Ordering::SeqCst) {
         log::daemon_request(
             ffi::APLOG_INFO,
-            std::ptr::null(),
+            None,
             &incoming.request,
             &format!(
                 "{} changed: restarting this process to load it",
@@ -216,7 +216,7 @@ fn run(
         }
         Ok(_) => None,
         Err(e) => {
-            log::daemon_request(ffi::APLOG_ERR, std::ptr::null(), &request, &e);
+            log::daemon_request(ffi::APLOG_ERR, None, &request, &e);
             None
         }
     }
@@ -229,7 +229,7 @@ pub(super) fn refuse(conn: &mut FramedConn, refused: super::incoming::Refused) {
         .unwrap_or_else(|_| "an unknown peer".into());
     log::server(
         ffi::APLOG_ERR,
-        std::ptr::null(),
+        None,
         &format!("refused {} from {}; nothing was run", refused.why, peer),
     );
     if let Some((status, message)) = refused.answer {

@@ -62,7 +62,7 @@ pub(super) fn interrupt(slot: Arc<RequestSlot>) {
     let request = slot.request.get().cloned().unwrap_or_default();
     log::daemon_request(
         ffi::APLOG_WARNING,
-        std::ptr::null(),
+        None,
         &request,
         "request ran longer than request-timeout: raising mod_wsgi.RequestTimeout in its thread",
     );

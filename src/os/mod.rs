@@ -3,6 +3,10 @@
 //! `unsafe` block with its reason. Everything above uses these.
 
 pub mod daemon_signals;
+pub mod identity;
+pub mod prefork_signals;
+pub mod process;
+pub mod users;
 
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixListener;

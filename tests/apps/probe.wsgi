@@ -68,230 +68,306 @@ class CountingFile(io.FileIO):
         super().close()
 
 
+def route_environ(environ, start_response, query):
+    keys = ['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING',
+            'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR',
+            'CONTENT_TYPE', 'CONTENT_LENGTH', 'HTTP_HOST', 'HTTP_X_PROBE',
+            'HTTP_AUTHORIZATION', 'REQUEST_URI', 'SCRIPT_FILENAME',
+            'wsgi.url_scheme', 'wsgi.multithread', 'wsgi.multiprocess',
+            'wsgi.run_once', 'wsgi.input_terminated',
+            'mod_wsgi.process_group', 'mod_wsgi.application_group',
+            'mod_wsgi.script_name', 'mod_wsgi.path_info',
+            'mod_wsgi.callable_object', 'mod_wsgi.request_id']
+    seen = {k: environ.get(k) for k in keys}
+    seen['wsgi.version'] = list(environ['wsgi.version'])
+    seen['types_are_str'] = all(type(k) is str and (type(v) is str or k.startswith(('wsgi.', 'mod_wsgi.version')))
+                                for k, v in environ.items())
+    seen['has_file_wrapper'] = callable(environ.get('wsgi.file_wrapper'))
+    return _json(start_response, seen)
+
+
+def route_module(environ, start_response, query):
+    return _json(start_response, {
+        'version': list(mod_wsgi.version),
+        'process_group': mod_wsgi.process_group,
+        'application_group': mod_wsgi.application_group,
+        'maximum_processes': mod_wsgi.maximum_processes,
+        'threads_per_process': mod_wsgi.threads_per_process,
+        'interpreter_id': id(sys.modules),
+        'main_thread_is_this': threading.main_thread() is threading.current_thread(),
+        'calls': CALLS['count'],
+        'pid': os.getpid(),
+        'uid': os.getuid(),
+    })
+
+
+def route_echo(environ, start_response, query):
+    data = environ['wsgi.input'].read()
+    start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+    return [data]
+
+
+def route_read_modes(environ, start_response, query):
+    inp = environ['wsgi.input']
+    first = inp.read(5)
+    line = inp.readline()
+    limited = inp.readline(3)
+    lines = inp.readlines()
+    rest = inp.read()
+    return _json(start_response, {'first': first.decode(), 'line': line.decode(),
+                                  'limited': limited.decode(),
+                                  'lines': [l.decode() for l in lines], 'rest': rest.decode()})
+
+
+def route_iterate_input(environ, start_response, query):
+    count = sum(1 for _ in environ['wsgi.input'])
+    return _json(start_response, {'lines': count})
+
+
+def route_errors(environ, start_response, query):
+    print('probe stdout line', query)
+    environ['wsgi.errors'].write('probe wsgi.errors line %s\n' % query)
+    return _json(start_response, {'ok': True})
+
+
+def route_write_callable(environ, start_response, query):
+    write = start_response('200 OK', [('Content-Type', 'text/plain')])
+    write(b'written-')
+    return [b'returned']
+
+
+def route_second_start_response(environ, start_response, query):
+    start_response('200 OK', [])
+    try:
+        start_response('500 Oops', [])
+    except RuntimeError as e:
+        return [('refused: %s' % e).encode()]
+    return [b'accepted a second call']
+
+
+def route_exc_info(environ, start_response, query):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    try:
+        raise KeyError('boom')
+    except KeyError:
+        start_response('503 Replaced', [('Content-Type', 'text/plain')], sys.exc_info())
+    return [b'replaced']
+
+
+def route_exc_info_after_send(environ, start_response, query):
+    write = start_response('200 OK', [('Content-Type', 'text/plain')])
+    write(b'partial')
+    try:
+        raise KeyError('late')
+    except KeyError:
+        start_response('500 Error', [], sys.exc_info())
+    return [b'never']
+
+
+def route_raise(environ, start_response, query):
+    raise RuntimeError('probe raised on purpose %s' % query)
+
+
+def route_raise_after_headers(environ, start_response, query):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    def gen():
+        yield b'first-part'
+        raise RuntimeError('failing after the headers went out')
+    return gen()
+
+
+def route_not_bytes(environ, start_response, query):
+    start_response('200 OK', [])
+    return ['a str, not bytes']
+
+
+def route_no_start_response(environ, start_response, query):
+    return [b'body without start_response']
+
+
+def route_bad_header(environ, start_response, query):
+    start_response('200 OK', [('X-Bad', 'a\r\nInjected: yes')])
+    return [b'x']
+
+
+def route_latin1_header(environ, start_response, query):
+    start_response('200 OK', [('X-Name', 'caf\u00e9')])
+    return [b'ok']
+
+
+def route_non_latin1_header(environ, start_response, query):
+    start_response('200 OK', [('X-Name', 'snow \u2603')])
+    return [b'x']
+
+
+def route_bad_status(environ, start_response, query):
+    start_response('OK', [])
+    return [b'x']
+
+
+def route_hop_by_hop(environ, start_response, query):
+    start_response('200 OK', [('Connection', 'close')])
+    return [b'x']
+
+
+def route_too_long(environ, start_response, query):
+    start_response('200 OK', [('Content-Length', '5'), ('Content-Type', 'text/plain')])
+    return [b'12345', b'67890']
+
+
+def route_close(environ, start_response, query):
+    marker = os.path.join(MARKER_DIR, query)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return ClosingIterable([b'a', b'b'], marker)
+
+
+def route_close_on_error(environ, start_response, query):
+    marker = os.path.join(MARKER_DIR, query)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return ClosingIterable([b'a', b'b', b'c'], marker, fail_at=1)
+
+
+def route_slow_close(environ, start_response, query):
+    # Streams for ~10 s unless the client goes away; close() leaves a marker.
+    marker = os.path.join(MARKER_DIR, query)
+    start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+
+    def slow():
+        for _ in range(500):
+            time.sleep(0.02)
+            yield b'x' * 4096
+    return ClosingIterable(slow(), marker)
+
+
+def route_file(environ, start_response, query):
+    name = os.path.join(MARKER_DIR, query)
+    f = open(name, 'rb')
+    start_response('200 OK', [('Content-Type', 'application/octet-stream'),
+                              ('Content-Length', str(os.path.getsize(name)))])
+    return environ['wsgi.file_wrapper'](f, 65536)
+
+
+def route_counted_file(environ, start_response, query):
+    # A real file whose read() counts calls: 0 calls means the server
+    # sent it by descriptor (sendfile), not by iterating the wrapper.
+    name, _, skip = query.partition(':')
+    name = os.path.join(MARKER_DIR, name)
+    f = CountingFile(name)
+    f.seek(int(skip or '0'))
+    start_response('200 OK', [('Content-Type', 'application/octet-stream'),
+                              ('Content-Length', str(os.path.getsize(name) - int(skip or '0')))])
+    return environ['wsgi.file_wrapper'](f, 65536)
+
+
+def route_file_wrapper_bytesio(environ, start_response, query):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return environ['wsgi.file_wrapper'](io.BytesIO(b'from-bytesio' * 100), 7)
+
+
+def route_stream(environ, start_response, query):
+    n = int(query or '4')
+    start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+    return (bytes([65 + i % 26]) * 16384 for i in range(n))
+
+
+def route_big_header(environ, start_response, query):
+    start_response('200 OK', [('Content-Type', 'text/plain'),
+                              ('X-Big', 'b' * int(query or '100'))])
+    return [b'big header']
+
+
+def route_head(environ, start_response, query):
+    start_response('200 OK', [('Content-Type', 'text/plain'), ('X-Method', environ['REQUEST_METHOD'])])
+    return [b'body of a GET']
+
+
+def route_empty(environ, start_response, query):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return []
+
+
+def route_exit_now(environ, start_response, query):
+    os._exit(3)
+
+
+def route_exit_mid_stream(environ, start_response, query):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+
+    def die_after_first():
+        yield b'first-chunk'
+        os._exit(4)
+    return die_after_first()
+
+
+def route_sleep(environ, start_response, query):
+    # Tells the test the request is running (markers/sleeping-<secs>).
+    with open(os.path.join(MARKER_DIR, 'sleeping-' + (query or '1')), 'w') as f:
+        f.write(str(os.getpid()))
+    time.sleep(float(query or '1'))
+    return _json(start_response, {'slept': float(query or '1')})
+
+
+def route_code_version(environ, start_response, query):
+    body = CODE_VERSION.encode()
+    start_response('200 OK', [('Content-Type', 'text/plain'),
+                              ('Content-Length', str(len(body)))])
+    return [body]
+
+
+def route_stdin(environ, start_response, query):
+    try:
+        sys.stdin.read()
+        result = 'read'
+    except OSError as e:
+        result = 'refused: %s' % e
+    return _json(start_response, {'stdin': result})
+
+
+ROUTES = {
+    '/environ': route_environ,
+    '/module': route_module,
+    '/echo': route_echo,
+    '/read-modes': route_read_modes,
+    '/iterate-input': route_iterate_input,
+    '/errors': route_errors,
+    '/write-callable': route_write_callable,
+    '/second-start-response': route_second_start_response,
+    '/exc-info': route_exc_info,
+    '/exc-info-after-send': route_exc_info_after_send,
+    '/raise': route_raise,
+    '/raise-after-headers': route_raise_after_headers,
+    '/not-bytes': route_not_bytes,
+    '/no-start-response': route_no_start_response,
+    '/bad-header': route_bad_header,
+    '/latin1-header': route_latin1_header,
+    '/non-latin1-header': route_non_latin1_header,
+    '/bad-status': route_bad_status,
+    '/hop-by-hop': route_hop_by_hop,
+    '/too-long': route_too_long,
+    '/close': route_close,
+    '/close-on-error': route_close_on_error,
+    '/slow-close': route_slow_close,
+    '/file': route_file,
+    '/counted-file': route_counted_file,
+    '/file-wrapper-bytesio': route_file_wrapper_bytesio,
+    '/stream': route_stream,
+    '/big-header': route_big_header,
+    '/head': route_head,
+    '/empty': route_empty,
+    '/exit-now': route_exit_now,
+    '/exit-mid-stream': route_exit_mid_stream,
+    '/sleep': route_sleep,
+    '/code-version': route_code_version,
+    '/stdin': route_stdin,
+}
+
+
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
     query = environ.get('QUERY_STRING', '')
     CALLS['count'] += 1
-
-    if path == '/environ':
-        keys = ['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING',
-                'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR',
-                'CONTENT_TYPE', 'CONTENT_LENGTH', 'HTTP_HOST', 'HTTP_X_PROBE',
-                'HTTP_AUTHORIZATION', 'REQUEST_URI', 'SCRIPT_FILENAME',
-                'wsgi.url_scheme', 'wsgi.multithread', 'wsgi.multiprocess',
-                'wsgi.run_once', 'wsgi.input_terminated',
-                'mod_wsgi.process_group', 'mod_wsgi.application_group',
-                'mod_wsgi.script_name', 'mod_wsgi.path_info',
-                'mod_wsgi.callable_object', 'mod_wsgi.request_id']
-        seen = {k: environ.get(k) for k in keys}
-        seen['wsgi.version'] = list(environ['wsgi.version'])
-        seen['types_are_str'] = all(type(k) is str and (type(v) is str or k.startswith(('wsgi.', 'mod_wsgi.version')))
-                                    for k, v in environ.items())
-        seen['has_file_wrapper'] = callable(environ.get('wsgi.file_wrapper'))
-        return _json(start_response, seen)
-
-    if path == '/module':
-        return _json(start_response, {
-            'version': list(mod_wsgi.version),
-            'process_group': mod_wsgi.process_group,
-            'application_group': mod_wsgi.application_group,
-            'maximum_processes': mod_wsgi.maximum_processes,
-            'threads_per_process': mod_wsgi.threads_per_process,
-            'interpreter_id': id(sys.modules),
-            'main_thread_is_this': threading.main_thread() is threading.current_thread(),
-            'calls': CALLS['count'],
-            'pid': os.getpid(),
-            'uid': os.getuid(),
-        })
-
-    if path == '/echo':
-        data = environ['wsgi.input'].read()
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-        return [data]
-
-    if path == '/read-modes':
-        inp = environ['wsgi.input']
-        first = inp.read(5)
-        line = inp.readline()
-        limited = inp.readline(3)
-        lines = inp.readlines()
-        rest = inp.read()
-        return _json(start_response, {'first': first.decode(), 'line': line.decode(),
-                                      'limited': limited.decode(),
-                                      'lines': [l.decode() for l in lines], 'rest': rest.decode()})
-
-    if path == '/iterate-input':
-        count = sum(1 for _ in environ['wsgi.input'])
-        return _json(start_response, {'lines': count})
-
-    if path == '/errors':
-        print('probe stdout line', query)
-        environ['wsgi.errors'].write('probe wsgi.errors line %s\n' % query)
-        return _json(start_response, {'ok': True})
-
-    if path == '/write-callable':
-        write = start_response('200 OK', [('Content-Type', 'text/plain')])
-        write(b'written-')
-        return [b'returned']
-
-    if path == '/second-start-response':
-        start_response('200 OK', [])
-        try:
-            start_response('500 Oops', [])
-        except RuntimeError as e:
-            return [('refused: %s' % e).encode()]
-        return [b'accepted a second call']
-
-    if path == '/exc-info':
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        try:
-            raise KeyError('boom')
-        except KeyError:
-            start_response('503 Replaced', [('Content-Type', 'text/plain')], sys.exc_info())
-        return [b'replaced']
-
-    if path == '/exc-info-after-send':
-        write = start_response('200 OK', [('Content-Type', 'text/plain')])
-        write(b'partial')
-        try:
-            raise KeyError('late')
-        except KeyError:
-            start_response('500 Error', [], sys.exc_info())
-        return [b'never']
-
-    if path == '/raise':
-        raise RuntimeError('probe raised on purpose %s' % query)
-
-    if path == '/raise-after-headers':
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        def gen():
-            yield b'first-part'
-            raise RuntimeError('failing after the headers went out')
-        return gen()
-
-    if path == '/not-bytes':
-        start_response('200 OK', [])
-        return ['a str, not bytes']
-
-    if path == '/no-start-response':
-        return [b'body without start_response']
-
-    if path == '/bad-header':
-        start_response('200 OK', [('X-Bad', 'a\r\nInjected: yes')])
-        return [b'x']
-
-    if path == '/latin1-header':
-        start_response('200 OK', [('X-Name', 'caf\u00e9')])
-        return [b'ok']
-
-    if path == '/non-latin1-header':
-        start_response('200 OK', [('X-Name', 'snow \u2603')])
-        return [b'x']
-
-    if path == '/bad-status':
-        start_response('OK', [])
-        return [b'x']
-
-    if path == '/hop-by-hop':
-        start_response('200 OK', [('Connection', 'close')])
-        return [b'x']
-
-    if path == '/too-long':
-        start_response('200 OK', [('Content-Length', '5'), ('Content-Type', 'text/plain')])
-        return [b'12345', b'67890']
-
-    if path == '/close':
-        marker = os.path.join(MARKER_DIR, query)
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        return ClosingIterable([b'a', b'b'], marker)
-
-    if path == '/close-on-error':
-        marker = os.path.join(MARKER_DIR, query)
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        return ClosingIterable([b'a', b'b', b'c'], marker, fail_at=1)
-
-    if path == '/slow-close':
-        # Streams for ~10 s unless the client goes away; close() leaves a marker.
-        marker = os.path.join(MARKER_DIR, query)
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-
-        def slow():
-            for _ in range(500):
-                time.sleep(0.02)
-                yield b'x' * 4096
-        return ClosingIterable(slow(), marker)
-
-    if path == '/file':
-        name = os.path.join(MARKER_DIR, query)
-        f = open(name, 'rb')
-        start_response('200 OK', [('Content-Type', 'application/octet-stream'),
-                                  ('Content-Length', str(os.path.getsize(name)))])
-        return environ['wsgi.file_wrapper'](f, 65536)
-
-    if path == '/counted-file':
-        # A real file whose read() counts calls: 0 calls means the server
-        # sent it by descriptor (sendfile), not by iterating the wrapper.
-        name, _, skip = query.partition(':')
-        name = os.path.join(MARKER_DIR, name)
-        f = CountingFile(name)
-        f.seek(int(skip or '0'))
-        start_response('200 OK', [('Content-Type', 'application/octet-stream'),
-                                  ('Content-Length', str(os.path.getsize(name) - int(skip or '0')))])
-        return environ['wsgi.file_wrapper'](f, 65536)
-
-    if path == '/file-wrapper-bytesio':
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        return environ['wsgi.file_wrapper'](io.BytesIO(b'from-bytesio' * 100), 7)
-
-    if path == '/stream':
-        n = int(query or '4')
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-        return (bytes([65 + i % 26]) * 16384 for i in range(n))
-
-    if path == '/big-header':
-        start_response('200 OK', [('Content-Type', 'text/plain'),
-                                  ('X-Big', 'b' * int(query or '100'))])
-        return [b'big header']
-
-    if path == '/head':
-        start_response('200 OK', [('Content-Type', 'text/plain'), ('X-Method', environ['REQUEST_METHOD'])])
-        return [b'body of a GET']
-
-    if path == '/empty':
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        return []
-
-    if path == '/exit-now':
-        os._exit(3)
-
-    if path == '/exit-mid-stream':
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-
-        def die_after_first():
-            yield b'first-chunk'
-            os._exit(4)
-        return die_after_first()
-
-    if path == '/sleep':
-        # Tells the test the request is running (markers/sleeping-<secs>).
-        with open(os.path.join(MARKER_DIR, 'sleeping-' + (query or '1')), 'w') as f:
-            f.write(str(os.getpid()))
-        time.sleep(float(query or '1'))
-        return _json(start_response, {'slept': float(query or '1')})
-
-    if path == '/code-version':
-        body = CODE_VERSION.encode()
-        start_response('200 OK', [('Content-Type', 'text/plain'),
-                                  ('Content-Length', str(len(body)))])
-        return [body]
-
-    if path == '/stdin':
-        try:
-            sys.stdin.read()
-            result = 'read'
-        except OSError as e:
-            result = 'refused: %s' % e
-        return _json(start_response, {'stdin': result})
-
+    route = ROUTES.get(path)
+    if route is not None:
+        return route(environ, start_response, query)
     start_response('404 Not Found', [('Content-Type', 'text/plain')])
     return [('probe: no such path %r' % path).encode()]

@@ -55,101 +55,101 @@ impl P<'_> {
     fn value(&mut self) -> Result<Value, String> {
         self.ws();
         match self.b.get(self.i).copied().ok_or("eof")? {
-            b'{' => {
+            b'{' => self.object(),
+            b'[' => self.list(),
+            b'"' => self.string().map(Value::Str),
+            b't' => self.word("true", Value::Bool(true)),
+            b'f' => self.word("false", Value::Bool(false)),
+            b'n' => self.word("null", Value::Null),
+            _ => self.number(),
+        }
+    }
+    fn word(&mut self, w: &str, v: Value) -> Result<Value, String> {
+        self.i += w.len();
+        Ok(v)
+    }
+    /// After an element: skips a ',' and says whether `close` ends the container.
+    fn closes(&mut self, close: u8) -> Result<bool, String> {
+        self.ws();
+        match self.b.get(self.i).copied().ok_or("eof")? {
+            c if c == close => {
                 self.i += 1;
-                let mut out = Vec::new();
-                loop {
-                    self.ws();
-                    if self.b[self.i] == b'}' {
-                        self.i += 1;
-                        return Ok(Value::Obj(out));
-                    }
-                    let Value::Str(k) = self.value()? else {
-                        return Err("key".into());
-                    };
-                    self.ws();
-                    self.i += 1; // ':'
-                    let v = self.value()?;
-                    out.push((k, v));
-                    self.ws();
-                    if self.b[self.i] == b',' {
-                        self.i += 1;
-                    }
-                }
+                Ok(true)
             }
-            b'[' => {
+            b',' => {
                 self.i += 1;
-                let mut out = Vec::new();
-                loop {
-                    self.ws();
-                    if self.b[self.i] == b']' {
-                        self.i += 1;
-                        return Ok(Value::List(out));
-                    }
-                    out.push(self.value()?);
-                    self.ws();
-                    if self.b[self.i] == b',' {
-                        self.i += 1;
-                    }
-                }
+                Ok(false)
             }
-            b'"' => {
+            _ => Ok(false),
+        }
+    }
+    fn object(&mut self) -> Result<Value, String> {
+        self.i += 1;
+        let mut out = Vec::new();
+        while !self.closes(b'}')? {
+            let Value::Str(k) = self.value()? else {
+                return Err("key".into());
+            };
+            self.ws();
+            self.i += 1; // ':'
+            let v = self.value()?;
+            out.push((k, v));
+        }
+        Ok(Value::Obj(out))
+    }
+    fn list(&mut self) -> Result<Value, String> {
+        self.i += 1;
+        let mut out = Vec::new();
+        while !self.closes(b']')? {
+            out.push(self.value()?);
+        }
+        Ok(Value::List(out))
+    }
+    fn string(&mut self) -> Result<String, String> {
+        self.i += 1;
+        let mut s = String::new();
+        while *self.b.get(self.i).ok_or("eof in string")? != b'"' {
+            if self.b[self.i] == b'\\' {
                 self.i += 1;
-                let mut s = String::new();
-                while self.b[self.i] != b'"' {
-                    if self.b[self.i] == b'\\' {
-                        self.i += 1;
-                        match self.b[self.i] {
-                            b'n' => s.push('\n'),
-                            b'r' => s.push('\r'),
-                            b't' => s.push('\t'),
-                            b'u' => {
-                                let h =
-                                    std::str::from_utf8(&self.b[self.i + 1..self.i + 5]).unwrap();
-                                s.push(
-                                    char::from_u32(u32::from_str_radix(h, 16).unwrap())
-                                        .unwrap_or('?'),
-                                );
-                                self.i += 4;
-                            }
-                            c => s.push(c as char),
-                        }
-                        self.i += 1;
-                    } else {
-                        let start = self.i;
-                        while self.b[self.i] != b'"' && self.b[self.i] != b'\\' {
-                            self.i += 1;
-                        }
-                        s.push_str(std::str::from_utf8(&self.b[start..self.i]).unwrap());
-                    }
-                }
+                self.escape(&mut s)?;
                 self.i += 1;
-                Ok(Value::Str(s))
-            }
-            b't' => {
-                self.i += 4;
-                Ok(Value::Bool(true))
-            }
-            b'f' => {
-                self.i += 5;
-                Ok(Value::Bool(false))
-            }
-            b'n' => {
-                self.i += 4;
-                Ok(Value::Null)
-            }
-            _ => {
+            } else {
                 let start = self.i;
-                while self.i < self.b.len() && b"-+.eE0123456789".contains(&self.b[self.i]) {
+                while self.i < self.b.len() && self.b[self.i] != b'"' && self.b[self.i] != b'\\' {
                     self.i += 1;
                 }
-                std::str::from_utf8(&self.b[start..self.i])
-                    .unwrap()
-                    .parse()
-                    .map(Value::Num)
-                    .map_err(|e| format!("number: {e}"))
+                s.push_str(std::str::from_utf8(&self.b[start..self.i]).map_err(|e| e.to_string())?);
             }
         }
+        self.i += 1;
+        Ok(s)
+    }
+    fn escape(&mut self, s: &mut String) -> Result<(), String> {
+        match *self.b.get(self.i).ok_or("eof in escape")? {
+            b'n' => s.push('\n'),
+            b'r' => s.push('\r'),
+            b't' => s.push('\t'),
+            b'u' => {
+                let h = self.b.get(self.i + 1..self.i + 5).ok_or("short \\u")?;
+                let h = std::str::from_utf8(h).map_err(|e| e.to_string())?;
+                let n = u32::from_str_radix(h, 16).map_err(|e| e.to_string())?;
+                s.push(char::from_u32(n).unwrap_or('?'));
+                self.i += 4;
+            }
+            c => s.push(c as char),
+        }
+        Ok(())
+    }
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        while self.i < self.b.len() && b"-+.eE0123456789".contains(&self.b[self.i]) {
+            self.i += 1;
+        }
+        std::str::from_utf8(&self.b[start..self.i])
+            .map_err(|e| e.to_string())?
+            .parse()
+            .map(Value::Num)
+            .map_err(|e| format!("number: {e}"))
     }
 }
 

@@ -51,13 +51,11 @@ pub fn state_of(handle: *mut py::PyObject) -> PyResult<&'static mut RequestState
 // ---- Argument helpers ------------------------------------------------------
 
 fn raise_type(msg: &str) {
-    // SAFETY: as above.
-    object::raise(unsafe { py::PyExc_TypeError }, msg)
+    object::raise(object::Exc::TypeError, msg)
 }
 
 fn raise_value(msg: &str) {
-    // SAFETY: as above.
-    object::raise(unsafe { py::PyExc_ValueError }, msg)
+    object::raise(object::Exc::ValueError, msg)
 }
 
 fn args<'a>(

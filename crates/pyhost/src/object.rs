@@ -214,11 +214,33 @@ pub fn clear_error() {
     unsafe { py::PyErr_Clear() }
 }
 
-/// Raises `exc(message)` in the current thread.
-pub fn raise(exc: *mut py::PyObject, message: &str) {
+/// The built-in exceptions the host raises.
+#[derive(Clone, Copy)]
+pub enum Exc {
+    OSError,
+    RuntimeError,
+    TypeError,
+    ValueError,
+}
+
+/// Raises `exc(message)` in the current thread (GIL held).
+pub fn raise(exc: Exc, message: &str) {
     let msg = std::ffi::CString::new(message.replace('\0', " ")).expect("no NULs");
-    // SAFETY: GIL held; `exc` is one of Python's exception type objects.
-    unsafe { py::PyErr_SetString(exc, msg.as_ptr()) }
+    // SAFETY: reading exception type objects exported by Python; GIL held.
+    unsafe {
+        let t = match exc {
+            Exc::OSError => py::PyExc_OSError,
+            Exc::RuntimeError => py::PyExc_RuntimeError,
+            Exc::TypeError => py::PyExc_TypeError,
+            Exc::ValueError => py::PyExc_ValueError,
+        };
+        py::PyErr_SetString(t, msg.as_ptr())
+    }
+}
+
+/// Raises OSError with `message` (the client went away, a read failed).
+pub fn raise_os_error(message: &str) {
+    raise(Exc::OSError, message)
 }
 
 /// Takes the current exception: (type, value, traceback), normalized.
@@ -259,9 +281,12 @@ pub fn gil_wait() -> (std::time::Duration, u64) {
 }
 
 /// Takes the GIL with `ts`, counting the wait.
-pub fn acquire_counted(ts: *mut py::PyThreadState) -> std::time::Duration {
+///
+/// # Safety
+/// `ts` is the calling thread's own thread state, not current anywhere.
+pub unsafe fn acquire_counted(ts: *mut py::PyThreadState) -> std::time::Duration {
     let t0 = std::time::Instant::now();
-    // SAFETY: `ts` is the calling thread's own state, not current anywhere.
+    // SAFETY: the caller's promise.
     unsafe { py::PyEval_RestoreThread(ts) };
     let waited = t0.elapsed();
     GIL_WAIT.with(|w| {
@@ -276,7 +301,8 @@ pub fn allow_threads<T>(f: impl FnOnce() -> T) -> T {
     struct Reacquire(*mut py::PyThreadState);
     impl Drop for Reacquire {
         fn drop(&mut self) {
-            acquire_counted(self.0);
+            // SAFETY: the state PyEval_SaveThread gave this thread below.
+            unsafe { acquire_counted(self.0) };
         }
     }
     // SAFETY: GIL held by this thread; it is given back when `_guard` drops,
@@ -287,6 +313,5 @@ pub fn allow_threads<T>(f: impl FnOnce() -> T) -> T {
 
 /// Raises RuntimeError(msg).
 pub fn raise_runtime(msg: &str) {
-    // SAFETY: reading an exception type object exported by Python.
-    raise(unsafe { py::PyExc_RuntimeError }, msg)
+    raise(Exc::RuntimeError, msg)
 }

@@ -4,10 +4,11 @@
 //! `RequestIo`; once the request is over the channel is gone and every
 //! call raises instead of touching it.
 
+#![forbid(unsafe_code)]
+
 use super::host::{self, level};
 use super::io::RequestIo;
 use super::object::{self, raise_runtime, PyErrSet, PyResult};
-use pyo3_ffi as py;
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 use wsgi_core::body_length::BodyLength;
@@ -170,11 +171,7 @@ impl RequestState {
             return Ok(());
         }
         self.client_gone = true;
-        object::raise(
-            // SAFETY: reading an exception type object exported by Python.
-            unsafe { py::PyExc_OSError },
-            "failed to write response data: the client connection was closed",
-        );
+        object::raise_os_error("failed to write response data: the client connection was closed");
         Err(PyErrSet)
     }
 
@@ -250,9 +247,7 @@ impl RequestState {
         self.stats.input_time += t0.elapsed();
         self.body_done = eof || failed;
         if failed {
-            object::raise(
-                // SAFETY: reading an exception type object exported by Python.
-                unsafe { py::PyExc_OSError },
+            object::raise_os_error(
                 "failed to read the request body (client gone, timeout or bad chunked encoding)",
             );
             return Err(PyErrSet);

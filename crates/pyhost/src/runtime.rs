@@ -363,8 +363,8 @@ pub fn with_interpreter<T>(name: &str, f: impl FnOnce(&Interpreter) -> T) -> Res
             self.0.busy.store(false, Ordering::SeqCst);
         }
     }
-    // (The state belongs to this thread and is not current anywhere else.)
-    let waited = object::acquire_counted(own.tstate);
+    // SAFETY: the state belongs to this thread and is not current anywhere else.
+    let waited = unsafe { object::acquire_counted(own.tstate) };
     LAST_WAIT.with(|w| w.set(waited));
     let _release = Release(own);
     Ok(f(interp))

@@ -49,6 +49,11 @@ pub fn run_app<Io: RequestIo>(
         object::gil_wait_reset(runtime::last_gil_wait());
         let handle =
             native::new_handle(Box::new(io)).map_err(|_| runtime::describe_error(Some(interp)))?;
+        // Whatever happens below (a panic included), the channel is taken
+        // from the handle before this returns: the application may keep
+        // the handle, never the embedder's I/O (which may borrow the
+        // embedder's request for this call only).
+        let _detach = DetachOnExit(handle.as_ptr());
         native::set_current(handle.as_ptr());
         let result = call_app(interp, target, cgi, &handle);
         native::set_current(std::ptr::null_mut());
@@ -86,6 +91,17 @@ pub fn run_app<Io: RequestIo>(
             .map(|io| *io);
         Ok((outcome, io))
     })?
+}
+
+/// Detaches a handle's channel when dropped (if `run_app` has not taken it).
+struct DetachOnExit(*mut pyo3_ffi::PyObject);
+
+impl Drop for DetachOnExit {
+    fn drop(&mut self) {
+        if let Ok(state) = native::state_of(self.0) {
+            drop(state.detach());
+        }
+    }
 }
 
 fn call_app(interp: &Interpreter, t: &AppTarget, cgi: &Environ, handle: &PyObj) -> PyResult<PyObj> {

@@ -86,7 +86,7 @@ fn wait_and_stop(read: libc::c_int, stop: impl FnOnce()) {
             return;
         }
     }
-    crate::lifecycle::block_stop_signals();
+    // (`stop` blocks the stop signals in this thread first.)
     stop();
     STOPPED.store(true, Ordering::SeqCst);
     for (sig, old) in APACHE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
