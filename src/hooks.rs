@@ -53,6 +53,9 @@ impl Phases for Wsgi {
             return ffi::OK;
         }
         log::mark_parent();
+        for note in config::global_snapshot().notes {
+            log::server(ffi::APLOG_NOTICE, Some(s), &note);
+        }
         match crate::daemon::supervisor::start_all(pconf, s) {
             Ok(()) => ffi::OK,
             Err(e) => {
@@ -186,6 +189,16 @@ fn handle_wsgi(r: Request<'_>) -> c_int {
     }
     let choice = target::choose(alias.as_ref().map(|a| &a.spec), dir);
     let process_group = target::process_group_name(&choice.process_group, &|k| r.env(k));
+    if !target::process_allowed(dir, &process_group) {
+        let which = if process_group.is_empty() {
+            "embedded mode (%{GLOBAL})".to_string()
+        } else {
+            format!("the daemon process group '{process_group}'")
+        };
+        let msg = format!("{which} cannot be used here: WSGIRestrictProcess does not list it");
+        log::request(ffi::APLOG_ERR, r, &msg);
+        return ffi::HTTP_INTERNAL_SERVER_ERROR;
+    }
     let daemon = match find_daemon(r, &process_group) {
         Ok(d) => d,
         Err(rc) => return rc,

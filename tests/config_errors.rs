@@ -118,7 +118,7 @@ fn other_directive_errors() {
 #[test]
 fn unsupported_directives_are_refused_not_ignored() {
     rejects(
-        "WSGIAccessScript /tmp/a.py",
+        "<Directory /tmp>\nWSGIAccessScript /tmp/a.py\n</Directory>",
         &["WSGIAccessScript", "not supported yet"],
     );
     rejects(

@@ -122,6 +122,26 @@ impl<'c> Cmd<'c> {
         (!abs.is_null()).then(|| lossy(unsafe { c_bytes(abs) }))
     }
 
+    /// Runs the directives inside this section directive (each comes back
+    /// through the module's `Directives`).
+    pub fn walk_children(&mut self) -> Result<(), String> {
+        // SAFETY: cmd->directive is the section being processed; its
+        // children are configuration-tree nodes of the same pool, and
+        // ap_walk_config dispatches each with this cmd_parms.
+        let err = unsafe {
+            let d = self.parms().directive;
+            if d.is_null() {
+                return Ok(());
+            }
+            ffi::ap_walk_config((*d).first_child, self.cmd.as_ptr(), self.parms().context)
+        };
+        if err.is_null() {
+            return Ok(());
+        }
+        // SAFETY: an error string in the configuration pool.
+        Err(lossy(unsafe { c_bytes(err) }))
+    }
+
     /// `pattern` compiled as an extended regular expression (Apache's PCRE).
     pub fn compile_regex(&self, pattern: &str) -> Option<Regex> {
         Regex::compile(self.pool(), pattern)

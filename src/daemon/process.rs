@@ -126,6 +126,11 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
         if !g.spec.python_path.is_empty() {
             s.python_path = g.spec.python_path.clone();
         }
+        if g.spec.python_eggs.is_some() {
+            s.python_eggs = g.spec.python_eggs.clone();
+        }
+        // WSGISwitchInterval is for Apache children; daemons have their own.
+        s.switch_interval = g.spec.switch_interval;
         s
     };
     super::host::install();

@@ -323,7 +323,15 @@ def route_stdin(environ, start_response, query):
     return _json(start_response, {'stdin': result})
 
 
+def route_python(environ, start_response, query):
+    return _json(start_response, {
+        'egg_cache': os.environ.get('PYTHON_EGG_CACHE'),
+        'switch_interval': sys.getswitchinterval(),
+    })
+
+
 ROUTES = {
+    '/python': route_python,
     '/environ': route_environ,
     '/module': route_module,
     '/echo': route_echo,

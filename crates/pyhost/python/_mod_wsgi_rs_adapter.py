@@ -17,7 +17,7 @@ except ImportError:
     from hashlib import md5 as _md5
 
 import _mod_wsgi_rs as _host
-from mod_wsgi import _ERR, _WARNING, _format_exception, _publish, _request, _subscribers
+from mod_wsgi import _ERR, _INFO, _WARNING, _format_exception, _publish, _request, _subscribers
 
 class _Log:
     """A text stream whose complete lines go to Apache's error log.
@@ -395,9 +395,16 @@ def _run_with_events(application, environ, handle, sendfile, server_pid):
         _request.data = None
 
 
-def _setup(python_path, restrict_stdin, restrict_stdout, restrict_signal):
-    """Per-interpreter set-up: module search path, stdio, signals."""
+def _setup(python_path, restrict_stdin, restrict_stdout, restrict_signal,
+           python_eggs=None, switch_interval=None):
+    """Per-interpreter set-up: module search path, stdio, signals, the egg
+    cache (WSGIPythonEggs) and the GIL switch interval (WSGISwitchInterval)."""
     import site
+    if python_eggs is not None:
+        os.environ['PYTHON_EGG_CACHE'] = python_eggs
+    if switch_interval is not None and sys.getswitchinterval() != switch_interval:
+        sys.setswitchinterval(switch_interval)
+        _host.log(None, _INFO, 'GIL switch interval set to %g seconds' % switch_interval)
     for directory in python_path:
         site.addsitedir(directory)
     sys.stdin = _Restricted('sys.stdin', 'WSGIRestrictStdin') if restrict_stdin else open(os.devnull)

@@ -80,11 +80,21 @@ pub(crate) fn bootstrap(name: &str, info: &ProcessInfo) -> PyResult<Interpreter>
         .iter()
         .map(|p| object::str_utf8(p))
         .collect::<PyResult<Vec<_>>>()?;
+    let eggs = match &s.python_eggs {
+        Some(e) => object::str_utf8(e)?,
+        None => object::none(),
+    };
+    let switch = match s.switch_interval {
+        Some(v) => object::float(v)?,
+        None => object::none(),
+    };
     adapter.getattr(c"_setup")?.call(&[
         &object::tuple(paths)?,
         &object::boolean(s.restrict_stdin),
         &object::boolean(s.restrict_stdout),
         &object::boolean(s.restrict_signal),
+        &eggs,
+        &switch,
     ])?;
 
     let keep = |m: &PyObj, attr: &CStr| m.getattr(attr).map(PyObj::into_ptr);

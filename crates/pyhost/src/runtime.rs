@@ -57,6 +57,47 @@ pub struct PythonSettings {
     pub restrict_stdin: bool,
     pub restrict_stdout: bool,
     pub restrict_signal: bool,
+    /// `WSGIPythonEggs` / `python-eggs=`: PYTHON_EGG_CACHE.
+    pub python_eggs: Option<String>,
+    /// `WSGISwitchInterval` / `switch-interval=`: sys.setswitchinterval().
+    pub switch_interval: Option<f64>,
+}
+
+/// The Python this module is linked with, as Python itself reports it
+/// (readable before Python starts).
+pub struct LinkedPython {
+    /// "3.11.2"
+    pub version: String,
+    pub major: u32,
+    pub minor: u32,
+    /// A PEP 703 build (no GIL).
+    pub free_threaded: bool,
+    /// The shared library, e.g. "libpython3.11".
+    pub library: String,
+}
+
+pub fn linked_python() -> LinkedPython {
+    // SAFETY: Py_GetVersion returns a static string and may be called
+    // before Python is initialised.
+    let full = unsafe { std::ffi::CStr::from_ptr(py::Py_GetVersion()) }
+        .to_string_lossy()
+        .into_owned();
+    let version = full.split_whitespace().next().unwrap_or("").to_string();
+    let mut parts = version.split('.').map(|p| {
+        p.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse::<u32>()
+            .unwrap_or(0)
+    });
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    LinkedPython {
+        free_threaded: full.contains("free-threading"),
+        library: format!("libpython{major}.{minor}"),
+        version,
+        major,
+        minor,
+    }
 }
 
 static PROCESS: OnceLock<ProcessInfo> = OnceLock::new();

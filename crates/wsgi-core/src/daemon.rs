@@ -10,7 +10,7 @@ use crate::words::{parse_on_off, split_options, split_words};
 use std::time::Duration;
 
 /// One daemon process group, as configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DaemonProcessSpec {
     pub name: String,
     pub user: Option<String>,
@@ -57,6 +57,10 @@ pub struct DaemonProcessSpec {
     pub memory_limit: u64,
     pub virtual_memory_limit: u64,
     pub server_metrics: bool,
+    /// `switch-interval=`: sys.setswitchinterval() in the daemon.
+    pub switch_interval: Option<f64>,
+    /// `response-flush-delay=` (milliseconds in the directive).
+    pub response_flush_delay: Duration,
 }
 
 impl DaemonProcessSpec {
@@ -107,6 +111,8 @@ impl DaemonProcessSpec {
             memory_limit: 0,
             virtual_memory_limit: 0,
             server_metrics: false,
+            switch_interval: None,
+            response_flush_delay: Duration::from_millis(5),
         }
     }
 
@@ -202,6 +208,12 @@ impl DaemonProcessSpec {
             "virtual-memory-limit" => self.virtual_memory_limit = count(v, 0, u64::MAX)?,
             "server-metrics" => {
                 self.server_metrics = parse_on_off(v).ok_or("expected On or Off")?
+            }
+            "switch-interval" => {
+                self.switch_interval = Some(crate::server_options::switch_interval(v)?)
+            }
+            "response-flush-delay" => {
+                self.response_flush_delay = Duration::from_millis(count(v, 0, 60_000)?)
             }
             _ => return Err("unknown option".into()),
         }
@@ -329,6 +341,12 @@ mod tests {
         assert!(DaemonProcessSpec::parse("g home=relative").is_err());
         assert!(DaemonProcessSpec::parse("g header-buffer-size=100").is_err());
         assert!(DaemonProcessSpec::parse("g server-metrics=maybe").is_err());
+        let s =
+            DaemonProcessSpec::parse("g switch-interval=0.002 response-flush-delay=20").unwrap();
+        assert_eq!(s.switch_interval, Some(0.002));
+        assert_eq!(s.response_flush_delay, Duration::from_millis(20));
+        assert!(DaemonProcessSpec::parse("g switch-interval=0").is_err());
+        assert!(DaemonProcessSpec::parse("g response-flush-delay=-1").is_err());
         assert!(DaemonProcessSpec::parse("g script-user=a script-group=b").is_err());
         assert!(DaemonProcessSpec::parse("").is_err());
         assert!(DaemonProcessSpec::parse("processes=2").is_err());

@@ -288,12 +288,16 @@ fn skip_word(s: &str) -> &str {
 /// What the module does with each mod_wsgi directive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Support {
+    /// Does what mod_wsgi documents.
     Supported,
+    /// Accepted and checked; it works differently here, and the module
+    /// logs at start-up what it means (docs/directives.md says why).
+    Differs,
     /// Parsed and refused with "not supported yet".
     NotYet,
 }
 
-/// Every directive mod_wsgi 4.9 / 6.x defines, and our status for it.
+/// Every directive mod_wsgi 4.9 / 6.1 defines, and our status for it.
 pub const MOD_WSGI_DIRECTIVES: &[(&str, Support)] = &[
     ("WSGIScriptAlias", Support::Supported),
     ("WSGIScriptAliasMatch", Support::Supported),
@@ -320,14 +324,22 @@ pub const MOD_WSGI_DIRECTIVES: &[(&str, Support)] = &[
     ("WSGIPythonHashSeed", Support::Supported),
     ("WSGIPythonWarnings", Support::Supported),
     ("WSGIEnableSendfile", Support::Supported),
-    ("WSGISocketRotation", Support::NotYet),
-    ("WSGIAcceptMutex", Support::NotYet),
-    ("WSGIVerboseDebugging", Support::NotYet),
-    ("WSGIPythonEggs", Support::NotYet),
-    ("WSGICaseSensitivity", Support::NotYet),
-    ("WSGIRestrictProcess", Support::NotYet),
+    ("WSGIPythonEggs", Support::Supported),
+    ("WSGISwitchInterval", Support::Supported),
+    ("WSGIRestrictProcess", Support::Supported),
+    ("WSGISocketRotation", Support::Differs),
+    ("WSGIAcceptMutex", Support::Differs),
+    ("WSGIVerboseDebugging", Support::Differs),
+    ("WSGICaseSensitivity", Support::Differs),
+    ("WSGIPassApacheRequest", Support::Differs),
+    ("WSGIServerMetrics", Support::Differs),
+    ("WSGIPerInterpreterGIL", Support::Differs),
+    ("WSGIFreeThreading", Support::Differs),
+    ("<WSGIInterpreterOptions", Support::Differs),
+    ("WSGITelemetryService", Support::Differs),
+    ("WSGITelemetryOptions", Support::Differs),
+    ("WSGISlowRequests", Support::Differs),
     ("WSGIDispatchScript", Support::NotYet),
-    ("WSGIPassApacheRequest", Support::NotYet),
     ("WSGIErrorOverride", Support::NotYet),
     ("WSGIIgnoreActivity", Support::NotYet),
     ("WSGITrustedProxyHeaders", Support::NotYet),
@@ -337,9 +349,7 @@ pub const MOD_WSGI_DIRECTIVES: &[(&str, Support)] = &[
     ("WSGIAuthGroupScript", Support::NotYet),
     ("WSGIGroupAuthoritative", Support::NotYet),
     ("WSGIHandlerScript", Support::NotYet),
-    ("WSGIServerMetrics", Support::NotYet),
 ];
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ pub mod response;
 pub mod retry;
 pub mod route;
 pub mod route_policy;
+pub mod server_options;
 pub mod stop;
 pub mod target;
 pub mod words;

@@ -16,6 +16,12 @@ pub struct DirSettings {
     pub chunked_request: Option<bool>,
     pub map_head_to_get: Option<MapHeadToGet>,
     pub enable_sendfile: Option<bool>,
+    /// `WSGIRestrictProcess`: the process groups ("" = embedded) a
+    /// request here may end up in.
+    pub restrict_process: Option<Vec<String>>,
+    pub error_override: Option<bool>,
+    pub ignore_activity: Option<bool>,
+    pub pass_apache_request: Option<bool>,
 }
 
 impl DirSettings {
@@ -33,6 +39,13 @@ impl DirSettings {
             chunked_request: add.chunked_request.or(base.chunked_request),
             map_head_to_get: add.map_head_to_get.or(base.map_head_to_get),
             enable_sendfile: add.enable_sendfile.or(base.enable_sendfile),
+            restrict_process: add
+                .restrict_process
+                .clone()
+                .or(base.restrict_process.clone()),
+            error_override: add.error_override.or(base.error_override),
+            ignore_activity: add.ignore_activity.or(base.ignore_activity),
+            pass_apache_request: add.pass_apache_request.or(base.pass_apache_request),
         }
     }
 }
@@ -50,6 +63,8 @@ pub struct Choice {
     pub sendfile: bool,
     pub chunked: bool,
     pub map_head_to_get: MapHeadToGet,
+    pub error_override: bool,
+    pub ignore_activity: bool,
 }
 
 /// The alias's options over the directory's, then mod_wsgi's defaults.
@@ -75,7 +90,34 @@ pub fn choose(alias: Option<&ScriptAlias>, dir: &DirSettings) -> Choice {
         sendfile: dir.enable_sendfile.unwrap_or(true),
         chunked: dir.chunked_request.unwrap_or(false),
         map_head_to_get: dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto),
+        error_override: dir.error_override.unwrap_or(false),
+        ignore_activity: dir.ignore_activity.unwrap_or(false),
     }
+}
+
+/// `WSGIRestrictProcess`: whether `group` ("" = embedded) may be chosen
+/// here. Without the directive every group may.
+pub fn process_allowed(dir: &DirSettings, group: &str) -> bool {
+    dir.restrict_process
+        .as_ref()
+        .is_none_or(|allowed| allowed.iter().any(|g| g == group))
+}
+
+/// `WSGIRestrictProcess`'s arguments: group names, `%{GLOBAL}` for embedded.
+pub fn parse_restrict_process(words: &[String]) -> Result<Vec<String>, String> {
+    if words.is_empty() {
+        return Err("needs at least one process group name".into());
+    }
+    Ok(words
+        .iter()
+        .map(|w| {
+            if w == "%{GLOBAL}" {
+                String::new()
+            } else {
+                w.clone()
+            }
+        })
+        .collect())
 }
 
 /// The process group's name ("" = this process, embedded mode).
@@ -105,6 +147,30 @@ pub fn head_runs_as_get(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restrict_process_lists_the_allowed_groups() {
+        let mut dir = DirSettings::default();
+        assert!(process_allowed(&dir, "any"));
+        assert!(process_allowed(&dir, ""));
+        let words: Vec<String> = ["bob:1", "%{GLOBAL}"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        dir.restrict_process = Some(parse_restrict_process(&words).unwrap());
+        assert!(process_allowed(&dir, "bob:1"));
+        assert!(process_allowed(&dir, ""));
+        assert!(!process_allowed(&dir, "joe:1"));
+        assert!(parse_restrict_process(&[]).is_err());
+        // An inner section's list replaces the outer one.
+        let inner = DirSettings {
+            restrict_process: Some(vec!["joe:1".into()]),
+            ..Default::default()
+        };
+        let merged = DirSettings::merged(&dir, &inner);
+        assert!(process_allowed(&merged, "joe:1"));
+        assert!(!process_allowed(&merged, "bob:1"));
+    }
 
     fn alias(options: &str) -> ScriptAlias {
         ScriptAlias::parse(&format!("/app /srv/app.wsgi {options}"), false).unwrap()

@@ -1,0 +1,229 @@
+//! Parsers for mod_wsgi 6's server-wide options that take more than a
+//! flag: the GIL switch interval, slow-request threshold, telemetry
+//! service and options, and the `<WSGIInterpreterOptions>` selectors.
+
+use crate::directives::{ApplicationGroup, ProcessGroup};
+use crate::words::{split_options, split_words, OptionWord};
+
+fn named(o: OptionWord) -> Result<(String, String), String> {
+    let value = o
+        .value
+        .ok_or_else(|| format!("'{}' needs a value (name=value)", o.name))?;
+    Ok((o.name, value))
+}
+
+/// `sys.setswitchinterval()`'s argument: a positive number of seconds.
+pub fn switch_interval(v: &str) -> Result<f64, String> {
+    match v.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() => Ok(s),
+        _ => Err(format!(
+            "'{v}' is not a positive number of seconds (for example 0.005)"
+        )),
+    }
+}
+
+/// `WSGISlowRequests`: a threshold in seconds, zero or more.
+pub fn slow_requests(v: &str) -> Result<f64, String> {
+    match v.trim().parse::<f64>() {
+        Ok(s) if s >= 0.0 && s.is_finite() => Ok(s),
+        _ => Err(format!("'{v}' is not a number of seconds, zero or more")),
+    }
+}
+
+/// `WSGITelemetryService unix:/path [interval=N]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryService {
+    pub socket: String,
+    /// Seconds between reports.
+    pub interval: f64,
+}
+
+impl TelemetryService {
+    pub fn parse(args: &str) -> Result<Self, String> {
+        let words = split_words(args)?;
+        let (target, rest) = match words.split_first() {
+            Some((t, rest)) if rest.len() <= 1 => (t, rest),
+            Some(_) => return Err("takes one or two arguments".into()),
+            None => return Err("needs unix:/path".into()),
+        };
+        let socket = target
+            .strip_prefix("unix:")
+            .filter(|p| p.starts_with('/'))
+            .ok_or_else(|| format!("'{target}' is not unix:/absolute/path"))?;
+        let mut interval = 1.0;
+        for o in split_options(&rest.join(" "))? {
+            let (key, value) = named(o)?;
+            match key.as_str() {
+                "interval" => {
+                    interval = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|i| *i > 0.0 && i.is_finite())
+                        .ok_or_else(|| {
+                            format!("interval '{value}' is not a positive number of seconds")
+                        })?
+                }
+                _ => return Err(format!("unknown option '{key}'")),
+            }
+        }
+        Ok(TelemetryService {
+            socket: socket.to_string(),
+            interval,
+        })
+    }
+}
+
+/// `WSGITelemetryOptions`: which optional fields telemetry captures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TelemetryOptions {
+    pub capture_user_agent: bool,
+}
+
+impl TelemetryOptions {
+    /// Applies `[+|-]Flag... | None | All` on top of `self`.
+    pub fn apply(mut self, args: &str) -> Result<Self, String> {
+        let words = split_words(args)?;
+        if words.is_empty() {
+            return Err("needs [+|-]CaptureUserAgent, None or All".into());
+        }
+        for w in &words {
+            match w.as_str() {
+                "None" => self = TelemetryOptions::default(),
+                "All" => self.capture_user_agent = true,
+                _ => {
+                    let (on, flag) = match w.as_bytes()[0] {
+                        b'+' => (true, &w[1..]),
+                        b'-' => (false, &w[1..]),
+                        _ => (true, w.as_str()),
+                    };
+                    match flag {
+                        "CaptureUserAgent" => self.capture_user_agent = on,
+                        _ => return Err(format!("unknown telemetry option '{w}'")),
+                    }
+                }
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// `<WSGIInterpreterOptions [process-group=] [application-group=]>`: which
+/// interpreters a container's settings apply to (None: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterpreterSelector {
+    /// "" is embedded mode (`%{GLOBAL}`).
+    pub process_group: Option<String>,
+    /// "" is the main interpreter (`%{GLOBAL}`).
+    pub application_group: Option<ApplicationGroup>,
+}
+
+impl InterpreterSelector {
+    /// The container's arguments, with or without the closing '>'.
+    pub fn parse(args: &str) -> Result<Self, String> {
+        let args = args.trim().strip_suffix('>').unwrap_or(args.trim());
+        let mut sel = InterpreterSelector::default();
+        for o in split_options(args)? {
+            let (key, value) = named(o)?;
+            match key.as_str() {
+                "process-group" => {
+                    sel.process_group = Some(match ProcessGroup::parse(&value)? {
+                        ProcessGroup::Global => String::new(),
+                        ProcessGroup::Named(n) => n,
+                        ProcessGroup::Env(_) => {
+                            return Err("process-group= cannot be %{ENV:...} here".into())
+                        }
+                    })
+                }
+                "application-group" => {
+                    sel.application_group = Some(ApplicationGroup::parse(&value)?)
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown selector '{key}' (process-group=, application-group=)"
+                    ))
+                }
+            }
+        }
+        Ok(sel)
+    }
+
+    /// How many keys are set (the more, the more specific).
+    pub fn specificity(&self) -> usize {
+        self.process_group.is_some() as usize + self.application_group.is_some() as usize
+    }
+}
+
+/// The directives a `<WSGIInterpreterOptions>` container may hold.
+pub const INTERPRETER_OPTION_DIRECTIVES: &[&str] = &[
+    "WSGIPerInterpreterGIL",
+    "WSGIFreeThreading",
+    "WSGISwitchInterval",
+    "WSGIPythonPath",
+    "WSGIRestrictStdin",
+    "WSGIRestrictStdout",
+    "WSGIRestrictSignal",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_interval_must_be_positive() {
+        assert_eq!(switch_interval("0.002").unwrap(), 0.002);
+        for bad in ["0", "-1", "abc", "inf", ""] {
+            assert!(switch_interval(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slow_requests_allows_zero_not_negative() {
+        assert_eq!(slow_requests("0").unwrap(), 0.0);
+        assert_eq!(slow_requests("2.5").unwrap(), 2.5);
+        assert!(slow_requests("-1").is_err());
+        assert!(slow_requests("x").is_err());
+    }
+
+    #[test]
+    fn telemetry_service_forms() {
+        let t = TelemetryService::parse("unix:/run/t.sock").unwrap();
+        assert_eq!((t.socket.as_str(), t.interval), ("/run/t.sock", 1.0));
+        let t = TelemetryService::parse("unix:/run/t.sock interval=2.5").unwrap();
+        assert_eq!(t.interval, 2.5);
+        assert!(TelemetryService::parse("").is_err());
+        assert!(TelemetryService::parse("tcp:1.2.3.4:5").is_err());
+        assert!(TelemetryService::parse("unix:relative").is_err());
+        assert!(TelemetryService::parse("unix:/a interval=0").is_err());
+        assert!(TelemetryService::parse("unix:/a colour=red").is_err());
+        assert!(TelemetryService::parse("unix:/a interval=1 x").is_err());
+    }
+
+    #[test]
+    fn telemetry_options_toggle() {
+        let o = TelemetryOptions::default();
+        assert!(o.apply("+CaptureUserAgent").unwrap().capture_user_agent);
+        assert!(o.apply("All").unwrap().capture_user_agent);
+        assert!(!o.apply("All None").unwrap().capture_user_agent);
+        assert!(!o.apply("All -CaptureUserAgent").unwrap().capture_user_agent);
+        assert!(o.apply("Colour").is_err());
+        assert!(o.apply("").is_err());
+    }
+
+    #[test]
+    fn interpreter_selectors() {
+        let s = InterpreterSelector::parse("process-group=d1 application-group=app1>").unwrap();
+        assert_eq!(s.process_group.as_deref(), Some("d1"));
+        assert_eq!(
+            s.application_group,
+            Some(ApplicationGroup::Named("app1".into()))
+        );
+        assert_eq!(s.specificity(), 2);
+        let s = InterpreterSelector::parse(">").unwrap();
+        assert_eq!(s, InterpreterSelector::default());
+        assert_eq!(s.specificity(), 0);
+        let s = InterpreterSelector::parse("process-group=%{GLOBAL}").unwrap();
+        assert_eq!(s.process_group.as_deref(), Some(""));
+        assert!(InterpreterSelector::parse("colour=red>").is_err());
+        assert!(InterpreterSelector::parse("process-group=%{ENV:X}>").is_err());
+    }
+}
