@@ -5,7 +5,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::apache::phases::Phases;
+use crate::apache::phases::{Authn, Authz, Phases};
 use crate::apache::pool::Pool;
 use crate::apache::request::{FileKind, Request};
 use crate::apache::server::Server;
@@ -15,6 +15,7 @@ use pyhost::{runtime, wsgi_call};
 use std::ffi::c_int;
 use std::sync::Arc;
 use wsgi_core::app_group::{application_group_name, RequestIdentity};
+use wsgi_core::directives::HandlerScript;
 use wsgi_core::target;
 
 /// This module's phases, as `apache::phases` calls them.
@@ -80,13 +81,35 @@ impl Phases for Wsgi {
         translate_name(r)
     }
 
-    /// The `wsgi-script` handler.
+    fn check_password(r: Request<'_>, user: &[u8], password: &[u8]) -> Authn {
+        crate::auth::check_password(r, user, password)
+    }
+
+    fn realm_hash(r: Request<'_>, user: &[u8], realm: &[u8]) -> (Authn, Option<String>) {
+        crate::auth::realm_hash(r, user, realm)
+    }
+
+    fn group_authz(r: Request<'_>, require_args: &[u8]) -> Authz {
+        crate::auth::group_authz(r, require_args)
+    }
+
+    fn access_checker(r: Request<'_>) -> c_int {
+        crate::auth::access_checker(r)
+    }
+
+    /// The `wsgi-script` handler, and the handlers of `WSGIHandlerScript`s.
     fn handler(r: Request<'_>) -> c_int {
         let h = r.handler();
-        if h != b"wsgi-script" && h != b"application/x-httpd-wsgi" {
-            return ffi::DECLINED;
+        if h == b"wsgi-script" || h == b"application/x-httpd-wsgi" {
+            return handle_wsgi(r, None);
         }
-        handle_wsgi(r)
+        match r
+            .dir_record::<DirConfig>()
+            .and_then(|d| d.handler_script(h))
+        {
+            Some(script) => handle_wsgi(r, Some(script)),
+            None => ffi::DECLINED,
+        }
     }
 }
 
@@ -182,12 +205,19 @@ fn map_alias(r: Request<'_>, alias: &AliasEntry, uri: &[u8]) -> Option<Vec<u8>> 
 
 /// Resolves which application runs where, then runs it in this process
 /// (embedded mode) or relays it to its daemon.
-fn handle_wsgi(r: Request<'_>) -> c_int {
+fn handle_wsgi(r: Request<'_>, handler: Option<&HandlerScript>) -> c_int {
     let (alias, dir, script) = request_facts(r);
-    if let Err(rc) = check_script_file(r, &script, alias.is_some()) {
-        return rc;
-    }
-    let choice = target::choose(alias.as_ref().map(|a| &a.spec), dir);
+    let (script, choice) = match handler {
+        // The handler's own script serves whatever Apache mapped the URL to.
+        Some(h) => (handler_script_file(h), target::choose_for_handler(h, dir)),
+        None => {
+            if let Err(rc) = check_script_file(r, &script, alias.is_some()) {
+                return rc;
+            }
+            let choice = target::choose(alias.as_ref().map(|a| &a.spec), dir);
+            (script, choice)
+        }
+    };
     let process_group = target::process_group_name(&choice.process_group, &|k| r.env(k));
     if !target::process_allowed(dir, &process_group) {
         let which = if process_group.is_empty() {
@@ -215,7 +245,9 @@ fn handle_wsgi(r: Request<'_>) -> c_int {
         && target::head_runs_as_get(r.header_only(), choice.map_head_to_get, || {
             r.has_content_filters()
         });
-    let cgi = crate::apache::cgi::cgi_environ(r, choice.pass_authorization, head_as_get);
+    let handler_path = handler.map_or("", |h| h.script.as_str());
+    let cgi =
+        crate::apache::cgi::cgi_environ(r, choice.pass_authorization, head_as_get, handler_path);
     let target = app_target(r, script, &choice, process_group, process, &cgi);
     match daemon {
         Some(g) => crate::daemon::relay::relay(r, &g, &target, cgi),
@@ -246,6 +278,21 @@ fn request_facts<'r>(r: Request<'r>) -> (Option<Arc<AliasEntry>>, &'r DirConfig,
         mtime_us,
     };
     (alias, dir, file)
+}
+
+/// A handler script, with its modification time (0 when it cannot be
+/// read here: the process that runs it reports why).
+fn handler_script_file(h: &HandlerScript) -> ScriptFile {
+    let mtime_us = std::fs::metadata(&h.script)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_micros() as i64);
+    ScriptFile {
+        path: h.script.clone(),
+        kind: FileKind::File,
+        mtime_us,
+    }
 }
 
 /// 404 for a missing script, 403 for a directory or (outside an alias)

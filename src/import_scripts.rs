@@ -45,11 +45,13 @@ pub fn preload_for(process_group: &str, s: Option<Server>) {
                     script.path, group
                 ),
             ),
-            Err(e) => log::server(
-                ffi::APLOG_ERR,
-                Some(s),
-                &format!("WSGIImportScript '{}' failed: {}", script.path, e),
-            ),
+            Err(e) => {
+                let msg = format!("WSGIImportScript '{}' failed:", script.path);
+                log::server(ffi::APLOG_ERR, Some(s), &msg);
+                for line in e.trim_end().lines() {
+                    log::server(ffi::APLOG_ERR, Some(s), line);
+                }
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 //! hooks (`hooks`). docs/architecture.md maps the rest.
 
 pub mod apache;
+mod auth;
 mod commands;
 mod config;
 mod daemon;
@@ -30,5 +31,5 @@ pub static mut wsgi_module: apache::ffi::module = module(
     Some(apache::records::create_server::<WsgiRecords>),
     Some(apache::records::merge_server::<WsgiRecords>),
     commands::COMMANDS.0.as_ptr(),
-    apache::phases::register_hooks::<hooks::Wsgi>,
+    apache::hook_entry::register_hooks::<hooks::Wsgi>,
 );

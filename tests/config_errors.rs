@@ -118,8 +118,8 @@ fn other_directive_errors() {
 #[test]
 fn unsupported_directives_are_refused_not_ignored() {
     rejects(
-        "<Directory /tmp>\nWSGIAccessScript /tmp/a.py\n</Directory>",
-        &["WSGIAccessScript", "not supported yet"],
+        "WSGITrustedProxies 10.0.0.1",
+        &["WSGITrustedProxies", "not supported yet"],
     );
     rejects(
         "WSGIDispatchScript /tmp/d.py",

@@ -8,7 +8,13 @@ use wsgi_core::environ::Environ;
 /// The CGI variables for `r` (Apache's own `ap_add_common_vars` and
 /// `ap_add_cgi_vars`, as mod_wsgi uses), plus mod_wsgi's string keys. The
 /// entries borrow Apache's strings, which live as long as the request.
-pub fn cgi_environ<'r>(r: Request<'r>, pass_authorization: bool, head_as_get: bool) -> Environ<'r> {
+/// `handler_script`: the `WSGIHandlerScript` serving it ("" if none).
+pub fn cgi_environ<'r>(
+    r: Request<'r>,
+    pass_authorization: bool,
+    head_as_get: bool,
+    handler_script: &str,
+) -> Environ<'r> {
     r.add_cgi_vars();
     let mut out = Environ::with_capacity(64);
     if let Some(env) = r.subprocess_env() {
@@ -34,8 +40,11 @@ pub fn cgi_environ<'r>(r: Request<'r>, pass_authorization: bool, head_as_get: bo
     let path_info = out.get(b"PATH_INFO").unwrap_or_default().to_vec();
     out.push(&b"mod_wsgi.script_name"[..], script_name);
     out.push(&b"mod_wsgi.path_info"[..], path_info);
-    out.push(&b"mod_wsgi.request_handler"[..], &b"wsgi-script"[..]);
-    out.push(&b"mod_wsgi.handler_script"[..], &b""[..]);
+    out.push(&b"mod_wsgi.request_handler"[..], r.handler());
+    out.push(
+        &b"mod_wsgi.handler_script"[..],
+        handler_script.as_bytes().to_vec(),
+    );
     out.push(&b"mod_wsgi.request_id"[..], r.log_id().into_bytes());
     let start = r.start_us();
     let (local_ip, local_port) = r.local_address();

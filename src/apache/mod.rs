@@ -2,12 +2,15 @@
 //! (`Request`, `Server`, `Pool`, `Cmd`, `Table`) that safe code holds. A raw
 //! Apache pointer exists only under this module.
 
+pub mod auth_hooks;
+pub mod auth_status;
 pub mod cgi;
 pub mod cmd;
 pub mod conftree;
 mod errlog;
 pub mod ffi;
 pub mod guard;
+pub mod hook_entry;
 pub mod kept;
 pub mod log;
 pub mod module_def;

@@ -246,6 +246,39 @@ impl<'r> Request<'r> {
         unsafe { (*self.rec().connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE }
     }
 
+    /// The authenticated user (r->user), if any.
+    pub fn user(self) -> Option<&'r [u8]> {
+        let u = self.rec().user;
+        (!u.is_null()).then(|| self.text(u))
+    }
+
+    /// Records the authenticated user's name (r->user).
+    pub fn set_user(self, name: &[u8]) {
+        let u = self.pool().c_string(name);
+        // SAFETY: a live request, no reference into it held; the name is
+        // in its pool.
+        unsafe { (*self.raw()).user = u };
+    }
+
+    /// The client's host name if Apache knows it (HostnameLookups), else
+    /// its address, as mod_wsgi passes it to allow_access().
+    pub fn remote_host(self) -> String {
+        // SAFETY: a live request and its connection; the answer is pool text.
+        let host = unsafe {
+            ffi::ap_get_remote_host(
+                self.rec().connection,
+                self.rec().per_dir_config.cast(),
+                ffi::REMOTE_HOST as c_int,
+                std::ptr::null_mut(),
+            )
+        };
+        if host.is_null() {
+            lossy(self.text(self.rec().useragent_ip))
+        } else {
+            lossy(self.text(host))
+        }
+    }
+
     pub(super) fn client_gone(self) -> bool {
         self.conn().aborted != 0
     }

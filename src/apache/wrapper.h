@@ -21,3 +21,5 @@
 #include <ap_listen.h>
 #include <scoreboard.h>
 #include <mpm_common.h>
+#include <ap_provider.h>
+#include <mod_auth.h>

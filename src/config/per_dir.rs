@@ -6,7 +6,9 @@
 
 use super::{note_group_reference, one_word, set_flag, with_global, DirConfig};
 use crate::apache::cmd::Cmd;
-use wsgi_core::directives::{identifier, ApplicationGroup, MapHeadToGet, ProcessGroup};
+use wsgi_core::directives::{
+    identifier, ApplicationGroup, AuthScript, HandlerScript, MapHeadToGet, ProcessGroup,
+};
 use wsgi_core::target::parse_restrict_process;
 use wsgi_core::words::split_words;
 
@@ -21,6 +23,11 @@ const NAMES: &[&str] = &[
     "WSGIMapHEADToGET",
     "WSGIRestrictProcess",
     "WSGIPassApacheRequest",
+    "WSGIHandlerScript",
+    "WSGIAuthUserScript",
+    "WSGIAuthGroupScript",
+    "WSGIAccessScript",
+    "WSGIGroupAuthoritative",
 ];
 
 /// Applies `name` if it is a per-directory directive (None otherwise).
@@ -28,12 +35,19 @@ pub(super) fn apply(cmd: &mut Cmd<'_>, name: &str, args: &str) -> Option<Result<
     if !NAMES.contains(&name) {
         return None;
     }
+    let handler = match name {
+        "WSGIHandlerScript" => match HandlerScript::parse(args) {
+            Ok(h) => Some(h),
+            Err(e) => return Some(Err(e)),
+        },
+        _ => None,
+    };
     let pg = match name {
         "WSGIProcessGroup" => match one_word(args).and_then(|w| ProcessGroup::parse(&w)) {
             Ok(pg) => Some(pg),
             Err(e) => return Some(Err(e)),
         },
-        _ => None,
+        _ => handler.as_ref().and_then(|h| h.process_group.clone()),
     };
     if let Some(pg) = &pg {
         note_group_reference(cmd, name, pg);
@@ -41,6 +55,10 @@ pub(super) fn apply(cmd: &mut Cmd<'_>, name: &str, args: &str) -> Option<Result<
     let Some(dir) = cmd.dir_record::<DirConfig>() else {
         return Some(Err("internal error: no per-directory record".into()));
     };
+    if let Some(h) = handler {
+        dir.add_handler_script(h);
+        return Some(Ok(()));
+    }
     Some(set(dir, name, args, pg))
 }
 
@@ -72,6 +90,10 @@ fn set(
                 });
             }
         }
+        "WSGIAuthUserScript" => dir.auth_user_script = Some(AuthScript::parse(args)?),
+        "WSGIAuthGroupScript" => dir.auth_group_script = Some(AuthScript::parse(args)?),
+        "WSGIAccessScript" => dir.access_script = Some(AuthScript::parse(args)?),
+        "WSGIGroupAuthoritative" => set_flag(&mut dir.group_authoritative, args)?,
         _ => return Err("unknown directive".into()),
     }
     Ok(())

@@ -11,7 +11,8 @@ use crate::config;
 use crate::os::process;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
-use wsgi_core::route_policy::{alias_reaches, ScriptRoots};
+use wsgi_core::directives::HandlerScript;
+use wsgi_core::route_policy::{alias_reaches, handler_reaches, ScriptRoots};
 use wsgi_core::DaemonProcessSpec;
 
 /// A daemon process group of this configuration generation.
@@ -208,6 +209,10 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
     let parent_uid = process::euid();
     super::secret::reset();
     let handler_mappings = crate::apache::conftree::find(&["AddHandler", "SetHandler"]);
+    let handler_scripts: Vec<HandlerScript> = crate::apache::conftree::find(&["WSGIHandlerScript"])
+        .iter()
+        .filter_map(|m| HandlerScript::parse(&m.args).ok())
+        .collect();
     let mut out = Vec::new();
     for spec in settings.daemons.iter() {
         let (uid, gid, groups) = identity_of(spec, apache_uid, apache_gid, &apache_user)?;
@@ -223,6 +228,12 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
         let mut roots = alias_roots(&spec.name);
         for m in &handler_mappings {
             roots.add_handler_mapping(&m.args, &m.sections);
+        }
+        for h in handler_scripts
+            .iter()
+            .filter(|h| handler_reaches(h, &spec.name))
+        {
+            roots.add_handler_script(h);
         }
         let expected = super::socket::Expected {
             // (The parent chowns the socket only when it runs as root.)

@@ -72,7 +72,7 @@ def route_environ(environ, start_response, query):
     keys = ['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING',
             'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR',
             'CONTENT_TYPE', 'CONTENT_LENGTH', 'HTTP_HOST', 'HTTP_X_PROBE',
-            'HTTP_AUTHORIZATION', 'REQUEST_URI', 'SCRIPT_FILENAME',
+            'HTTP_AUTHORIZATION', 'REQUEST_URI', 'SCRIPT_FILENAME', 'REMOTE_USER', 'AUTH_TYPE',
             'wsgi.url_scheme', 'wsgi.multithread', 'wsgi.multiprocess',
             'wsgi.run_once', 'wsgi.input_terminated',
             'mod_wsgi.process_group', 'mod_wsgi.application_group',

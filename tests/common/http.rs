@@ -7,7 +7,7 @@ use std::time::Duration;
 
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,

@@ -40,7 +40,7 @@ pub fn module_path() -> PathBuf {
     p
 }
 
-fn apxs(var: &str) -> String {
+pub fn apxs(var: &str) -> String {
     let out = Command::new(std::env::var("APXS").unwrap_or_else(|_| "apxs".into()))
         .args(["-q", var])
         .output()

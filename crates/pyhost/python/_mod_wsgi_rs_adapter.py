@@ -184,13 +184,14 @@ _scripts = {}
 _scripts_lock = threading.Lock()
 
 
-def _load_script(path, reload, mtime=None):
+def _load_script(path, reload, mtime=None, force=False):
     """Imports a WSGI script file as a module named after its path, as
     mod_wsgi does; with script reloading on, a changed file is loaded anew.
     `mtime` is the file's modification time when the caller already knows
-    it (Apache stat()s the script while mapping the URL)."""
+    it (Apache stat()s the script while mapping the URL); `force` loads it
+    again whatever its time (the script's reload_required() asked)."""
     cached = _scripts.get(path)
-    if cached is not None and (not reload or cached[0] == mtime):
+    if cached is not None and not force and (not reload or cached[0] == mtime):
         return cached[1]
     with _scripts_lock:
         if mtime is None:
@@ -198,7 +199,7 @@ def _load_script(path, reload, mtime=None):
             # does not see a "changed" file and load it twice.
             mtime = os.stat(path).st_mtime_ns // 1000 * 1000
         cached = _scripts.get(path)
-        if cached is not None and (not reload or cached[0] == mtime):
+        if cached is not None and not force and (not reload or cached[0] == mtime):
             return cached[1]
         name = '_mod_wsgi_' + _md5(path.encode('utf-8')).hexdigest()
         module = types.ModuleType(name)
@@ -294,6 +295,12 @@ def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
     # application never sees the key).
     server_pid = environ.pop('mod_wsgi.rs.server_pid', None)
     module = _load_script(script, reload, mtime)
+    if reload:
+        # mod_wsgi's hook for scripts that know better than the file's
+        # time (a handler script serving other files, as express's does).
+        check = getattr(module, 'reload_required', None)
+        if callable(check) and check(environ.get('SCRIPT_FILENAME', script)):
+            module = _load_script(script, reload, mtime, force=True)
     application = getattr(module, callable_name, None)
     if application is None:
         raise LookupError("target WSGI script '%s' does not contain WSGI application '%s'"
@@ -395,11 +402,70 @@ def _run_with_events(application, environ, handle, sendfile, server_pid):
         _request.data = None
 
 
+def _auth(script, reload, function, environ, args):
+    """Calls `function(environ, *args)` of an authentication script
+    (WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript) and returns
+    (kind, value); anything but what mod_wsgi documents raises TypeError."""
+    environ['wsgi.version'] = (1, 0)
+    environ['wsgi.errors'] = _Log(None, _ERR, 'wsgi.errors')
+    module = _load_script(script, reload)
+    f = getattr(module, function, None)
+    if not callable(f):
+        raise LookupError("the authentication script '%s' does not define %s()" % (script, function))
+    result = f(environ, *args)
+    where = "%s() in '%s'" % (function, script)
+    if function == 'groups_for_user':
+        if isinstance(result, (str, bytes)):
+            raise TypeError('%s must return an iterable of group names, not one %s'
+                            % (where, type(result).__name__))
+        groups = []
+        for group in result:
+            if isinstance(group, bytes):
+                group = group.decode('latin-1')
+            elif not isinstance(group, str):
+                raise TypeError('%s returned a group name that is %s, not str or bytes'
+                                % (where, type(group).__name__))
+            groups.append(group)
+        return ('groups', groups)
+    if result is None:
+        return ('neutral' if function == 'allow_access' else 'not_found', None)
+    if function == 'get_realm_hash':
+        if isinstance(result, bytes):
+            result = result.decode('latin-1')
+        if isinstance(result, str):
+            return ('hash', result)
+        raise TypeError('%s must return the hex digest as str, or None; not %r' % (where, result))
+    if result is True:
+        return ('granted', None)
+    if result is False:
+        return ('denied', None)
+    if function == 'check_password' and isinstance(result, str) and result:
+        return ('granted', result)
+    raise TypeError('%s must return True, False or None%s; not %r'
+                    % (where, ' or a user name' if function == 'check_password' else '', result))
+
+
+def _extend_public_package():
+    """A `mod_wsgi` package installed from PyPI (mod_wsgi-express's
+    `mod_wsgi.express`, `mod_wsgi.server`) stays importable: like mod_wsgi,
+    which fills the installed package with its API, our `mod_wsgi` module
+    searches that package's directories for submodules."""
+    import mod_wsgi as public
+    dirs = [os.path.join(p, 'mod_wsgi') for p in sys.path
+            if os.path.isabs(p) and os.path.isfile(os.path.join(p, 'mod_wsgi', '__init__.py'))]
+    public.__path__ = dirs
+
+
 def _setup(python_path, restrict_stdin, restrict_stdout, restrict_signal,
-           python_eggs=None, switch_interval=None):
+           python_eggs=None, switch_interval=None, path_first=None, home_env=None):
     """Per-interpreter set-up: module search path, stdio, signals, the egg
-    cache (WSGIPythonEggs) and the GIL switch interval (WSGISwitchInterval)."""
+    cache (WSGIPythonEggs), the GIL switch interval (WSGISwitchInterval),
+    and in a daemon its home= first on sys.path and its user's HOME."""
     import site
+    if home_env is not None:
+        os.environ['HOME'] = home_env
+    if path_first is not None and path_first not in sys.path:
+        sys.path.insert(0, path_first)
     if python_eggs is not None:
         os.environ['PYTHON_EGG_CACHE'] = python_eggs
     if switch_interval is not None and sys.getswitchinterval() != switch_interval:
@@ -413,6 +479,7 @@ def _setup(python_path, restrict_stdin, restrict_stdout, restrict_signal,
     else:
         sys.stdout = _Log(None, _ERR, '<stdout>')
     sys.stderr = _Log(None, _ERR, '<stderr>')
+    _extend_public_package()
     if restrict_signal:
         import signal
 

@@ -4,6 +4,7 @@
 //! notifications go to `host::Host`. Raw CPython calls are confined to
 //! this crate.
 
+pub mod auth_call;
 pub mod host;
 pub mod io;
 mod modules;

@@ -88,6 +88,12 @@ pub(crate) fn bootstrap(name: &str, info: &ProcessInfo) -> PyResult<Interpreter>
         Some(v) => object::float(v)?,
         None => object::none(),
     };
+    let text_or_none = |v: &Option<String>| match v {
+        Some(t) => object::str_utf8(t),
+        None => Ok(object::none()),
+    };
+    let path_first = text_or_none(&s.path_first)?;
+    let home_env = text_or_none(&s.home_env)?;
     adapter.getattr(c"_setup")?.call(&[
         &object::tuple(paths)?,
         &object::boolean(s.restrict_stdin),
@@ -95,6 +101,8 @@ pub(crate) fn bootstrap(name: &str, info: &ProcessInfo) -> PyResult<Interpreter>
         &object::boolean(s.restrict_signal),
         &eggs,
         &switch,
+        &path_first,
+        &home_env,
     ])?;
 
     let keep = |m: &PyObj, attr: &CStr| m.getattr(attr).map(PyObj::into_ptr);

@@ -75,6 +75,18 @@ impl PyObj {
         check(unsafe { py::PyDict_SetItemString(self.as_ptr(), key.as_ptr(), value.as_ptr()) })
     }
 
+    /// `self[i]` of a sequence (a tuple, a list).
+    pub fn item(&self, i: isize) -> PyResult<PyObj> {
+        // SAFETY: GIL held; PySequence_GetItem returns a new reference or
+        // null with an exception set.
+        PyObj::owned(unsafe { py::PySequence_GetItem(self.as_ptr(), i) })
+    }
+
+    pub fn is_none(&self) -> bool {
+        // SAFETY: GIL held; comparing with the None singleton.
+        self.as_ptr() == unsafe { py::Py_None() }
+    }
+
     /// `str(self)` as Rust text (lossy).
     pub fn to_text(&self) -> String {
         // SAFETY: GIL held; PyObject_Str returns a new reference or null.

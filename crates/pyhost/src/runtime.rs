@@ -61,6 +61,11 @@ pub struct PythonSettings {
     pub python_eggs: Option<String>,
     /// `WSGISwitchInterval` / `switch-interval=`: sys.setswitchinterval().
     pub switch_interval: Option<f64>,
+    /// A daemon's `home=`: first on sys.path, as mod_wsgi puts it.
+    pub path_first: Option<String>,
+    /// A daemon's user's home directory: os.environ['HOME'] (Apache's
+    /// children keep the HOME they inherited, as with mod_wsgi).
+    pub home_env: Option<String>,
 }
 
 /// The Python this module is linked with, as Python itself reports it
@@ -212,14 +217,18 @@ fn info_ref() -> &'static ProcessInfo {
 /// Loads a script into an interpreter ahead of requests (WSGIImportScript).
 pub fn preload_script(group: &str, path: &str) -> Result<(), String> {
     with_interpreter(group, |interp| {
-        // SAFETY: GIL held inside with_interpreter.
-        let module = PyObj::borrowed(unsafe {
-            py::PyImport_AddModule(super::modules::ADAPTER.module.as_ptr())
-        })
-        .and_then(|m| m.getattr(c"_load_script"))
-        .and_then(|load| load.call(&[&object::str_utf8(path)?, &object::boolean(true)]));
+        let module = adapter_function(c"_load_script")
+            .and_then(|load| load.call(&[&object::str_utf8(path)?, &object::boolean(true)]));
         module.map(drop).map_err(|_| describe_error(Some(interp)))
     })?
+}
+
+/// A function of the current interpreter's adapter module (GIL held).
+pub(crate) fn adapter_function(name: &std::ffi::CStr) -> PyResult<PyObj> {
+    // SAFETY: GIL held (caller's contract); PyImport_AddModule returns a
+    // borrowed reference to the module in sys.modules.
+    PyObj::borrowed(unsafe { py::PyImport_AddModule(super::modules::ADAPTER.module.as_ptr()) })
+        .and_then(|m| m.getattr(name))
 }
 
 /// Initialises Python on the calling (main) thread of a process that will

@@ -285,6 +285,107 @@ fn skip_word(s: &str) -> &str {
     }
 }
 
+/// `WSGIHandlerScript name path [process-group=] [application-group=]
+/// [pass-authorization=]`: a script that serves requests whose Apache
+/// handler is `name` (SetHandler, AddHandler, RewriteRule [H=name]); its
+/// callable is always `handle_request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerScript {
+    pub name: String,
+    pub script: String,
+    pub process_group: Option<ProcessGroup>,
+    pub application_group: Option<ApplicationGroup>,
+    pub pass_authorization: Option<bool>,
+}
+
+/// The callable a handler script must define.
+pub const HANDLER_CALLABLE: &str = "handle_request";
+
+impl HandlerScript {
+    pub fn parse(args: &str) -> Result<Self, String> {
+        let (positional, options) = split_positional(args, 2)?;
+        let [name, script]: [String; 2] = positional
+            .try_into()
+            .map_err(|_| "expected a handler name and a script path".to_string())?;
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(format!("'{name}' is not a handler name"));
+        }
+        if !script.starts_with('/') {
+            return Err(format!("the script path '{script}' must be absolute"));
+        }
+        let mut h = HandlerScript {
+            name,
+            script,
+            process_group: None,
+            application_group: None,
+            pass_authorization: None,
+        };
+        for (option, value) in options {
+            let bad = |e: String| format!("option '{}={}': {}", option, value, e);
+            match option.as_str() {
+                "process-group" => {
+                    h.process_group = Some(ProcessGroup::parse(&value).map_err(bad)?)
+                }
+                "application-group" => {
+                    h.application_group = Some(ApplicationGroup::parse(&value).map_err(bad)?)
+                }
+                "pass-authorization" => {
+                    h.pass_authorization =
+                        Some(parse_on_off(&value).ok_or_else(|| bad("expected On or Off".into()))?)
+                }
+                _ => return Err(bad("unknown option".into())),
+            }
+        }
+        Ok(h)
+    }
+}
+
+/// `WSGIAuthUserScript`, `WSGIAuthGroupScript`, `WSGIAccessScript`:
+/// `path [application-group=name]`. They run in Apache's children (as with
+/// mod_wsgi), in the main interpreter unless `application-group=` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthScript {
+    pub script: String,
+    pub application_group: Option<ApplicationGroup>,
+}
+
+impl AuthScript {
+    pub fn parse(args: &str) -> Result<Self, String> {
+        let (positional, options) = split_positional(args, 1)?;
+        let [script]: [String; 1] = positional
+            .try_into()
+            .map_err(|_| "expected one script path".to_string())?;
+        if !script.starts_with('/') {
+            return Err(format!("the script path '{script}' must be absolute"));
+        }
+        let mut a = AuthScript {
+            script,
+            application_group: None,
+        };
+        for (option, value) in options {
+            let bad = |e: String| format!("option '{}={}': {}", option, value, e);
+            match option.as_str() {
+                "application-group" => {
+                    a.application_group = Some(ApplicationGroup::parse(&value).map_err(bad)?)
+                }
+                _ => {
+                    return Err(bad(
+                        "unknown option (the only one is application-group=)".into()
+                    ))
+                }
+            }
+        }
+        Ok(a)
+    }
+
+    /// The interpreter it runs in: `application-group=`, else %{GLOBAL}.
+    pub fn group(&self) -> ApplicationGroup {
+        self.application_group
+            .clone()
+            .unwrap_or(ApplicationGroup::Global)
+    }
+}
+
 /// What the module does with each mod_wsgi directive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Support {
@@ -344,15 +445,49 @@ pub const MOD_WSGI_DIRECTIVES: &[(&str, Support)] = &[
     ("WSGIIgnoreActivity", Support::NotYet),
     ("WSGITrustedProxyHeaders", Support::NotYet),
     ("WSGITrustedProxies", Support::NotYet),
-    ("WSGIAccessScript", Support::NotYet),
-    ("WSGIAuthUserScript", Support::NotYet),
-    ("WSGIAuthGroupScript", Support::NotYet),
-    ("WSGIGroupAuthoritative", Support::NotYet),
-    ("WSGIHandlerScript", Support::NotYet),
+    ("WSGIAccessScript", Support::Supported),
+    ("WSGIAuthUserScript", Support::Supported),
+    ("WSGIAuthGroupScript", Support::Supported),
+    ("WSGIGroupAuthoritative", Support::Supported),
+    ("WSGIHandlerScript", Support::Supported),
 ];
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_script_forms() {
+        let a = AuthScript::parse("/srv/auth.wsgi").unwrap();
+        assert_eq!(a.group(), ApplicationGroup::Global);
+        let a = AuthScript::parse("'/srv/a b.wsgi' application-group=django").unwrap();
+        assert_eq!(a.script, "/srv/a b.wsgi");
+        assert_eq!(a.group(), ApplicationGroup::Named("django".into()));
+        assert!(AuthScript::parse("").is_err());
+        assert!(AuthScript::parse("rel.wsgi").is_err());
+        assert!(AuthScript::parse("/a /b").is_err());
+        assert!(AuthScript::parse("/a process-group=x").is_err());
+    }
+
+    #[test]
+    fn handler_script_forms() {
+        let h = HandlerScript::parse(
+            "wsgi-handler '/srv/h.wsgi' process-group='localhost:8000' application-group=%{GLOBAL}",
+        )
+        .unwrap();
+        assert_eq!(h.name, "wsgi-handler");
+        assert_eq!(h.script, "/srv/h.wsgi");
+        assert_eq!(
+            h.process_group,
+            Some(ProcessGroup::Named("localhost:8000".into()))
+        );
+        assert_eq!(h.application_group, Some(ApplicationGroup::Global));
+        let h = HandlerScript::parse("x /a.wsgi pass-authorization=On").unwrap();
+        assert_eq!(h.pass_authorization, Some(true));
+        assert!(HandlerScript::parse("x").is_err());
+        assert!(HandlerScript::parse("x relative.wsgi").is_err());
+        assert!(HandlerScript::parse("x /a.wsgi colour=red").is_err());
+        assert!(HandlerScript::parse("x /a.wsgi pass-authorization=maybe").is_err());
+    }
 
     #[test]
     fn application_group_forms() {

@@ -4,7 +4,7 @@
 //! is a Python identifier and an application-group name Apache could have
 //! made, so a forged request gains nothing an HTTP request could not do.
 
-use crate::directives::{ProcessGroup, ScriptAlias};
+use crate::directives::{HandlerScript, ProcessGroup, ScriptAlias};
 use crate::route::Route;
 
 /// Where the scripts this group may run can be, built in the Apache parent
@@ -32,7 +32,22 @@ pub fn alias_reaches(alias: &ScriptAlias, group: &str) -> bool {
     }
 }
 
+/// Whether a `WSGIHandlerScript` can send requests to `group` (same rule
+/// as an alias's `process-group=`).
+pub fn handler_reaches(h: &HandlerScript, group: &str) -> bool {
+    match &h.process_group {
+        None | Some(ProcessGroup::Env(_)) => true,
+        Some(ProcessGroup::Named(n)) => n == group,
+        Some(ProcessGroup::Global) => false,
+    }
+}
+
 impl ScriptRoots {
+    /// Adds a handler script's file (call only when `handler_reaches`).
+    pub fn add_handler_script(&mut self, h: &HandlerScript) {
+        self.files.push(h.script.clone());
+    }
+
     /// Adds what `alias` can route (call only when `alias_reaches`).
     /// `is_dir` tells whether a plain alias target is a directory.
     pub fn add_alias(&mut self, alias: &ScriptAlias, is_dir: bool) {

@@ -3,7 +3,9 @@
 //! Apache has already merged from server to location (`DirSettings::merged`).
 //! Then the defaults mod_wsgi documents.
 
-use crate::directives::{ApplicationGroup, MapHeadToGet, ProcessGroup, ScriptAlias};
+use crate::directives::{
+    ApplicationGroup, AuthScript, HandlerScript, MapHeadToGet, ProcessGroup, ScriptAlias,
+};
 
 /// Per directory / location / .htaccess settings; `None` = inherit.
 #[derive(Default, Clone, Debug, PartialEq)]
@@ -22,6 +24,12 @@ pub struct DirSettings {
     pub error_override: Option<bool>,
     pub ignore_activity: Option<bool>,
     pub pass_apache_request: Option<bool>,
+    /// `WSGIHandlerScript`s visible here, by handler name.
+    pub handler_scripts: Vec<HandlerScript>,
+    pub auth_user_script: Option<AuthScript>,
+    pub auth_group_script: Option<AuthScript>,
+    pub access_script: Option<AuthScript>,
+    pub group_authoritative: Option<bool>,
 }
 
 impl DirSettings {
@@ -46,7 +54,44 @@ impl DirSettings {
             error_override: add.error_override.or(base.error_override),
             ignore_activity: add.ignore_activity.or(base.ignore_activity),
             pass_apache_request: add.pass_apache_request.or(base.pass_apache_request),
+            handler_scripts: overlay(&add.handler_scripts, &base.handler_scripts),
+            auth_user_script: add
+                .auth_user_script
+                .clone()
+                .or(base.auth_user_script.clone()),
+            auth_group_script: add
+                .auth_group_script
+                .clone()
+                .or(base.auth_group_script.clone()),
+            access_script: add.access_script.clone().or(base.access_script.clone()),
+            group_authoritative: add.group_authoritative.or(base.group_authoritative),
         }
+    }
+}
+
+/// The inner section's handler scripts, then the outer ones of other names.
+fn overlay(add: &[HandlerScript], base: &[HandlerScript]) -> Vec<HandlerScript> {
+    let mut out = add.to_vec();
+    out.extend(
+        base.iter()
+            .filter(|b| !add.iter().any(|a| a.name == b.name))
+            .cloned(),
+    );
+    out
+}
+
+impl DirSettings {
+    /// The handler script registered for Apache handler `name`, if any.
+    pub fn handler_script(&self, name: &[u8]) -> Option<&HandlerScript> {
+        self.handler_scripts
+            .iter()
+            .find(|h| h.name.as_bytes() == name)
+    }
+
+    /// Registers (or replaces) a handler script in this section.
+    pub fn add_handler_script(&mut self, h: HandlerScript) {
+        self.handler_scripts.retain(|x| x.name != h.name);
+        self.handler_scripts.push(h);
     }
 }
 
@@ -65,6 +110,23 @@ pub struct Choice {
     pub map_head_to_get: MapHeadToGet,
     pub error_override: bool,
     pub ignore_activity: bool,
+}
+
+/// A handler script's options over the directory's (its callable is
+/// always `handle_request`).
+pub fn choose_for_handler(h: &HandlerScript, dir: &DirSettings) -> Choice {
+    let mut c = choose(None, dir);
+    if let Some(pg) = &h.process_group {
+        c.process_group = pg.clone();
+    }
+    if let Some(ag) = &h.application_group {
+        c.application_group = ag.clone();
+    }
+    if let Some(pa) = h.pass_authorization {
+        c.pass_authorization = pa;
+    }
+    c.callable = crate::directives::HANDLER_CALLABLE.into();
+    c
 }
 
 /// The alias's options over the directory's, then mod_wsgi's defaults.
@@ -147,6 +209,36 @@ pub fn head_runs_as_get(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handler_scripts_overlay_and_choose() {
+        let h = |name: &str, script: &str, pg: Option<&str>| HandlerScript {
+            name: name.into(),
+            script: script.into(),
+            process_group: pg.map(|g| ProcessGroup::Named(g.into())),
+            application_group: None,
+            pass_authorization: None,
+        };
+        let mut outer = DirSettings::default();
+        outer.add_handler_script(h("a", "/outer-a", None));
+        outer.add_handler_script(h("b", "/outer-b", None));
+        let mut inner = DirSettings::default();
+        inner.add_handler_script(h("a", "/inner-a", Some("g")));
+        let m = DirSettings::merged(&outer, &inner);
+        assert_eq!(m.handler_script(b"a").unwrap().script, "/inner-a");
+        assert_eq!(m.handler_script(b"b").unwrap().script, "/outer-b");
+        assert!(m.handler_script(b"c").is_none());
+        let dir = DirSettings {
+            process_group: Some(ProcessGroup::Named("dirs".into())),
+            callable_object: Some("app".into()),
+            ..Default::default()
+        };
+        let c = choose_for_handler(m.handler_script(b"a").unwrap(), &dir);
+        assert_eq!(c.process_group, ProcessGroup::Named("g".into()));
+        assert_eq!(c.callable, "handle_request");
+        let c = choose_for_handler(m.handler_script(b"b").unwrap(), &dir);
+        assert_eq!(c.process_group, ProcessGroup::Named("dirs".into()));
+    }
 
     #[test]
     fn restrict_process_lists_the_allowed_groups() {
