@@ -16,6 +16,7 @@ use std::ffi::c_int;
 use std::sync::Arc;
 use wsgi_core::app_group::{application_group_name, RequestIdentity};
 use wsgi_core::directives::HandlerScript;
+use wsgi_core::proxy_headers;
 use wsgi_core::target;
 
 /// This module's phases, as `apache::phases` calls them.
@@ -246,9 +247,16 @@ fn handle_wsgi(r: Request<'_>, handler: Option<&HandlerScript>) -> c_int {
             r.has_content_filters()
         });
     let handler_path = handler.map_or("", |h| h.script.as_str());
-    let cgi =
+    let mut cgi =
         crate::apache::cgi::cgi_environ(r, choice.pass_authorization, head_as_get, handler_path);
-    let target = app_target(r, script, &choice, process_group, process, &cgi);
+    let proxied = match &dir.trusted_proxy_headers {
+        Some(headers) => proxy_headers::apply(&mut cgi, headers, dir.trusted_proxies.as_deref()),
+        None => Default::default(),
+    };
+    let mut target = app_target(r, script, &choice, process_group, process, &cgi);
+    if let Some(https) = proxied.https {
+        target.https = https;
+    }
     match daemon {
         Some(g) => crate::daemon::relay::relay(r, &g, &target, cgi),
         None => crate::embedded::run(r, &target, &cgi),

@@ -9,6 +9,7 @@ use crate::apache::cmd::Cmd;
 use wsgi_core::directives::{
     identifier, ApplicationGroup, AuthScript, HandlerScript, MapHeadToGet, ProcessGroup,
 };
+use wsgi_core::proxy_headers;
 use wsgi_core::target::parse_restrict_process;
 use wsgi_core::words::split_words;
 
@@ -28,6 +29,8 @@ const NAMES: &[&str] = &[
     "WSGIAuthGroupScript",
     "WSGIAccessScript",
     "WSGIGroupAuthoritative",
+    "WSGITrustedProxyHeaders",
+    "WSGITrustedProxies",
 ];
 
 /// Applies `name` if it is a per-directory directive (None otherwise).
@@ -94,6 +97,18 @@ fn set(
         "WSGIAuthGroupScript" => dir.auth_group_script = Some(AuthScript::parse(args)?),
         "WSGIAccessScript" => dir.access_script = Some(AuthScript::parse(args)?),
         "WSGIGroupAuthoritative" => set_flag(&mut dir.group_authoritative, args)?,
+        "WSGITrustedProxyHeaders" => {
+            let (known, unknown) = proxy_headers::parse_headers(&split_words(args)?)?;
+            if !unknown.is_empty() {
+                with_global(|g| {
+                    g.note(format!("WSGITrustedProxyHeaders: {} not a proxy header mod_wsgi knows, and so ignored (known: X-Forwarded-For, X-Client-IP, X-Real-IP, X-Forwarded-Host, X-Host, X-Forwarded-Server, X-Forwarded-Port, X-Script-Name, X-Forwarded-Script-Name, X-Forwarded-Proto, X-Forwarded-Scheme, X-Scheme, X-Forwarded-HTTPS, X-Forwarded-SSL, X-HTTPS)", unknown.join(", ")))
+                });
+            }
+            dir.trusted_proxy_headers = Some(known);
+        }
+        "WSGITrustedProxies" => {
+            dir.trusted_proxies = Some(proxy_headers::parse_proxies(&split_words(args)?)?)
+        }
         _ => return Err("unknown directive".into()),
     }
     Ok(())

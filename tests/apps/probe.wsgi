@@ -73,6 +73,8 @@ def route_environ(environ, start_response, query):
             'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR',
             'CONTENT_TYPE', 'CONTENT_LENGTH', 'HTTP_HOST', 'HTTP_X_PROBE',
             'HTTP_AUTHORIZATION', 'REQUEST_URI', 'SCRIPT_FILENAME', 'REMOTE_USER', 'AUTH_TYPE',
+            'HTTP_X_FORWARDED_FOR', 'HTTP_X_REAL_IP', 'HTTP_X_FORWARDED_PROTO', 'HTTP_X_FORWARDED_HOST',
+            'mod_wsgi.mount_point',
             'wsgi.url_scheme', 'wsgi.multithread', 'wsgi.multiprocess',
             'wsgi.run_once', 'wsgi.input_terminated',
             'mod_wsgi.process_group', 'mod_wsgi.application_group',

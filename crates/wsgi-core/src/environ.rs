@@ -44,6 +44,11 @@ impl<'a> Environ<'a> {
         }
     }
 
+    /// Removes every entry called `name`.
+    pub fn remove(&mut self, name: &[u8]) {
+        self.pairs.retain(|(k, _)| k.as_ref() != name);
+    }
+
     /// Replaces the value of entry `i` (as `len()` was when it was pushed).
     pub fn set_at(&mut self, i: usize, value: impl Into<Cow<'a, [u8]>>) {
         self.pairs[i].1 = value.into();

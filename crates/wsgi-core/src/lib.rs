@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod directives;
 pub mod environ;
 pub mod protocol;
+pub mod proxy_headers;
 pub mod relay_rules;
 pub mod response;
 pub mod retry;

@@ -30,6 +30,9 @@ pub struct DirSettings {
     pub auth_group_script: Option<AuthScript>,
     pub access_script: Option<AuthScript>,
     pub group_authoritative: Option<bool>,
+    /// `WSGITrustedProxyHeaders`, as CGI names (HTTP_X_FORWARDED_FOR).
+    pub trusted_proxy_headers: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<crate::proxy_headers::Cidr>>,
 }
 
 impl DirSettings {
@@ -65,6 +68,11 @@ impl DirSettings {
                 .or(base.auth_group_script.clone()),
             access_script: add.access_script.clone().or(base.access_script.clone()),
             group_authoritative: add.group_authoritative.or(base.group_authoritative),
+            trusted_proxy_headers: add
+                .trusted_proxy_headers
+                .clone()
+                .or(base.trusted_proxy_headers.clone()),
+            trusted_proxies: add.trusted_proxies.clone().or(base.trusted_proxies.clone()),
         }
     }
 }
