@@ -258,7 +258,13 @@ fn handle_wsgi(r: Request<'_>, handler: Option<&HandlerScript>) -> c_int {
         target.https = https;
     }
     match daemon {
-        Some(g) => crate::daemon::relay::relay(r, &g, &target, cgi),
+        Some(g) => {
+            let opts = crate::daemon::relay::Options {
+                ignore_activity: choice.ignore_activity,
+                error_override: choice.error_override,
+            };
+            crate::daemon::relay::relay(r, &g, &target, cgi, opts)
+        }
         None => crate::embedded::run(r, &target, &cgi),
     }
 }

@@ -245,3 +245,65 @@ fn restrict_process_limits_the_groups_a_location_may_choose() {
         s.logs()
     );
 }
+
+#[test]
+fn error_override_serves_apache_error_pages_for_daemon_errors() {
+    let dir = probe_dir("override6x");
+    let d = dir.display();
+    let conf = format!(
+        "WSGIDaemonProcess site processes=1 threads=2\n\
+         WSGIScriptAlias /d {d}/probe.wsgi process-group=site\n\
+         WSGIScriptAlias /plain {d}/probe.wsgi process-group=site\n\
+         WSGIScriptAlias /e {d}/probe.wsgi\n\
+         ErrorDocument 404 \"apache says missing\"\n\
+         <Location /d>\n  WSGIErrorOverride On\n</Location>\n\
+         <Location /e>\n  WSGIErrorOverride On\n</Location>\n"
+    );
+    let s = Server::start("override6x", &conf);
+    let r = s.get("/d/status?404");
+    assert_eq!(r.status, 404, "{}", s.logs());
+    assert_eq!(r.text(), "apache says missing");
+    assert!(s
+        .error_log()
+        .contains("WSGIErrorOverride: the application's 404 response"));
+    // Success passes through; and without the directive the app's page stays.
+    assert_eq!(s.get("/d/status?200").text(), "app body for 200");
+    assert_eq!(s.get("/plain/status?404").text(), "app body for 404");
+    // As with mod_wsgi, embedded mode is not concerned.
+    assert_eq!(s.get("/e/status?404").text(), "app body for 404");
+    // The group keeps serving after an overridden response.
+    assert_eq!(s.get("/d/environ").status, 200);
+}
+
+#[test]
+fn ignore_activity_requests_do_not_keep_an_idle_daemon_alive() {
+    let dir = probe_dir("ignore6x");
+    let d = dir.display();
+    let conf = format!(
+        "WSGIDaemonProcess site processes=1 threads=2 inactivity-timeout=2 display-name=%{{GROUP}}\n\
+         WSGIScriptAlias /app {d}/probe.wsgi process-group=site\n\
+         <Location /app/python>\n  WSGIIgnoreActivity On\n</Location>\n"
+    );
+    let s = Server::start("ignore6x", &conf);
+    let pid = || json_of(&s.get("/app/module")).get("pid").num() as u32;
+    // Ordinary requests every half second keep it.
+    let first = pid();
+    for _ in 0..8 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert_eq!(s.get("/app/environ").status, 200);
+    }
+    assert!(common::alive(first), "recycled although busy\n{}", s.logs());
+    // Ignored ones do not: it goes after two seconds of them.
+    let second = pid();
+    let gone = common::wait_until(std::time::Duration::from_secs(8), || {
+        assert_eq!(s.get("/app/python").status, 200);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        !common::alive(second)
+    });
+    assert!(
+        gone,
+        "pid {second} outlived inactivity-timeout\n{}",
+        s.logs()
+    );
+    assert!(s.error_log().contains("inactivity"), "{}", s.logs());
+}

@@ -31,6 +31,8 @@ const NAMES: &[&str] = &[
     "WSGIGroupAuthoritative",
     "WSGITrustedProxyHeaders",
     "WSGITrustedProxies",
+    "WSGIIgnoreActivity",
+    "WSGIErrorOverride",
 ];
 
 /// Applies `name` if it is a per-directory directive (None otherwise).
@@ -97,6 +99,8 @@ fn set(
         "WSGIAuthGroupScript" => dir.auth_group_script = Some(AuthScript::parse(args)?),
         "WSGIAccessScript" => dir.access_script = Some(AuthScript::parse(args)?),
         "WSGIGroupAuthoritative" => set_flag(&mut dir.group_authoritative, args)?,
+        "WSGIIgnoreActivity" => set_flag(&mut dir.ignore_activity, args)?,
+        "WSGIErrorOverride" => set_flag(&mut dir.error_override, args)?,
         "WSGITrustedProxyHeaders" => {
             let (known, unknown) = proxy_headers::parse_headers(&split_words(args)?)?;
             if !unknown.is_empty() {

@@ -28,10 +28,18 @@ pub(super) struct Relay<'a> {
     pub(super) clean_end: bool,
     /// The body's end already went to Apache (with its last piece).
     body_ended: bool,
+    /// WSGIErrorOverride: an error status is answered by Apache's page.
+    error_override: bool,
 }
 
 impl<'a> Relay<'a> {
-    pub(super) fn new(r: Request<'a>, g: &'a DaemonGroup, conn: FramedConn, eager: bool) -> Self {
+    pub(super) fn new(
+        r: Request<'a>,
+        g: &'a DaemonGroup,
+        conn: FramedConn,
+        eager: bool,
+        error_override: bool,
+    ) -> Self {
         Relay {
             r,
             g,
@@ -41,6 +49,7 @@ impl<'a> Relay<'a> {
             body_done: eager,
             clean_end: false,
             body_ended: false,
+            error_override,
         }
     }
 
@@ -122,19 +131,11 @@ impl<'a> Relay<'a> {
                 Err(e) => return self.failed(e),
             };
             let step = match frame {
-                Frame::File { offset, len } => {
-                    let file = self.conn.take_fd().map(std::fs::File::from);
-                    let meta = file.as_ref().and_then(|f| f.metadata().ok());
-                    let size = meta.filter(|m| m.file_type().is_file()).map(|m| m.len());
-                    let step = self.rules.file(offset, len, size);
-                    if let (Step::File { offset, len }, Some(file)) = (&step, &file) {
-                        if *len > 0 && !self.r.send_file(file.as_raw_fd(), *offset, *len) {
-                            return Ok(self.client_gone());
-                        }
-                        continue;
-                    }
-                    step
-                }
+                Frame::File { offset, len } => match self.file(offset, len) {
+                    Ok(None) => continue,
+                    Ok(Some(step)) => step,
+                    Err(status) => return Ok(status),
+                },
                 other => self.rules.on_frame(other),
             };
             match step {
@@ -148,6 +149,11 @@ impl<'a> Relay<'a> {
                     if let Err(status) = self.send_body(n, &mut body_buf) {
                         return Ok(status);
                     }
+                }
+                Step::Head { status, .. }
+                    if self.error_override && (400..=599).contains(&status) =>
+                {
+                    return Ok(self.overridden(status));
                 }
                 Step::Head {
                     status,
@@ -175,6 +181,36 @@ impl<'a> Relay<'a> {
                 Step::Refuse(why) => return Ok(self.refused(&why)),
             }
         }
+    }
+
+    /// A File frame: the descriptor that came with it goes to Apache as a
+    /// file bucket (None: sent); any other step the rules make of it.
+    /// Err: the client is gone.
+    fn file(&mut self, offset: u64, len: u64) -> Result<Option<Step>, c_int> {
+        let file = self.conn.take_fd().map(std::fs::File::from);
+        let meta = file.as_ref().and_then(|f| f.metadata().ok());
+        let size = meta.filter(|m| m.file_type().is_file()).map(|m| m.len());
+        let step = self.rules.file(offset, len, size);
+        if let (Step::File { offset, len }, Some(file)) = (&step, &file) {
+            if *len > 0 && !self.r.send_file(file.as_raw_fd(), *offset, *len) {
+                return Err(self.client_gone());
+            }
+            return Ok(None);
+        }
+        Ok(Some(step))
+    }
+
+    /// WSGIErrorOverride: the application's error response is dropped
+    /// (with the connection, so nothing of it is read) and Apache answers
+    /// the status with its own error page (ErrorDocument).
+    fn overridden(&mut self, status: u16) -> c_int {
+        log::request(
+            ffi::APLOG_INFO,
+            self.r,
+            &format!("WSGIErrorOverride: the application's {status} response is replaced by Apache's error page"),
+        );
+        self.clean_end = false;
+        status as c_int
     }
 
     fn socket_timeout(&self) -> Duration {

@@ -139,6 +139,11 @@ impl Incoming<'_> {
         Duration::from_micros(now.saturating_sub(self.route.request_start_us))
     }
 
+    /// WSGIIgnoreActivity: this request does not reset inactivity-timeout.
+    pub fn ignores_activity(&self) -> bool {
+        self.route.has(route::IGNORE_ACTIVITY)
+    }
+
     pub fn eager_body(&self) -> bool {
         self.route.has(route::EAGER_BODY)
     }

@@ -34,7 +34,13 @@ fn child_pid() -> u32 {
 }
 
 /// The handler's decisions as the typed route of the Request frame.
-fn route_of<'a>(t: &'a AppTarget, vhost: &'a [u8], request_id: &'a [u8], start: u64) -> Route<'a> {
+fn route_of<'a>(
+    t: &'a AppTarget,
+    opts: &Options,
+    vhost: &'a [u8],
+    request_id: &'a [u8],
+    start: u64,
+) -> Route<'a> {
     let flag = |on: bool, bit: u8| if on { bit } else { 0 };
     Route {
         script: t.script.as_bytes(),
@@ -45,7 +51,8 @@ fn route_of<'a>(t: &'a AppTarget, vhost: &'a [u8], request_id: &'a [u8], start: 
         request_id,
         flags: flag(t.reload, route::RELOAD)
             | flag(t.sendfile, route::SENDFILE)
-            | flag(t.https, route::HTTPS),
+            | flag(t.https, route::HTTPS)
+            | flag(opts.ignore_activity, route::IGNORE_ACTIVITY),
         server_pid: child_pid(),
         request_start_us: start,
         queue_start_us: request::epoch_micros(),
@@ -142,12 +149,22 @@ fn first_socket(g: &DaemonGroup) -> String {
     }
 }
 
+/// What the directory says about relaying, beyond the application target.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// WSGIIgnoreActivity: not activity for the daemon's inactivity-timeout.
+    pub ignore_activity: bool,
+    /// WSGIErrorOverride: Apache's error page replaces the application's.
+    pub error_override: bool,
+}
+
 /// Sends request `r` to daemon group `g` and relays its response.
 pub fn relay<'a>(
     r: Request<'_>,
     g: &DaemonGroup,
     target: &'a AppTarget,
     cgi: Environ<'a>,
+    opts: Options,
 ) -> c_int {
     let p = match prepare(r, g, target, &cgi) {
         Ok(p) => p,
@@ -159,7 +176,7 @@ pub fn relay<'a>(
     let mut head = RequestHead {
         version: PROTOCOL_VERSION,
         token: &p.token,
-        route: route_of(target, &vhost, &request_id, start),
+        route: route_of(target, &opts, &vhost, &request_id, start),
     };
     if p.eager.is_some() {
         head.route.flags |= route::EAGER_BODY;
@@ -186,7 +203,7 @@ pub fn relay<'a>(
             // (Retry, or Accepted and then a failure): read it.
             conn.shutdown_write();
         }
-        let mut relay = Relay::new(r, g, conn, p.eager.is_some());
+        let mut relay = Relay::new(r, g, conn, p.eager.is_some(), opts.error_override);
         if let Ok(status) = relay.run() {
             if relay.clean_end {
                 keep(used, relay.conn);

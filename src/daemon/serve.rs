@@ -41,6 +41,8 @@ struct InFlight<'d> {
     d: &'d Daemon,
     slot: Arc<RequestSlot>,
     served: bool,
+    /// Counts for inactivity-timeout (not under WSGIIgnoreActivity).
+    activity: bool,
 }
 
 impl<'d> InFlight<'d> {
@@ -64,6 +66,7 @@ impl<'d> InFlight<'d> {
             d,
             slot,
             served: false,
+            activity: true,
         }
     }
 }
@@ -77,7 +80,7 @@ impl Drop for InFlight<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .retain(|s| s.id != id);
         if self.served {
-            self.d.note_done();
+            self.d.note_done(self.activity);
         }
         self.d.active.fetch_sub(1, Ordering::SeqCst);
     }
@@ -100,6 +103,7 @@ pub(super) fn serve_connection(mut conn: FramedConn, d: &Daemon) -> Option<Frame
         }
     };
     in_flight.served = true;
+    in_flight.activity = !incoming.ignores_activity();
     if queued_too_long(&mut conn, d, &incoming) || reload_first(&mut conn, d, &incoming) {
         return None;
     }

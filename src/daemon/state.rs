@@ -77,11 +77,14 @@ impl Daemon {
             ))
     }
 
-    /// A request finished.
-    pub(super) fn note_done(&self) {
+    /// A request finished; `activity`: it counts for inactivity-timeout
+    /// (not under WSGIIgnoreActivity).
+    pub(super) fn note_done(&self, activity: bool) {
         self.served.fetch_add(1, Ordering::SeqCst);
-        let ms = self.serving_since.elapsed().as_millis() as u64;
-        self.last_done_ms.store(ms, Ordering::SeqCst);
+        if activity {
+            let ms = self.serving_since.elapsed().as_millis() as u64;
+            self.last_done_ms.store(ms, Ordering::SeqCst);
+        }
     }
 
     pub(super) fn active(&self) -> usize {

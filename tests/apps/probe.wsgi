@@ -332,7 +332,15 @@ def route_python(environ, start_response, query):
     })
 
 
+def route_status(environ, start_response, query):
+    body = ('app body for %s' % query).encode()
+    start_response('%s From The App' % query, [('Content-Type', 'text/plain'),
+                                              ('Content-Length', str(len(body)))])
+    return [body]
+
+
 ROUTES = {
+    '/status': route_status,
     '/python': route_python,
     '/environ': route_environ,
     '/module': route_module,

@@ -19,6 +19,9 @@ pub const SENDFILE: u8 = 2;
 pub const HTTPS: u8 = 4;
 /// The body follows the Request frame unasked (a small one).
 pub const EAGER_BODY: u8 = 8;
+/// `WSGIIgnoreActivity On`: the request does not count as activity for
+/// the daemon's inactivity-timeout.
+pub const IGNORE_ACTIVITY: u8 = 16;
 
 /// What the Apache child decided about a request, borrowed from wherever
 /// it lives (the handler's strings in the child, the payload in the daemon).
