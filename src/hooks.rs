@@ -208,7 +208,7 @@ fn map_alias(r: Request<'_>, alias: &AliasEntry, uri: &[u8]) -> Option<Vec<u8>> 
 /// (embedded mode) or relays it to its daemon.
 fn handle_wsgi(r: Request<'_>, handler: Option<&HandlerScript>) -> c_int {
     let (alias, dir, script) = request_facts(r);
-    let (script, choice) = match handler {
+    let (script, mut choice) = match handler {
         // The handler's own script serves whatever Apache mapped the URL to.
         Some(h) => (handler_script_file(h), target::choose_for_handler(h, dir)),
         None => {
@@ -219,6 +219,11 @@ fn handle_wsgi(r: Request<'_>, handler: Option<&HandlerScript>) -> c_int {
             (script, choice)
         }
     };
+    if let Some(ds) = &dir.dispatch_script {
+        if let Err(rc) = crate::dispatch::apply(r, ds, choice.reload, &mut choice) {
+            return rc;
+        }
+    }
     let process_group = target::process_group_name(&choice.process_group, &|k| r.env(k));
     if !target::process_allowed(dir, &process_group) {
         let which = if process_group.is_empty() {

@@ -10,6 +10,7 @@ mod auth;
 mod commands;
 mod config;
 mod daemon;
+mod dispatch;
 mod embedded;
 mod hooks;
 mod import_scripts;

@@ -33,6 +33,7 @@ const NAMES: &[&str] = &[
     "WSGITrustedProxies",
     "WSGIIgnoreActivity",
     "WSGIErrorOverride",
+    "WSGIDispatchScript",
 ];
 
 /// Applies `name` if it is a per-directory directive (None otherwise).
@@ -98,6 +99,7 @@ fn set(
         "WSGIAuthUserScript" => dir.auth_user_script = Some(AuthScript::parse(args)?),
         "WSGIAuthGroupScript" => dir.auth_group_script = Some(AuthScript::parse(args)?),
         "WSGIAccessScript" => dir.access_script = Some(AuthScript::parse(args)?),
+        "WSGIDispatchScript" => dir.dispatch_script = Some(AuthScript::parse(args)?),
         "WSGIGroupAuthoritative" => set_flag(&mut dir.group_authoritative, args)?,
         "WSGIIgnoreActivity" => set_flag(&mut dir.ignore_activity, args)?,
         "WSGIErrorOverride" => set_flag(&mut dir.error_override, args)?,

@@ -389,3 +389,9 @@ def application(environ, start_response):
         return route(environ, start_response, query)
     start_response('404 Not Found', [('Content-Type', 'text/plain')])
     return [('probe: no such path %r' % path).encode()]
+
+
+def other_app(environ, start_response):
+    """A second callable, for callable_object= and dispatch scripts."""
+    return _json(start_response, {'callable': 'other_app', 'pid': os.getpid(),
+                                  'process_group': mod_wsgi.process_group})

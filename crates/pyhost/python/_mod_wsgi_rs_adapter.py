@@ -445,6 +445,24 @@ def _auth(script, reload, function, environ, args):
                     % (where, ' or a user name' if function == 'check_password' else '', result))
 
 
+def _dispatch(script, reload, environ):
+    """WSGIDispatchScript: what its process_group(), application_group() and
+    callable_object() (each optional) say for this request; None leaves
+    the configured choice."""
+    environ['wsgi.version'] = (1, 0)
+    environ['wsgi.errors'] = _Log(None, _ERR, 'wsgi.errors')
+    module = _load_script(script, reload)
+    answers = []
+    for name in ('process_group', 'application_group', 'callable_object'):
+        f = getattr(module, name, None)
+        value = f(environ) if callable(f) else None
+        if value is not None and not isinstance(value, str):
+            raise TypeError("%s() in the dispatch script '%s' must return a str or None, not %r"
+                            % (name, script, value))
+        answers.append(value)
+    return tuple(answers)
+
+
 def _extend_public_package():
     """A `mod_wsgi` package installed from PyPI (mod_wsgi-express's
     `mod_wsgi.express`, `mod_wsgi.server`) stays importable: like mod_wsgi,

@@ -30,6 +30,43 @@ impl AuthFunction {
     }
 }
 
+/// What a `WSGIDispatchScript` chose: process group, application group,
+/// callable (None: keep the configured one).
+pub type Dispatch = [Option<String>; 3];
+
+/// Runs the dispatch script's functions for this request in `group`.
+pub fn dispatch(
+    group: &str,
+    script: &str,
+    reload: bool,
+    cgi: &Environ,
+) -> Result<Dispatch, String> {
+    runtime::with_interpreter(group, |interp| {
+        dispatch_answer(script, reload, cgi, group)
+            .map_err(|_| runtime::describe_error(Some(interp)))
+    })?
+}
+
+fn dispatch_answer(script: &str, reload: bool, cgi: &Environ, group: &str) -> PyResult<Dispatch> {
+    let env = environ_dict(cgi, group)?;
+    let result = runtime::adapter_function(c"_dispatch")?.call(&[
+        &object::str_utf8(script)?,
+        &object::boolean(reload),
+        &env,
+    ])?;
+    let text = |i| result.item(i).map(|v| object::str_value(&v));
+    Ok([text(0)?, text(1)?, text(2)?])
+}
+
+fn environ_dict(cgi: &Environ, group: &str) -> PyResult<PyObj> {
+    let env = object::new_dict()?;
+    for (k, v) in cgi.iter() {
+        env.dict_set(&object::str_latin1(k)?, &object::str_latin1(v)?)?;
+    }
+    env.dict_set_str(c"mod_wsgi.application_group", &object::str_utf8(group)?)?;
+    Ok(env)
+}
+
 /// What the script answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthAnswer {
@@ -68,11 +105,7 @@ fn answer(
     args: &[&[u8]],
     group: &str,
 ) -> PyResult<AuthAnswer> {
-    let env = object::new_dict()?;
-    for (k, v) in cgi.iter() {
-        env.dict_set(&object::str_latin1(k)?, &object::str_latin1(v)?)?;
-    }
-    env.dict_set_str(c"mod_wsgi.application_group", &object::str_utf8(group)?)?;
+    let env = environ_dict(cgi, group)?;
     // Bytes from the client (user names, passwords) are latin-1, as in
     // mod_wsgi: any byte sequence decodes, none crashes.
     let args: Vec<PyObj> = args

@@ -440,7 +440,7 @@ pub const MOD_WSGI_DIRECTIVES: &[(&str, Support)] = &[
     ("WSGITelemetryService", Support::Differs),
     ("WSGITelemetryOptions", Support::Differs),
     ("WSGISlowRequests", Support::Differs),
-    ("WSGIDispatchScript", Support::NotYet),
+    ("WSGIDispatchScript", Support::Supported),
     ("WSGIErrorOverride", Support::Supported),
     ("WSGIIgnoreActivity", Support::Supported),
     ("WSGITrustedProxyHeaders", Support::Supported),

@@ -29,6 +29,8 @@ pub struct DirSettings {
     pub auth_user_script: Option<AuthScript>,
     pub auth_group_script: Option<AuthScript>,
     pub access_script: Option<AuthScript>,
+    /// `WSGIDispatchScript` (same form: path [application-group=]).
+    pub dispatch_script: Option<AuthScript>,
     pub group_authoritative: Option<bool>,
     /// `WSGITrustedProxyHeaders`, as CGI names (HTTP_X_FORWARDED_FOR).
     pub trusted_proxy_headers: Option<Vec<String>>,
@@ -67,6 +69,7 @@ impl DirSettings {
                 .clone()
                 .or(base.auth_group_script.clone()),
             access_script: add.access_script.clone().or(base.access_script.clone()),
+            dispatch_script: add.dispatch_script.clone().or(base.dispatch_script.clone()),
             group_authoritative: add.group_authoritative.or(base.group_authoritative),
             trusted_proxy_headers: add
                 .trusted_proxy_headers
