@@ -33,7 +33,7 @@ fn main() {
         .allowlist_function("ap_.*|apr_.*")
         .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|ap_directive_t|unixd_config_rec|apr_proc_t|authn_provider|authz_provider|authn_status|authz_status")
         .allowlist_var("ap_unixd_config|ap_server_conf|ap_scoreboard_image|ap_max_requests_per_child|ap_conftree")
-        .allowlist_var("MODULE_MAGIC_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|RSRC_CONF|ACCESS_CONF|OR_.*|REQUEST_CHUNKED_.*|AP_MPMQ_.*|APR_SUCCESS|APR_EOF|APR_HOOK_.*|APR_BLOCK_READ|APR_NONBLOCK_READ|NOT_IN_.*|GLOBAL_ONLY|M_GET|M_HEAD|AP_SQ_.*|APR_READ|APR_SENDFILE_ENABLED|APR_FOPEN_.*|APR_OS_DEFAULT|AP_REQ_.*|AP_REG_.*|OPT_.*|APR_OC_REASON_.*|SATISFY_.*|REMOTE_.*|AUTH_.*")
+        .allowlist_var("MODULE_MAGIC_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|RSRC_CONF|ACCESS_CONF|OR_.*|REQUEST_CHUNKED_.*|AP_MPMQ_.*|APR_SUCCESS|APR_EOF|APR_HOOK_.*|APR_BLOCK_READ|APR_NONBLOCK_READ|NOT_IN_.*|GLOBAL_ONLY|M_GET|M_HEAD|AP_SQ_.*|APR_READ|APR_SENDFILE_ENABLED|APR_FOPEN_.*|APR_OS_DEFAULT|AP_REQ_.*|AP_REG_.*|OPT_.*|APR_OC_REASON_.*|SATISFY_.*|REMOTE_.*|AUTH_.*|AP_SERVER_.*_NUMBER")
         .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
         .derive_default(true)
         .layout_tests(false)

@@ -129,6 +129,7 @@ fn child_init(pchild: Pool<'_>, s: Server) {
         maximum_processes: mpm::max_daemons(),
         threads_per_process: mpm::max_threads(),
         settings: settings.python.clone(),
+        apache: mpm::apache_facts(true),
     };
     crate::embedded::install_host();
     if let Err(e) = runtime::initialize(info) {

@@ -103,7 +103,7 @@ fn mod_wsgi_module_reports_process_facts() {
     let m = json(&s.get("/app/module"));
     assert_eq!(
         m.get("version").clone(),
-        Value::List(vec![Value::Num(4.0), Value::Num(9.0), Value::Num(4.0)])
+        Value::List(vec![Value::Num(6.0), Value::Num(1.0), Value::Num(1.0)])
     );
     assert_eq!(m.get("process_group").str(), "");
     assert_eq!(

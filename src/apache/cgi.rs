@@ -46,6 +46,9 @@ pub fn cgi_environ<'r>(
         handler_script.as_bytes().to_vec(),
     );
     out.push(&b"mod_wsgi.request_id"[..], r.log_id().into_bytes());
+    if let Some(id) = r.connection_log_id() {
+        out.push(&b"mod_wsgi.connection_id"[..], id);
+    }
     let start = r.start_us();
     let (local_ip, local_port) = r.local_address();
     out.push(

@@ -103,3 +103,44 @@ pub fn close_listeners() {
     // daemon uses them.
     unsafe { ffi::ap_close_listeners() }
 }
+
+fn static_text(p: *const std::ffi::c_char) -> String {
+    // SAFETY: httpd's static (or process-lifetime) text.
+    super::strings::lossy(unsafe { super::strings::c_bytes(p) })
+}
+
+/// The server as mod_wsgi's `apache` module describes it (`embedded`: this
+/// is an Apache child, not a daemon).
+pub fn apache_facts(embedded: bool) -> pyhost::runtime::ApacheFacts {
+    let threaded = is_threaded();
+    let forked = query(ffi::AP_MPMQ_IS_FORKED).is_some_and(|v| v != ffi::AP_MPMQ_NOT_SUPPORTED);
+    let processes = if forked {
+        query(ffi::AP_MPMQ_MAX_DAEMON_USED)
+            .filter(|n| *n > 0)
+            .or_else(|| query(ffi::AP_MPMQ_MAX_DAEMONS))
+            .unwrap_or(1)
+    } else {
+        1
+    };
+    // SAFETY: these return static text once the server is configured.
+    let (description, mpm, built) = unsafe {
+        (
+            ffi::ap_get_server_description(),
+            ffi::ap_show_mpm(),
+            ffi::ap_get_server_built(),
+        )
+    };
+    pyhost::runtime::ApacheFacts {
+        version: (
+            ffi::AP_SERVER_MAJORVERSION_NUMBER as i64,
+            ffi::AP_SERVER_MINORVERSION_NUMBER as i64,
+            ffi::AP_SERVER_PATCHLEVEL_NUMBER as i64,
+        ),
+        mpm_name: static_text(mpm),
+        maximum_processes: processes.max(1) as i64,
+        threads_per_process: if threaded { max_threads() } else { 1 },
+        description: static_text(description),
+        build_date: static_text(built),
+        embedded,
+    }
+}

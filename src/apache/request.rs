@@ -246,6 +246,12 @@ impl<'r> Request<'r> {
         unsafe { (*self.rec().connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE }
     }
 
+    /// The connection's log id (`%{c}L`), if Apache made one.
+    pub fn connection_log_id(self) -> Option<&'r [u8]> {
+        let id = self.conn().log_id;
+        (!id.is_null()).then(|| self.text(id))
+    }
+
     /// The authenticated user (r->user), if any.
     pub fn user(self) -> Option<&'r [u8]> {
         let u = self.rec().user;

@@ -141,6 +141,7 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
         maximum_processes: g.spec.processes as i64,
         threads_per_process: g.spec.threads.max(1) as i64,
         settings,
+        apache: crate::apache::mpm::apache_facts(false),
     })?;
     // glibc gives each thread that allocates its own malloc arena and keeps
     // what is freed there: with many request threads that is most of a

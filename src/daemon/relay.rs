@@ -121,13 +121,12 @@ fn prepare(
     if let Some(status) = check_script_owner(r, g, &target.script) {
         return Err(status);
     }
-    let eager = r.read_small_body(cgi).map_err(|status| {
+    let eager = r.read_small_body(cgi).inspect_err(|_| {
         log::request(
             ffi::APLOG_INFO,
             r,
             "reading the request body from the client failed",
         );
-        status
     })?;
     Ok(Prepared {
         token,

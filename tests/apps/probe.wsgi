@@ -82,7 +82,12 @@ def route_environ(environ, start_response, query):
             'mod_wsgi.callable_object', 'mod_wsgi.request_id']
     seen = {k: environ.get(k) for k in keys}
     seen['wsgi.version'] = list(environ['wsgi.version'])
-    seen['types_are_str'] = all(type(k) is str and (type(v) is str or k.startswith(('wsgi.', 'mod_wsgi.version')))
+    # CGI variables are str (PEP 3333); mod_wsgi 6's own timing and version
+    # keys are not.
+    not_str = ('wsgi.', 'mod_wsgi.version', 'apache.version', 'mod_wsgi.request_start',
+               'mod_wsgi.queue_start', 'mod_wsgi.daemon_start', 'mod_wsgi.application_start',
+               'mod_wsgi.thread_id')
+    seen['types_are_str'] = all(type(k) is str and (type(v) is str or k.startswith(not_str))
                                 for k, v in environ.items())
     seen['has_file_wrapper'] = callable(environ.get('wsgi.file_wrapper'))
     return _json(start_response, seen)
@@ -339,7 +344,40 @@ def route_status(environ, start_response, query):
     return [body]
 
 
+def route_api6(environ, start_response, query):
+    """mod_wsgi 6's Python surface, for tests/python_api.rs."""
+    import logging
+    import apache
+    if query.startswith('log='):
+        log = logging.getLogger('probe')
+        log.propagate = False
+        if not log.handlers:
+            log.addHandler(mod_wsgi.LogHandler())
+        log.error('probe LogHandler says %s', query[4:])
+    if query == 'metrics':
+        mod_wsgi.start_recording_metrics()
+        m = mod_wsgi.process_metrics()
+        return _json(start_response, {'metrics': m, 'active': list(mod_wsgi.active_requests),
+                                      'request_id': environ.get('mod_wsgi.request_id')})
+    keys = ('mod_wsgi.request_start', 'mod_wsgi.queue_start', 'mod_wsgi.daemon_start',
+            'mod_wsgi.application_start', 'mod_wsgi.thread_id', 'mod_wsgi.server_pid',
+            'mod_wsgi.connection_id')
+    return _json(start_response, {
+        'version': list(mod_wsgi.version),
+        'apache_version': list(apache.version),
+        'mpm_name': apache.mpm_name,
+        'apache_maximum_processes': apache.maximum_processes,
+        'apache_threads_per_process': apache.threads_per_process,
+        'description': apache.description,
+        'build_date': apache.build_date,
+        'environ': {k: environ.get(k) for k in keys},
+        'types': {k: type(environ.get(k)).__name__ for k in keys},
+        'pid': os.getpid(),
+    })
+
+
 ROUTES = {
+    '/api6': route_api6,
     '/status': route_status,
     '/python': route_python,
     '/environ': route_environ,

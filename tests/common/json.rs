@@ -21,6 +21,12 @@ impl Value {
             _ => &Value::Null,
         }
     }
+    pub fn get_index(&self, i: usize) -> &Value {
+        match self {
+            Value::List(v) => v.get(i).unwrap_or(&Value::Null),
+            _ => &Value::Null,
+        }
+    }
     pub fn str(&self) -> &str {
         match self {
             Value::Str(s) => s,

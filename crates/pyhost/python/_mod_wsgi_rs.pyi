@@ -9,6 +9,7 @@ class Handle: ...
 
 server_version: str
 api_version: tuple[int, int, int]
+LOG_CRIT: int
 LOG_ERR: int
 LOG_WARNING: int
 LOG_NOTICE: int
@@ -55,3 +56,6 @@ def script_loaded(ok: bool) -> None:
 
 def stats(handle: Handle) -> Stats:
     """The request's I/O counts and times, for `request_finished`."""
+
+def start_recording_metrics() -> None: ...
+def process_totals() -> tuple[float, int, float, int, int] | None: ...

@@ -8,6 +8,7 @@ import stat
 import sys
 import threading
 import types
+from time import time as _time
 
 try:
     # The small built-in md5: hashlib would load OpenSSL into every
@@ -17,7 +18,8 @@ except ImportError:
     from hashlib import md5 as _md5
 
 import _mod_wsgi_rs as _host
-from mod_wsgi import _ERR, _INFO, _WARNING, _format_exception, _publish, _request, _subscribers
+from mod_wsgi import (_ERR, _INFO, _WARNING, _format_exception, _publish, _request,
+                      active_requests, event_callbacks)
 
 class _Log:
     """A text stream whose complete lines go to Apache's error log.
@@ -294,6 +296,7 @@ def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
     # In a daemon, the Apache child that took the request (private: the
     # application never sees the key).
     server_pid = environ.pop('mod_wsgi.rs.server_pid', None)
+    _environ_6x(environ, server_pid)
     module = _load_script(script, reload, mtime)
     if reload:
         # mod_wsgi's hook for scripts that know better than the file's
@@ -305,12 +308,15 @@ def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
     if application is None:
         raise LookupError("target WSGI script '%s' does not contain WSGI application '%s'"
                           % (script, callable_name))
-    if not _subscribers:
-        _request.data = {}
+    if not event_callbacks:
+        data = _request.data = {}
+        request_id = environ.get('mod_wsgi.request_id')
+        active_requests[request_id] = data
         try:
             return _respond(application, environ, handle, sendfile, _Response(handle))
         finally:
             _request.data = None
+            active_requests.pop(request_id, None)
     return _run_with_events(application, environ, handle, sendfile, server_pid)
 
 
@@ -352,26 +358,19 @@ def _run_with_events(application, environ, handle, sendfile, server_pid):
     import time
     request_id = environ.get('mod_wsgi.request_id')
     thread_id = threading.get_ident()
-    _request.data = {}
-    try:
-        request_start = int(environ.get('mod_wsgi.request_start', 0)) / 1e6
-    except ValueError:
-        request_start = 0.0
+    data = _request.data = {}
+    active_requests[request_id] = data
+    request_start = environ['mod_wsgi.request_start']
     server_pid = int(server_pid or os.getpid())
     # Daemon mode only (0 in embedded mode, as with mod_wsgi): when the
     # relay began, when the daemon took the request, connects and retries.
-    timing = {}
-    for key in ('queue_start', 'daemon_start'):
-        try:
-            timing[key] = int(environ.get('mod_wsgi.' + key, 0)) / 1e6
-        except ValueError:
-            timing[key] = 0.0
+    timing = {key: environ['mod_wsgi.' + key] for key in ('queue_start', 'daemon_start')}
     try:
         connects = int(environ.get('mod_wsgi.daemon_connects', 0))
         restarts = int(environ.get('mod_wsgi.daemon_restarts', 0))
     except ValueError:
         connects = restarts = 0
-    start = time.time()
+    start = environ['mod_wsgi.application_start']
     cpu0 = resource.getrusage(resource.RUSAGE_THREAD)
     returned, _ = _publish('request_started', handle, request_id=request_id, thread_id=thread_id,
                            request_environ=environ, application_object=application,
@@ -400,6 +399,7 @@ def _run_with_events(application, environ, handle, sendfile, server_pid):
                  cpu_user_time=user, cpu_system_time=system, cpu_time=user + system,
                  **_host.stats(handle), **timing)
         _request.data = None
+        active_requests.pop(request_id, None)
 
 
 def _auth(script, reload, function, environ, args):
@@ -461,6 +461,61 @@ def _dispatch(script, reload, environ):
                             % (name, script, value))
         answers.append(value)
     return tuple(answers)
+
+
+def _apache_module(version, mpm_name, maximum_processes, threads_per_process,
+                   description, build_date, embedded):
+    """The companion `apache` module, as mod_wsgi makes it: in an Apache
+    child an importable `apache` package is extended, else a new module."""
+    module = None
+    if embedded:
+        try:
+            import apache as module
+        except ModuleNotFoundError:
+            sys.modules.pop('apache', None)
+    if module is None:
+        module = types.ModuleType('apache')
+        sys.modules['apache'] = module
+    module.version = version
+    module.mpm_name = mpm_name
+    module.maximum_processes = maximum_processes
+    module.threads_per_process = threads_per_process
+    module.description = description
+    module.build_date = build_date
+
+
+_thread_ids = threading.local()
+_thread_count = [0]
+_thread_count_lock = threading.Lock()
+
+
+def _thread_id():
+    """mod_wsgi.thread_id: a small number per request thread, from 1."""
+    n = getattr(_thread_ids, 'n', None)
+    if n is None:
+        with _thread_count_lock:
+            _thread_count[0] += 1
+            n = _thread_ids.n = _thread_count[0]
+    return n
+
+
+def _seconds(environ, key):
+    """A time the host passed in microseconds, as mod_wsgi 6's float seconds."""
+    try:
+        return int(environ.get(key, 0)) / 1e6
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _environ_6x(environ, server_pid):
+    """The mod_wsgi 6 environ keys: request_start, queue_start and
+    daemon_start as float seconds (0.0 for the last two in embedded mode),
+    application_start, thread_id, server_pid."""
+    for key in ('mod_wsgi.request_start', 'mod_wsgi.queue_start', 'mod_wsgi.daemon_start'):
+        environ[key] = _seconds(environ, key)
+    environ['mod_wsgi.application_start'] = _time()
+    environ['mod_wsgi.thread_id'] = _thread_id()
+    environ['mod_wsgi.server_pid'] = str(server_pid or os.getpid())
 
 
 def _extend_public_package():

@@ -11,9 +11,11 @@ import threading
 import _mod_wsgi_rs as _host
 
 # The mod_wsgi API level this module provides (code written for mod_wsgi
-# compares against this); `server_version` names the real server.
+# compares against this: mod_wsgi 6.1.1's); `server_version` names the real
+# server and `mod_wsgi_rs_version` is its version as a tuple.
 version = _host.api_version
 server_version = _host.server_version
+mod_wsgi_rs_version = tuple(int(p) for p in server_version.split('/')[-1].split('.')[:3])
 
 
 class RequestTimeout(Exception):
@@ -32,30 +34,121 @@ _ERR = _host.LOG_ERR
 _WARNING = _host.LOG_WARNING
 _INFO = _host.LOG_INFO
 
+
+def _make_log_handler():
+    import logging
+
+    levels = ((logging.CRITICAL, _host.LOG_CRIT), (logging.ERROR, _host.LOG_ERR),
+              (logging.WARNING, _host.LOG_WARNING), (logging.INFO, _host.LOG_INFO))
+
+    class LogHandler(logging.Handler):
+        """A logging.Handler that writes each record to Apache's error log
+        at the matching level (CRITICAL crit, ERROR err, WARNING warn, INFO
+        info, lower debug), one line per line of the message, with the
+        request's id when logged inside a request."""
+
+        def emit(self, record):
+            try:
+                text = self.format(record)
+                level = _host.LOG_DEBUG
+                for at_least, apache_level in levels:
+                    if record.levelno >= at_least:
+                        level = apache_level
+                        break
+                for line in text.splitlines() or ['']:
+                    _host.log(None, level, line)
+            except Exception:
+                self.handleError(record)
+
+    return LogHandler
+
+
+def __getattr__(name):
+    # LogHandler imports logging, which most applications load anyway;
+    # made on first use, so an interpreter that never asks does not pay.
+    if name == 'LogHandler':
+        handler = _make_log_handler()
+        globals()['LogHandler'] = handler
+        return handler
+    raise AttributeError("module 'mod_wsgi' has no attribute %r" % name)
+
+# ---- Metrics ------------------------------------------------------------------
+
+def start_recording_metrics():
+    """Turns on metrics accounting for this process (idempotent); before it,
+    process_metrics() returns None."""
+    _host.start_recording_metrics()
+
+
+def process_metrics():
+    """This process's lifetime aggregates (mod_wsgi 6.1's keys), or None
+    until start_recording_metrics() was called."""
+    totals = _host.process_totals()
+    if totals is None:
+        return None
+    import os
+    import resource
+    import time
+    restart_time, request_count, busy_time, active, request_threads = totals
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    now = time.time()
+    try:
+        with open('/proc/self/statm') as f:
+            rss = int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError, IndexError):
+        rss = 0
+    try:
+        threads = len(os.listdir('/proc/self/task'))
+    except OSError:
+        threads = threading.active_count()
+    return {
+        'pid': os.getpid(),
+        'restart_time': restart_time,
+        'current_time': now,
+        'running_time': int(now - restart_time),
+        'request_count': request_count,
+        'request_busy_time': busy_time,
+        'request_threads': request_threads,
+        'active_requests': active,
+        'cpu_user_time': usage.ru_utime,
+        'cpu_system_time': usage.ru_stime,
+        'cpu_time': usage.ru_utime + usage.ru_stime,
+        'memory_rss': rss,
+        'memory_max_rss': usage.ru_maxrss * 1024,
+        'threads': threads,
+    }
+
+
 # ---- Events (mod_wsgi's API; subscriptions are per interpreter) -------------
 
-_subscribers = []  # (kind, callback); kind: 'events', 'shutdown' or 'signals'
+# The subscribers, as mod_wsgi 6 exposes them (code may also append to
+# these lists directly).
+event_callbacks = []
+shutdown_callbacks = []
+signal_callbacks = []
+# request id -> the request_data() dict of each request in flight here.
+active_requests = {}
 _request = threading.local()
 
 
 def subscribe_events(callback):
     """Calls callback(name, **details) for every event. Returns callback,
     so it can be used as a decorator."""
-    _subscribers.append(('events', callback))
+    event_callbacks.append(callback)
     return callback
 
 
 def subscribe_shutdown(callback):
     """Calls callback('process_stopping', shutdown_reason=...) when this
     process is stopping. Returns callback."""
-    _subscribers.append(('shutdown', callback))
+    shutdown_callbacks.append(callback)
     return callback
 
 
 def subscribe_signals(callback):
     """Calls callback('process_signal', signum=..., signame=...) when the
     process receives SIGHUP or SIGUSR2 (daemon mode). Returns callback."""
-    _subscribers.append(('signals', callback))
+    signal_callbacks.append(callback)
     return callback
 
 
@@ -67,18 +160,22 @@ def request_data():
     return data
 
 
-def _wants(kind, name):
-    return (kind == 'events' or (kind == 'shutdown' and name == 'process_stopping')
-            or (kind == 'signals' and name == 'process_signal'))
+def _callbacks(name):
+    """Who hears event `name`: every event subscriber, then the shutdown
+    or signal subscribers for their event."""
+    callbacks = list(event_callbacks)
+    if name == 'process_stopping':
+        callbacks += shutdown_callbacks
+    elif name == 'process_signal':
+        callbacks += signal_callbacks
+    return callbacks
 
 
 def _publish(name, handle=None, **details):
     """Calls the subscribers for `name`; a failing one is logged with its
     traceback and the others still run. Returns (dicts returned, failures)."""
     returned, failed = [], []
-    for kind, callback in list(_subscribers):
-        if not _wants(kind, name):
-            continue
+    for callback in _callbacks(name):
         _host.set_activity('%s subscriber %s' % (name, _describe(callback)))
         try:
             result = callback(name, **details)

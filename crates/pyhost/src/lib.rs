@@ -7,6 +7,8 @@
 pub mod auth_call;
 pub mod host;
 pub mod io;
+pub mod metrics;
+pub mod metrics_interval;
 mod modules;
 mod native;
 pub mod object;

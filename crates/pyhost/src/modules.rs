@@ -66,6 +66,21 @@ pub(crate) fn bootstrap(name: &str, info: &ProcessInfo) -> PyResult<Interpreter>
             &object::str_utf8(src.text)?,
         ])?;
     }
+    public.setattr(c"FileWrapper", &adapter.getattr(c"FileWrapper")?)?;
+    let a = &info.apache;
+    adapter.getattr(c"_apache_module")?.call(&[
+        &object::tuple(vec![
+            object::int(a.version.0)?,
+            object::int(a.version.1)?,
+            object::int(a.version.2)?,
+        ])?,
+        &object::str_utf8(&a.mpm_name)?,
+        &object::int(a.maximum_processes)?,
+        &object::int(a.threads_per_process)?,
+        &object::str_utf8(&a.description)?,
+        &object::str_utf8(&a.build_date)?,
+        &object::boolean(a.embedded),
+    ])?;
     public.setattr(c"process_group", &object::str_utf8(&info.process_group)?)?;
     public.setattr(c"application_group", &object::str_utf8(name)?)?;
     public.setattr(c"maximum_processes", &object::int(info.maximum_processes)?)?;

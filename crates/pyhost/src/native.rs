@@ -71,6 +71,10 @@ fn args<'a>(
         ));
         return Err(PyErrSet);
     }
+    if want == 0 {
+        // (CPython may pass a null array for no arguments.)
+        return Ok(&[]);
+    }
     // SAFETY: CPython passes `n` valid borrowed references at `ptr`.
     Ok(unsafe { std::slice::from_raw_parts(ptr, want) })
 }
@@ -293,6 +297,42 @@ unsafe extern "C" fn stats(
     })
 }
 
+unsafe extern "C" fn start_recording_metrics(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
+    entry("start_recording_metrics", || {
+        args(a, n, 0, "start_recording_metrics")?;
+        super::metrics::start_recording();
+        Ok(object::none())
+    })
+}
+
+/// None before start_recording_metrics(); else the process's lifetime
+/// totals as a tuple (restart_time, request_count, request_busy_time,
+/// active_requests, request_threads).
+unsafe extern "C" fn process_totals(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
+    entry("process_totals", || {
+        args(a, n, 0, "process_totals")?;
+        if !super::metrics::recording() {
+            return Ok(object::none());
+        }
+        let (restart, count, busy, active, threads) = super::metrics::totals();
+        object::tuple(vec![
+            object::float(restart)?,
+            object::int(count as i64)?,
+            object::float(busy)?,
+            object::int(active)?,
+            object::int(threads as i64)?,
+        ])
+    })
+}
+
 unsafe extern "C" fn read(
     _m: *mut py::PyObject,
     a: *mut *mut py::PyObject,
@@ -395,7 +435,7 @@ unsafe extern "C" fn script_loaded(
 }
 
 #[repr(transparent)]
-struct MethodTable([py::PyMethodDef; 10]);
+struct MethodTable([py::PyMethodDef; 12]);
 // SAFETY: the table is only read by Python after installation.
 unsafe impl Sync for MethodTable {}
 
@@ -418,13 +458,15 @@ static METHODS: MethodTable = MethodTable([
     method(c"set_activity", set_activity),
     method(c"script_loaded", script_loaded),
     method(c"stats", stats),
+    method(c"start_recording_metrics", start_recording_metrics),
+    method(c"process_totals", process_totals),
     py::PyMethodDef::zeroed(),
 ]);
 
 /// The mod_wsgi API level the `mod_wsgi` module provides (code written for
 /// mod_wsgi compares `mod_wsgi.version` against it), also the environ's
 /// `mod_wsgi.version`.
-pub const API_VERSION: [i64; 3] = [4, 9, 4];
+pub const API_VERSION: [i64; 3] = [6, 1, 1];
 
 pub fn api_version() -> PyResult<PyObj> {
     object::tuple(
@@ -449,6 +491,7 @@ pub fn install() -> PyResult<()> {
         m.setattr(c"server_version", &version)?;
         m.setattr(c"api_version", &api_version()?)?;
         for (name, value) in [
+            (c"LOG_CRIT", level::CRIT),
             (c"LOG_ERR", level::ERR),
             (c"LOG_WARNING", level::WARNING),
             (c"LOG_NOTICE", level::NOTICE),

@@ -42,6 +42,23 @@ pub struct ProcessInfo {
     pub maximum_processes: i64,
     pub threads_per_process: i64,
     pub settings: PythonSettings,
+    /// What the `apache` module reports.
+    pub apache: ApacheFacts,
+}
+
+/// The Apache server this process belongs to, as mod_wsgi's `apache`
+/// module reports it.
+#[derive(Clone, Debug, Default)]
+pub struct ApacheFacts {
+    pub version: (i64, i64, i64),
+    pub mpm_name: String,
+    pub maximum_processes: i64,
+    pub threads_per_process: i64,
+    pub description: String,
+    pub build_date: String,
+    /// An Apache child (embedded mode), not a daemon: an importable
+    /// `apache` package on sys.path is extended rather than replaced.
+    pub embedded: bool,
 }
 
 /// How Python is set up in this process (the `WSGIPython*` directives,
@@ -239,6 +256,7 @@ pub fn initialize(info: ProcessInfo) -> Result<(), String> {
         return Ok(());
     }
     configure_and_start(&info.settings)?;
+    super::metrics::note_process_start();
     let _ = PROCESS.set(info);
     // SAFETY: Py_InitializeFromConfig left this thread holding the GIL with
     // the main interpreter's first thread state current.

@@ -5,6 +5,7 @@
 
 use super::host::level;
 use super::io::RequestIo;
+use super::metrics;
 use super::native;
 use super::object::{self, PyObj, PyResult};
 use super::runtime::{self, Interpreter};
@@ -41,6 +42,18 @@ pub enum Outcome {
 /// returns how it ended plus the I/O, for the caller to finish with (None
 /// if the application's objects still hold it, which they cannot use).
 pub fn run_app<Io: RequestIo>(
+    io: Io,
+    target: &AppTarget,
+    cgi: &Environ,
+) -> Result<(Outcome, Option<Io>), String> {
+    let started = std::time::Instant::now();
+    metrics::request_started();
+    let result = run_in_interpreter(io, target, cgi);
+    metrics::request_finished(started.elapsed());
+    result
+}
+
+fn run_in_interpreter<Io: RequestIo>(
     io: Io,
     target: &AppTarget,
     cgi: &Environ,
@@ -170,5 +183,10 @@ fn build_environ(
         object::str_utf8(if t.sendfile { "1" } else { "0" })?,
     )?;
     set(c"mod_wsgi.version", native::api_version()?)?;
+    if let Some(p) = runtime::process_info() {
+        let (a, b, c) = p.apache.version;
+        let v = object::tuple(vec![object::int(a)?, object::int(b)?, object::int(c)?])?;
+        set(c"apache.version", v)?;
+    }
     Ok(env)
 }

@@ -145,7 +145,7 @@ impl Cidr {
             return false;
         }
         let shift = width - self.prefix.min(width);
-        shift >= width as u8 || (net >> shift) == (host >> shift)
+        shift >= width || (net >> shift) == (host >> shift)
     }
 }
 

@@ -58,9 +58,9 @@ impl TelemetryService {
                     interval = value
                         .parse::<f64>()
                         .ok()
-                        .filter(|i| *i > 0.0 && i.is_finite())
+                        .filter(|i| *i >= 0.5 && i.is_finite())
                         .ok_or_else(|| {
-                            format!("interval '{value}' is not a positive number of seconds")
+                            format!("interval '{value}' is not a number of seconds, 0.5 or more")
                         })?
                 }
                 _ => return Err(format!("unknown option '{key}'")),
@@ -86,6 +86,11 @@ impl TelemetryOptions {
         if words.is_empty() {
             return Err("needs [+|-]CaptureUserAgent, None or All".into());
         }
+        let absolute = words.iter().any(|w| w == "None" || w == "All");
+        let signed = words.iter().any(|w| w.starts_with(['+', '-']));
+        if absolute && signed {
+            return Err("None and All cannot be mixed with +Flag or -Flag on one line".into());
+        }
         for w in &words {
             match w.as_str() {
                 "None" => self = TelemetryOptions::default(),
@@ -96,6 +101,9 @@ impl TelemetryOptions {
                         b'-' => (false, &w[1..]),
                         _ => (true, w.as_str()),
                     };
+                    if flag.is_empty() {
+                        return Err(format!("'{w}' names no option"));
+                    }
                     match flag {
                         "CaptureUserAgent" => self.capture_user_agent = on,
                         _ => return Err(format!("unknown telemetry option '{w}'")),
@@ -194,6 +202,13 @@ mod tests {
         assert!(TelemetryService::parse("tcp:1.2.3.4:5").is_err());
         assert!(TelemetryService::parse("unix:relative").is_err());
         assert!(TelemetryService::parse("unix:/a interval=0").is_err());
+        assert!(TelemetryService::parse("unix:/a interval=0.4").is_err());
+        assert_eq!(
+            TelemetryService::parse("unix:/a interval=0.5")
+                .unwrap()
+                .interval,
+            0.5
+        );
         assert!(TelemetryService::parse("unix:/a colour=red").is_err());
         assert!(TelemetryService::parse("unix:/a interval=1 x").is_err());
     }
@@ -204,7 +219,14 @@ mod tests {
         assert!(o.apply("+CaptureUserAgent").unwrap().capture_user_agent);
         assert!(o.apply("All").unwrap().capture_user_agent);
         assert!(!o.apply("All None").unwrap().capture_user_agent);
-        assert!(!o.apply("All -CaptureUserAgent").unwrap().capture_user_agent);
+        assert!(
+            o.apply("All -CaptureUserAgent").is_err(),
+            "the forms do not mix"
+        );
+        assert!(o.apply("+").is_err());
+        // Lines layer: a later -Flag undoes an earlier +Flag.
+        let on = o.apply("+CaptureUserAgent").unwrap();
+        assert!(!on.apply("-CaptureUserAgent").unwrap().capture_user_agent);
         assert!(o.apply("Colour").is_err());
         assert!(o.apply("").is_err());
     }

@@ -18,6 +18,15 @@ pub fn start_python() {
         maximum_processes: 1,
         threads_per_process: 4,
         settings: PythonSettings::default(),
+        apache: pyhost::runtime::ApacheFacts {
+            version: (2, 4, 99),
+            mpm_name: "test".into(),
+            maximum_processes: 3,
+            threads_per_process: 4,
+            description: "Apache/2.4.99 (test)".into(),
+            build_date: "today".into(),
+            embedded: false,
+        },
     })
     .expect("Python starts");
 }
