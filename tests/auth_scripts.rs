@@ -256,31 +256,11 @@ fn digest_header(user: &str, password: &str, realm: &str, nonce: &str, uri: &str
 
 /// A virtualenv with Django from PyPI, made once and kept under target/.
 fn django_venv() -> std::path::PathBuf {
-    use std::fs;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-    let venv = root.join("django-venv");
-    let lock = fs::File::create(root.join("django-venv.lock")).unwrap();
-    // SAFETY: flock on a descriptor we own; released when `lock` drops.
-    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-    if venv.join("ok").exists() {
-        return venv;
-    }
-    let _ = fs::remove_dir_all(&venv);
-    let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
-    run(std::process::Command::new(&python).args(["-m", "venv", venv.to_str().unwrap()]));
-    run(std::process::Command::new(venv.join("bin/pip")).args(["install", "--quiet", "django"]));
-    fs::write(venv.join("ok"), "").unwrap();
-    venv
+    common::pip_venv("django-venv", &["django"])
 }
 
 fn run(cmd: &mut std::process::Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_ok(cmd);
 }
 
 /// A Django project (settings, SQLite users and groups) whose users log in

@@ -16,32 +16,11 @@ use std::time::Duration;
 
 /// A virtualenv with PyPI's mod_wsgi, made once and kept under target/.
 fn express_venv() -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/express-venv");
-    let lock =
-        fs::File::create(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/express-venv.lock"))
-            .unwrap();
-    // SAFETY: flock on a descriptor we own; released when `lock` drops.
-    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-    if venv.join("ok").exists() {
-        return venv;
-    }
-    let _ = fs::remove_dir_all(&venv);
-    let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
-    run(Command::new(&python).args(["-m", "venv", venv.to_str().unwrap()]));
-    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "mod_wsgi==6.1.1"]));
-    fs::write(venv.join("ok"), "").unwrap();
-    venv
+    common::pip_venv("express-venv", &["mod_wsgi==6.1.1"])
 }
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::run_ok(cmd)
 }
 
 /// A server root written by setup-server, started with its own apachectl;

@@ -145,3 +145,31 @@ fn process_metrics_count_requests_in_both_modes() {
         }
     }
 }
+
+#[test]
+fn request_metrics_have_daemon_phases_only_in_daemon_mode() {
+    let s = site("api6-rmetrics");
+    for (prefix, daemon) in [("/d", true), ("/e", false)] {
+        // Starts recording (and drains what there was).
+        json_of(&s.get(&format!("{prefix}/api6?request-metrics")));
+        json_of(&s.get(&format!("{prefix}/api6?request-metrics")));
+        for _ in 0..2 {
+            assert_eq!(s.get(&format!("{prefix}/environ")).status, 200);
+        }
+        let v = json_of(&s.get(&format!("{prefix}/api6?request-metrics")));
+        let m = v.get("metrics");
+        if daemon {
+            // The previous reader and the two requests, all in the one daemon.
+            assert_eq!(m.get("request_count").num(), 3.0, "{v:?}\n{}", s.logs());
+            assert!(m.get("queue_time").num() >= 0.0, "{v:?}");
+            assert!(m.get("daemon_time").num() >= 0.0, "{v:?}");
+            assert_eq!(m.get("request_threads_maximum").num(), 2.0);
+        } else {
+            assert_eq!(m.get("queue_time"), &Value::Null, "{v:?}");
+            assert_eq!(m.get("daemon_time"), &Value::Null);
+        }
+        assert!(m.get("status_2xx").num() >= 1.0, "{v:?}");
+        assert!(m.get("sample_period").num() > 0.0);
+        assert!(m.get("memory_rss").num() > 1e6);
+    }
+}

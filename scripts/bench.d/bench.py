@@ -33,9 +33,13 @@ VARIANTS = {
     'modwsgi-embedded': {'module': DEBIAN, 'daemon': False},
     'modwsgi-daemon': {'module': DEBIAN, 'daemon': True},
     'static': {'static': True},
+    # Ours with mod_wsgi.start_recording_metrics() called at start-up.
+    'metrics-embedded': {'module': OURS, 'daemon': False, 'metrics': True},
+    'metrics-daemon': {'module': OURS, 'daemon': True, 'metrics': True},
 }
 # Which mod_wsgi variant each of ours is compared with.
-BASELINE = {'ours-embedded': 'modwsgi-embedded', 'ours-daemon': 'modwsgi-daemon'}
+BASELINE = {'ours-embedded': 'modwsgi-embedded', 'ours-daemon': 'modwsgi-daemon',
+            'metrics-embedded': 'ours-embedded', 'metrics-daemon': 'ours-daemon'}
 # MOD_WSGI_RS_BEFORE_SO: an earlier build of ours, run in the same rounds
 # (variants before-embedded / before-daemon, compared with ours).
 BEFORE = os.environ.get('MOD_WSGI_RS_BEFORE_SO')
@@ -87,6 +91,10 @@ def config(root, port, variant):
         if spec['daemon']:
             lines += ['WSGIDaemonProcess bench processes=2 threads=8 display-name=%{GROUP}',
                       'WSGIProcessGroup bench']
+        if spec.get('metrics'):
+            group = 'bench' if spec['daemon'] else '%{GLOBAL}'
+            lines += ['WSGIImportScript %s/metrics_on.py process-group=%s application-group=%%{GLOBAL}'
+                      % (root, group)]
     return '\n'.join(lines) + '\n'
 
 
@@ -94,6 +102,8 @@ def prepare_root(variant):
     root = tempfile.mkdtemp(prefix='mod_wsgi_rs-bench-%s-' % variant)
     os.chmod(root, 0o755)
     shutil.copy(os.path.join(HERE, 'app.wsgi'), root)
+    with open(os.path.join(root, 'metrics_on.py'), 'w') as f:
+        f.write('import mod_wsgi\nmod_wsgi.start_recording_metrics()\n')
     with open(os.path.join(root, 'hello.txt'), 'wb') as f:
         f.write(b'Hello World!')
     with open(os.path.join(root, 'file1m.bin'), 'wb') as f:
@@ -200,6 +210,23 @@ class Apache:
         return elapsed
 
 
+def session_cpu(session):
+    """CPU seconds (all threads) of the processes of session `session`
+    (a server started in its own session: Apache and its daemons)."""
+    total = 0.0
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            if int(fields[3]) == session:
+                total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 UNITS = {'us': 1e-3, 'ms': 1.0, 's': 1000.0}
 CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
 
@@ -231,7 +258,7 @@ def main():
     ap.add_argument('--apache-sendfile', choices=['On', 'Off'], default='On')
     ap.add_argument('--rounds', type=int, default=int(os.environ.get('BENCH_ROUNDS', 2)))
     ap.add_argument('--duration', type=int, default=int(os.environ.get('BENCH_DURATION', 10)))
-    ap.add_argument('--variants', default=','.join(VARIANTS))
+    ap.add_argument('--variants', default=','.join(v for v in VARIANTS if not v.startswith('metrics-')))
     ap.add_argument('--scenarios', default=','.join(SCENARIOS))
     args = ap.parse_args()
     APACHE_SENDFILE = args.apache_sendfile
@@ -316,7 +343,7 @@ def report(variants, scenarios, results, lifecycle, unavailable, args):
             variant, med(life['startup']), med(life['stop']), med(life['rss']) / 1024,
             '%.1f' % (daemon / 1024) if daemon else '-'))
     print('\nround-by-round figures are printed above the tables; a ratio compares medians.')
-    print('ratio: ours-* to mod_wsgi, before-* (MOD_WSGI_RS_BEFORE_SO) to ours.')
+    print('ratio: ours-* to mod_wsgi, before-* (MOD_WSGI_RS_BEFORE_SO) and metrics-* (recording on) to ours.')
     print('server CPU and switches: all processes of the server (Apache and daemons),')
     print('per request served; wrk\'s own CPU is not in them.')
 

@@ -17,7 +17,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import CLOCK_TICKS, free_port, wrk  # noqa: E402
+from bench import free_port, session_cpu, wrk  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OURS = os.path.join(REPO, 'target/release/libmod_wsgi_rs.so')
@@ -70,18 +70,8 @@ class Express:
             self.pid = int(f.read())
 
     def cpu(self):
-        total = 0.0
-        for pid in os.listdir('/proc'):
-            if not pid.isdigit():
-                continue
-            try:
-                with open('/proc/%s/stat' % pid) as f:
-                    fields = f.read().rsplit(')', 1)[1].split()
-                if int(fields[3]) == self.pid:  # the server's session
-                    total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-            except (OSError, IndexError, ValueError):
-                continue
-        return total
+        """CPU seconds of every process of the server's session."""
+        return session_cpu(self.pid)
 
     def stop(self):
         subprocess.run([os.path.join(self.root, 'apachectl'), 'stop'], capture_output=True)

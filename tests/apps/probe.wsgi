@@ -354,6 +354,9 @@ def route_api6(environ, start_response, query):
         if not log.handlers:
             log.addHandler(mod_wsgi.LogHandler())
         log.error('probe LogHandler says %s', query[4:])
+    if query == 'request-metrics':
+        mod_wsgi.start_recording_metrics()
+        return _json(start_response, {'metrics': mod_wsgi.request_metrics()})
     if query == 'metrics':
         mod_wsgi.start_recording_metrics()
         m = mod_wsgi.process_metrics()

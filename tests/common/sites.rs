@@ -51,13 +51,12 @@ pub fn json_of(r: &http::Response) -> json::Value {
     json::parse_response(r)
 }
 
-/// A virtualenv with Flask from PyPI, made once and kept under target/.
-pub fn flask_venv() -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv");
-    // Test binaries may run at once: one makes the venv, the others wait.
-    let lock =
-        fs::File::create(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv.lock"))
-            .unwrap();
+/// A virtualenv under target/`name` with `packages` from PyPI, made once
+/// (test binaries may run at once: one makes it, the others wait).
+pub fn pip_venv(name: &str, packages: &[&str]) -> PathBuf {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let venv = target.join(name);
+    let lock = fs::File::create(target.join(format!("{name}.lock"))).unwrap();
     // SAFETY: flock on a descriptor we own; released when `lock` drops.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
     if venv.join("ok").exists() {
@@ -65,19 +64,31 @@ pub fn flask_venv() -> PathBuf {
     }
     let _ = fs::remove_dir_all(&venv);
     let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
-    let run = |cmd: &mut std::process::Command| {
-        let out = cmd.output().expect("running venv/pip");
-        assert!(
-            out.status.success(),
-            "{:?} failed:\n{}",
-            cmd,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(std::process::Command::new(&python).args(["-m", "venv", venv.to_str().unwrap()]));
-    run(std::process::Command::new(venv.join("bin/pip")).args(["install", "--quiet", "flask"]));
+    run_ok(std::process::Command::new(&python).args(["-m", "venv", venv.to_str().unwrap()]));
+    run_ok(
+        std::process::Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet"])
+            .args(packages),
+    );
     fs::write(venv.join("ok"), "").unwrap();
     venv
+}
+
+/// Runs a command that must succeed; its stdout.
+pub fn run_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A virtualenv with Flask from PyPI, made once and kept under target/.
+pub fn flask_venv() -> PathBuf {
+    pip_venv("test-venv", &["flask"])
 }
 
 /// Sends a request, reads `n` bytes of the response, then hangs up.

@@ -514,7 +514,8 @@ def _environ_6x(environ, server_pid):
     for key in ('mod_wsgi.request_start', 'mod_wsgi.queue_start', 'mod_wsgi.daemon_start'):
         environ[key] = _seconds(environ, key)
     environ['mod_wsgi.application_start'] = _time()
-    environ['mod_wsgi.thread_id'] = _thread_id()
+    if 'mod_wsgi.thread_id' not in environ:
+        environ['mod_wsgi.thread_id'] = _thread_id()
     environ['mod_wsgi.server_pid'] = str(server_pid or os.getpid())
 
 

@@ -74,10 +74,51 @@ def __getattr__(name):
 
 # ---- Metrics ------------------------------------------------------------------
 
+def _cpu():
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
+def _memory():
+    """(rss, max rss) in bytes."""
+    import os
+    import resource
+    try:
+        with open('/proc/self/statm') as f:
+            rss = int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError, IndexError):
+        rss = 0
+    return rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def start_recording_metrics():
     """Turns on metrics accounting for this process (idempotent); before it,
-    process_metrics() returns None."""
-    _host.start_recording_metrics()
+    request_metrics() and process_metrics() return None."""
+    _host.start_recording_metrics(*_cpu())
+
+
+def request_metrics():
+    """What happened in this process since the previous call (mod_wsgi 6.1's
+    keys), then a new interval starts; None until start_recording_metrics().
+    Call it from one reporter thread, not from a request."""
+    import os
+    user, system = _cpu()
+    m = _host.request_interval(user, system)
+    if m is None:
+        return None
+    user0, system0 = m.pop('_cpu_start')
+    period = m['sample_period']
+    m['pid'] = os.getpid()
+    m['cpu_user_utilization'] = (user - user0) / period
+    m['cpu_system_utilization'] = (system - system0) / period
+    m['cpu_utilization'] = m['cpu_user_utilization'] + m['cpu_system_utilization']
+    # mod_wsgi's deprecated aliases of the three rates.
+    m['cpu_user_time'] = m['cpu_user_utilization']
+    m['cpu_system_time'] = m['cpu_system_utilization']
+    m['cpu_time'] = m['cpu_utilization']
+    m['memory_rss'], m['memory_max_rss'] = _memory()
+    return m
 
 
 def process_metrics():

@@ -8,6 +8,7 @@ pub mod auth_call;
 pub mod host;
 pub mod io;
 pub mod metrics;
+mod metrics_dict;
 pub mod metrics_interval;
 mod modules;
 mod native;

@@ -18,10 +18,50 @@ static ACTIVE: AtomicI64 = AtomicI64::new(0);
 static THREADS: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    static SEEN: Cell<bool> = const { Cell::new(false) };
+    /// This thread's request-thread slot, from 1 (0: none yet).
+    static SLOT: Cell<usize> = const { Cell::new(0) };
 }
 
-fn now() -> f64 {
+/// When each slot's request in flight began (µs since the epoch), for
+/// the in-flight tail of busy time and request_threads_current_elapsed.
+static IN_FLIGHT: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+/// This thread's slot (mod_wsgi.thread_id), assigned on first use.
+pub fn thread_slot() -> usize {
+    SLOT.with(|s| {
+        if s.get() == 0 {
+            s.set(THREADS.fetch_add(1, Ordering::Relaxed) as usize + 1);
+        }
+        s.get()
+    })
+}
+
+/// Request threads that have served a request.
+pub fn threads_started() -> u64 {
+    THREADS.load(Ordering::Relaxed)
+}
+
+fn in_flight() -> std::sync::MutexGuard<'static, Vec<u64>> {
+    IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// While recording: the slot's request began at `start_us` (0: ended).
+pub fn mark_in_flight(slot: usize, start_us: u64) {
+    let mut v = in_flight();
+    if v.len() < slot {
+        v.resize(slot, 0);
+    }
+    if slot >= 1 {
+        v[slot - 1] = start_us;
+    }
+}
+
+/// The start (µs) of each slot's request in flight (0: idle).
+pub fn in_flight_starts() -> Vec<u64> {
+    in_flight().clone()
+}
+
+pub fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -33,8 +73,17 @@ pub fn note_process_start() {
 }
 
 /// `start_recording_metrics()`: idempotent.
-pub fn start_recording() {
-    RECORDING.store(true, Ordering::SeqCst);
+pub fn start_recording(cpu: (f64, f64)) {
+    if !RECORDING.swap(true, Ordering::SeqCst) {
+        super::metrics_interval::begin(now(), cpu);
+    }
+}
+
+/// Now in µs since the epoch.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 pub fn recording() -> bool {
@@ -44,9 +93,7 @@ pub fn recording() -> bool {
 /// A request began on this thread.
 pub fn request_started() {
     ACTIVE.fetch_add(1, Ordering::Relaxed);
-    if !SEEN.with(|s| s.replace(true)) {
-        THREADS.fetch_add(1, Ordering::Relaxed);
-    }
+    thread_slot();
 }
 
 /// A request ended after `busy`.

@@ -93,6 +93,8 @@ pub struct SlotTotals {
 #[derive(Clone, Debug, Default)]
 pub struct Interval {
     pub start: f64,
+    /// The process's user and system CPU seconds when it began.
+    pub cpu_start: (f64, f64),
     pub requests: u64,
     pub server: Phase,
     pub queue: Phase,
@@ -178,11 +180,12 @@ fn interval() -> std::sync::MutexGuard<'static, Option<Interval>> {
 }
 
 /// Starts the first interval (start_recording_metrics), if none.
-pub fn begin(now: f64) {
+pub fn begin(now: f64, cpu: (f64, f64)) {
     let mut i = interval();
     if i.is_none() {
         *i = Some(Interval {
             start: now,
+            cpu_start: cpu,
             ..Default::default()
         });
     }
@@ -194,12 +197,14 @@ pub fn record(s: &Sample) {
     }
 }
 
-/// The interval that ends now; the next one starts.
-pub fn drain(now: f64) -> Option<Interval> {
+/// The interval that ends now (`cpu`: the process's CPU now); the next
+/// one starts.
+pub fn drain(now: f64, cpu: (f64, f64)) -> Option<Interval> {
     let mut guard = interval();
     let ended = guard.take()?;
     *guard = Some(Interval {
         start: now,
+        cpu_start: cpu,
         ..Default::default()
     });
     Some(ended)

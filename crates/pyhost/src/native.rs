@@ -79,6 +79,16 @@ fn args<'a>(
     Ok(unsafe { std::slice::from_raw_parts(ptr, want) })
 }
 
+fn as_f64(o: *mut py::PyObject) -> PyResult<f64> {
+    // SAFETY: GIL held; raises TypeError on a non-number.
+    let v = unsafe { py::PyFloat_AsDouble(o) };
+    // SAFETY: GIL held.
+    if v == -1.0 && !unsafe { py::PyErr_Occurred() }.is_null() {
+        return Err(PyErrSet);
+    }
+    Ok(v)
+}
+
 fn as_i64(o: *mut py::PyObject) -> PyResult<i64> {
     // SAFETY: GIL held; raises TypeError/OverflowError on bad input.
     let v = unsafe { py::PyLong_AsLongLong(o) };
@@ -303,9 +313,31 @@ unsafe extern "C" fn start_recording_metrics(
     n: py::Py_ssize_t,
 ) -> *mut py::PyObject {
     entry("start_recording_metrics", || {
-        args(a, n, 0, "start_recording_metrics")?;
-        super::metrics::start_recording();
+        // (the process's user and system CPU seconds now)
+        let a = args(a, n, 2, "start_recording_metrics")?;
+        super::metrics::start_recording((as_f64(a[0])?, as_f64(a[1])?));
         Ok(object::none())
+    })
+}
+
+/// request_metrics()'s interval (None before recording): the dict of the
+/// interval that ends now. Arguments: the process's CPU seconds now.
+unsafe extern "C" fn request_interval(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
+    entry("request_interval", || {
+        let a = args(a, n, 2, "request_interval")?;
+        let now = super::metrics::now();
+        let Some(ended) = super::metrics_interval::drain(now, (as_f64(a[0])?, as_f64(a[1])?))
+        else {
+            return Ok(object::none());
+        };
+        let info = super::runtime::process_info();
+        let max = info.map_or(1, |p| p.threads_per_process.max(1) as usize);
+        let daemon = info.is_some_and(|p| !p.process_group.is_empty());
+        super::metrics_dict::interval_dict(&ended, now, max, daemon)
     })
 }
 
@@ -435,7 +467,7 @@ unsafe extern "C" fn script_loaded(
 }
 
 #[repr(transparent)]
-struct MethodTable([py::PyMethodDef; 12]);
+struct MethodTable([py::PyMethodDef; 13]);
 // SAFETY: the table is only read by Python after installation.
 unsafe impl Sync for MethodTable {}
 
@@ -460,6 +492,7 @@ static METHODS: MethodTable = MethodTable([
     method(c"stats", stats),
     method(c"start_recording_metrics", start_recording_metrics),
     method(c"process_totals", process_totals),
+    method(c"request_interval", request_interval),
     py::PyMethodDef::zeroed(),
 ]);
 

@@ -160,6 +160,55 @@ pub fn str_list(list: &PyObj) -> Vec<String> {
         .collect()
 }
 
+/// A list of ints.
+pub fn int_list(items: &[u64]) -> PyResult<PyObj> {
+    // SAFETY: GIL held; PyList_SetItem steals each new reference.
+    unsafe {
+        let l = PyObj::owned(py::PyList_New(items.len() as isize))?;
+        for (i, v) in items.iter().enumerate() {
+            py::PyList_SetItem(l.as_ptr(), i as isize, int(*v as i64)?.into_ptr());
+        }
+        Ok(l)
+    }
+}
+
+/// A list of floats.
+pub fn float_list(items: &[f64]) -> PyResult<PyObj> {
+    // SAFETY: as in int_list.
+    unsafe {
+        let l = PyObj::owned(py::PyList_New(items.len() as isize))?;
+        for (i, v) in items.iter().enumerate() {
+            py::PyList_SetItem(l.as_ptr(), i as isize, float(*v)?.into_ptr());
+        }
+        Ok(l)
+    }
+}
+
+/// This thread's CPU time in seconds (`time.thread_time()`), GIL held.
+pub fn thread_cpu_time() -> f64 {
+    // SAFETY: GIL held; sys.modules gives a borrowed module (imported
+    // only the first time); new references are checked; errors cleared.
+    let module = unsafe {
+        let found = py::PyDict_GetItemString(py::PyImport_GetModuleDict(), c"time".as_ptr());
+        if found.is_null() {
+            PyObj::owned(py::PyImport_ImportModule(c"time".as_ptr()))
+        } else {
+            PyObj::borrowed(found)
+        }
+    };
+    let t = module
+        .and_then(|m| m.getattr(c"thread_time"))
+        .and_then(|f| f.call(&[]))
+        .map(|v| unsafe { py::PyFloat_AsDouble(v.as_ptr()) });
+    match t {
+        Ok(v) if v >= 0.0 => v,
+        _ => {
+            clear_error();
+            0.0
+        }
+    }
+}
+
 pub fn float(v: f64) -> PyResult<PyObj> {
     // SAFETY: GIL held (caller's contract, as for every helper here).
     PyObj::owned(unsafe { py::PyFloat_FromDouble(v) })

@@ -6,8 +6,10 @@
 use super::host::level;
 use super::io::RequestIo;
 use super::metrics;
+use super::metrics_interval;
 use super::native;
 use super::object::{self, PyObj, PyResult};
+use super::request_state::RequestState;
 use super::runtime::{self, Interpreter};
 use wsgi_core::environ::Environ;
 
@@ -67,10 +69,19 @@ fn run_in_interpreter<Io: RequestIo>(
         // the handle, never the embedder's I/O (which may borrow the
         // embedder's request for this call only).
         let _detach = DetachOnExit(handle.as_ptr());
+        // With metrics on: when the application starts and its CPU so far.
+        let recording = metrics::recording().then(|| {
+            let start = metrics::now_us();
+            metrics::mark_in_flight(metrics::thread_slot(), start);
+            (start, object::thread_cpu_time())
+        });
         native::set_current(handle.as_ptr());
         let result = call_app(interp, target, cgi, &handle);
         native::set_current(std::ptr::null_mut());
         let state = native::state_of(handle.as_ptr()).expect("our own capsule");
+        if let Some((start, cpu)) = recording {
+            record_sample(state, cgi, start, cpu);
+        }
         let outcome = match result {
             Ok(_) => Outcome::Done,
             Err(_) if state.client_gone() => {
@@ -104,6 +115,37 @@ fn run_in_interpreter<Io: RequestIo>(
             .map(|io| *io);
         Ok((outcome, io))
     })?
+}
+
+/// Adds the finished request to request_metrics()'s interval.
+fn record_sample(state: &RequestState, cgi: &Environ, application_start: u64, cpu0: f64) {
+    let us = |key: &[u8]| {
+        cgi.get(key)
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (gil_wait, gil_waits) = object::gil_wait();
+    let slot = metrics::thread_slot();
+    metrics::mark_in_flight(slot, 0);
+    let s = &state.stats;
+    metrics_interval::record(&metrics_interval::Sample {
+        request_start: us(b"mod_wsgi.request_start"),
+        queue_start: us(b"mod_wsgi.queue_start"),
+        daemon_start: us(b"mod_wsgi.daemon_start"),
+        application_start,
+        application_finish: metrics::now_us(),
+        input_bytes: s.input_length,
+        input_reads: s.input_reads,
+        input_us: s.input_time.as_micros() as u64,
+        output_bytes: state.length.written(),
+        output_writes: s.output_writes,
+        output_us: s.output_time.as_micros() as u64,
+        status: state.head.as_ref().map_or(0, |h| h.status),
+        gil_wait_us: gil_wait.as_micros() as u64,
+        gil_wait_count: gil_waits,
+        slot,
+        cpu: (object::thread_cpu_time() - cpu0).max(0.0),
+    });
 }
 
 /// Detaches a handle's channel when dropped (if `run_app` has not taken it).
@@ -183,6 +225,11 @@ fn build_environ(
         object::str_utf8(if t.sendfile { "1" } else { "0" })?,
     )?;
     set(c"mod_wsgi.version", native::api_version()?)?;
+    // The request thread's slot, as request_metrics() numbers them.
+    set(
+        c"mod_wsgi.thread_id",
+        object::int(metrics::thread_slot() as i64)?,
+    )?;
     if let Some(p) = runtime::process_info() {
         let (a, b, c) = p.apache.version;
         let v = object::tuple(vec![object::int(a)?, object::int(b)?, object::int(c)?])?;

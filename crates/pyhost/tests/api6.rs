@@ -13,6 +13,10 @@ import apache
 import mod_wsgi
 
 def application(environ, start_response):
+    if environ['PATH_INFO'] == '/request-metrics':
+        m = mod_wsgi.request_metrics()
+        start_response('200 OK', [])
+        return [json.dumps(m).encode()]
     if environ['PATH_INFO'] == '/metrics':
         before = mod_wsgi.process_metrics()
         mod_wsgi.start_recording_metrics()
@@ -152,6 +156,113 @@ fn process_metrics_after_recording_starts(s: &Scripts) {
     assert!(t.contains("\"active_requests\": 1"), "{t}");
 }
 
+/// Keys request_metrics() has, beyond those checked by value.
+const REQUEST_METRICS_KEYS: &[&str] = &[
+    "start_time",
+    "stop_time",
+    "sample_period",
+    "request_throughput",
+    "capacity_utilization",
+    "request_threads_started",
+    "request_threads_active",
+    "request_threads_completed",
+    "request_threads_busy_time",
+    "request_threads_cpu_time",
+    "request_threads_current_elapsed",
+    "request_threads_max_duration",
+    "server_time",
+    "server_time_min_us",
+    "server_time_max_us",
+    "application_time_buckets",
+    "request_time",
+    "input_read_time",
+    "output_write_time",
+    "gil_wait_time",
+    "gil_wait_count",
+    "input_bytes",
+    "output_bytes",
+    "output_writes",
+    "cpu_user_utilization",
+    "cpu_utilization",
+    "memory_rss",
+    "memory_max_rss",
+    "pid",
+];
+
+fn request_metrics_cover_the_interval(s: &Scripts) {
+    let app = s.write("rmetrics", REPORT);
+    // Recording is on (process_metrics_after_recording_starts): drain, then
+    // three requests (one raises: no request id here), then read. The
+    // draining request itself ends in the new interval: 4 in all.
+    let run = |path: &str| {
+        let (io, _) = RecordingIo::new(b"abc");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros()
+            .to_string();
+        request(
+            &app,
+            "api6",
+            io,
+            &cgi("GET", path, &[("mod_wsgi.request_start", &now)]),
+        )
+    };
+    run("/request-metrics");
+    for path in ["/", "/log", "/metrics"] {
+        run(path);
+    }
+    let (_, rec) = run("/request-metrics");
+    let t = text(&rec);
+    for want in [
+        "\"request_count\": 4",
+        "\"status_2xx\": 3",
+        "\"status_5xx\": 1",
+        "\"queue_time\": null",
+        "\"daemon_time_min_us\": null",
+        "\"request_threads_maximum\": 4",
+    ] {
+        assert!(t.contains(want), "{want} in {t}");
+    }
+    for key in REQUEST_METRICS_KEYS {
+        assert!(t.contains(&format!("\"{key}\": ")), "{key} in {t}");
+    }
+    // Phase times are small here (no request waits in a queue).
+    let server_max: f64 = t
+        .split("\"server_time_max_us\": ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(server_max < 1e6, "{server_max}");
+    // 65 buckets per phase.
+    let buckets = t
+        .split("\"server_time_buckets\": [")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap();
+    assert_eq!(buckets.split(',').count(), 65, "{buckets}");
+    // The request reading them is in flight in its slot.
+    let current = t
+        .split("\"request_threads_current_elapsed\": [")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap();
+    assert!(
+        current
+            .split(',')
+            .any(|v| v.trim().parse::<f64>().unwrap() > 0.0),
+        "{current}"
+    );
+}
+
 fn main() {
     start_python();
     let scripts = Scripts::new("api6");
@@ -168,6 +279,10 @@ fn main() {
         (
             "process_metrics_after_recording_starts",
             process_metrics_after_recording_starts,
+        ),
+        (
+            "request_metrics_cover_the_interval",
+            request_metrics_cover_the_interval,
         ),
     ];
     let mut failed = Vec::new();
