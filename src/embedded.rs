@@ -61,5 +61,6 @@ pub fn run(r: Request<'_>, target: &AppTarget, cgi: &Environ) -> c_int {
 pub fn install_host() {
     pyhost::host::set_host(Box::new(crate::lifecycle::ProcessHost {
         on_script_load: |_| {},
+        server_metrics: crate::config::global_snapshot().server_metrics,
     }));
 }

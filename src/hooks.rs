@@ -47,10 +47,10 @@ impl Phases for Wsgi {
         status
     }
 
-    /// Starts the daemon process groups, in the parent, once per
-    /// configuration generation. Apache reads its configuration twice at
-    /// start-up; the first pass is only a check, so nothing is forked then.
-    fn post_config(pconf: Pool<'_>, s: Server, first_pass: bool) -> c_int {
+    /// In the parent, once per configuration generation: says what the
+    /// directives that differ here mean. Apache reads its configuration
+    /// twice at start-up; the first pass is only a check.
+    fn post_config(_pconf: Pool<'_>, s: Server, first_pass: bool) -> c_int {
         if first_pass {
             return ffi::OK;
         }
@@ -58,6 +58,12 @@ impl Phases for Wsgi {
         for note in config::global_snapshot().notes {
             log::server(ffi::APLOG_NOTICE, Some(s), &note);
         }
+        ffi::OK
+    }
+
+    /// Starts the daemon process groups (after the scoreboard exists, so
+    /// `server-metrics=` daemons can read it, as with mod_wsgi).
+    fn start_processes(pconf: Pool<'_>, s: Server) -> c_int {
         match crate::daemon::supervisor::start_all(pconf, s) {
             Ok(()) => ffi::OK,
             Err(e) => {

@@ -247,6 +247,8 @@ pub fn server_restarted() -> bool {
 /// activity to the watchdog (`set_activity`), script loads to `on_script_load`.
 pub struct ProcessHost {
     pub on_script_load: fn(bool),
+    /// WSGIServerMetrics On (Apache children) / server-metrics=On (daemons).
+    pub server_metrics: bool,
 }
 
 impl pyhost::host::Host for ProcessHost {
@@ -260,5 +262,13 @@ impl pyhost::host::Host for ProcessHost {
 
     fn script_loaded(&self, ok: bool) {
         (self.on_script_load)(ok);
+    }
+
+    fn server_metrics(&self) -> Option<pyhost::scoreboard::Scoreboard> {
+        if self.server_metrics {
+            crate::apache::scoreboard::snapshot()
+        } else {
+            None
+        }
     }
 }

@@ -173,3 +173,42 @@ fn request_metrics_have_daemon_phases_only_in_daemon_mode() {
         assert!(m.get("memory_rss").num() > 1e6);
     }
 }
+
+#[test]
+fn server_metrics_show_the_scoreboard_only_where_allowed() {
+    let dir = probe_dir("api6-server");
+    let d = dir.display();
+    let conf = format!(
+        "WSGIServerMetrics On\nExtendedStatus On\n\
+         WSGIDaemonProcess on processes=1 threads=2 server-metrics=On\n\
+         WSGIDaemonProcess off processes=1 threads=2\n\
+         WSGIScriptAlias /e {d}/probe.wsgi\n\
+         WSGIScriptAlias /on {d}/probe.wsgi process-group=on\n\
+         WSGIScriptAlias /off {d}/probe.wsgi process-group=off\n"
+    );
+    let s = Server::start("api6-server", &conf);
+    assert_eq!(
+        json_of(&s.get("/off/api6?server-metrics")).get("metrics"),
+        &Value::Null
+    );
+    for path in ["/e/api6?server-metrics", "/on/api6?server-metrics"] {
+        let v = json_of(&s.get(path));
+        let m = v.get("metrics");
+        assert_ne!(m, &Value::Null, "{path}: {v:?}\n{}", s.logs());
+        assert!(m.get("server_limit").num() >= 1.0, "{path}: {v:?}");
+        assert!(m.get("processes").num() >= 1.0);
+        // The Apache child serving this very request is writing it (its
+        // request line is there with ExtendedStatus On).
+        assert!(m.get("writing").num() >= 1.0, "{path}: {v:?}");
+        let requests = format!("{:?}", m.get("requests"));
+        assert!(requests.contains("server-metrics"), "{path}: {requests}");
+        assert!(m.get("pids").get_index(0) != &Value::Null, "{path}: {v:?}");
+    }
+    drop(s);
+    // Off by default in Apache children too.
+    let s = site("api6-server-off");
+    assert_eq!(
+        json_of(&s.get("/e/api6?server-metrics")).get("metrics"),
+        &Value::Null
+    );
+}

@@ -9,6 +9,7 @@ use super::pool::Pool;
 use super::request::Request;
 use super::server::Server;
 use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Registers every hook (httpd calls this when the module is loaded).
 ///
@@ -30,6 +31,8 @@ pub unsafe extern "C" fn register_hooks<P: Phases>(p: *mut ffi::apr_pool_t) {
             ffi::ap_hook_pre_config(Some(pre_config::<P>), none, none, middle);
             ffi::ap_hook_check_config(Some(check_config::<P>), none, none, middle);
             ffi::ap_hook_post_config(Some(post_config::<P>), none, none, middle);
+            let last = ffi::APR_HOOK_REALLY_LAST as c_int;
+            ffi::ap_hook_pre_mpm(Some(pre_mpm::<P>), none, none, last);
             ffi::ap_hook_child_init(Some(child_init::<P>), none, none, middle);
             let first = ffi::APR_HOOK_REALLY_FIRST as c_int;
             ffi::ap_hook_pre_connection(Some(pre_connection::<P>), none, none, first);
@@ -85,7 +88,38 @@ unsafe extern "C" fn post_config<P: Phases>(
             return ffi::OK;
         };
         let first_pass = super::mpm::is_check_pass();
-        P::post_config(pool, s, first_pass)
+        let status = P::post_config(pool, s, first_pass);
+        if first_pass || status != ffi::OK {
+            return status;
+        }
+        // SAFETY: ap_scoreboard_image is set by the MPM before pre_mpm
+        // returns and kept across restarts; only compared with null here.
+        if unsafe { ffi::ap_scoreboard_image }.is_null() {
+            DEFERRED.store(pconf, Ordering::SeqCst);
+            DEFERRED_SERVER.store(s.raw(), Ordering::SeqCst);
+            return ffi::OK;
+        }
+        P::start_processes(pool, s)
+    })
+}
+
+/// The configuration pool and main server whose processes start in pre_mpm.
+static DEFERRED: AtomicPtr<ffi::apr_pool_t> = AtomicPtr::new(std::ptr::null_mut());
+static DEFERRED_SERVER: AtomicPtr<ffi::server_rec> = AtomicPtr::new(std::ptr::null_mut());
+
+unsafe extern "C" fn pre_mpm<P: Phases>(
+    _p: *mut ffi::apr_pool_t,
+    _sb: ffi::ap_scoreboard_e,
+) -> c_int {
+    catch("pre_mpm", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
+        let pconf = DEFERRED.swap(std::ptr::null_mut(), Ordering::SeqCst);
+        let s = DEFERRED_SERVER.swap(std::ptr::null_mut(), Ordering::SeqCst);
+        // SAFETY: the pool and server post_config was given for this
+        // generation (pre_mpm runs after it, before any child exists).
+        match (unsafe { Pool::from_raw(pconf) }, server(s)) {
+            (Some(pool), Some(s)) => P::start_processes(pool, s),
+            _ => ffi::OK,
+        }
     })
 }
 

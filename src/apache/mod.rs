@@ -23,6 +23,7 @@ pub mod regex;
 pub mod request;
 pub mod request_io;
 pub mod response;
+pub mod scoreboard;
 pub mod server;
 mod strings;
 pub mod table;

@@ -19,6 +19,11 @@ pub trait Phases: 'static {
     /// In the parent, once the configuration is in place (`first_pass` on
     /// the check-only pass Apache makes at start-up).
     fn post_config(pconf: Pool<'_>, s: Server, first_pass: bool) -> c_int;
+    /// In the parent, once per configuration generation, when the
+    /// scoreboard exists: at the end of post_config on a restart, from
+    /// pre_mpm at start-up (the MPM makes the scoreboard in between, and
+    /// processes forked before it would never see it).
+    fn start_processes(pconf: Pool<'_>, s: Server) -> c_int;
     /// In each new Apache child.
     fn child_init(pchild: Pool<'_>, s: Server);
     /// For each new client connection.

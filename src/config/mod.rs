@@ -212,9 +212,6 @@ fn add_daemon_process(args: &str) -> Result<(), String> {
                 spec.name
             ));
         }
-        if spec.server_metrics {
-            g.note(format!("WSGIDaemonProcess {} server-metrics=On: mod_wsgi.server_metrics() arrives with the Python API work; until then it returns None", spec.name));
-        }
         g.daemons.push(spec);
         Ok(())
     })

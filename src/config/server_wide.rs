@@ -114,9 +114,6 @@ fn process_wide(g: &mut GlobalConfig, name: &str, args: &str) -> Result<(), Stri
         }
         "WSGIServerMetrics" => {
             g.server_metrics = flag(args)?;
-            if g.server_metrics {
-                g.note("WSGIServerMetrics On: mod_wsgi.server_metrics() arrives with the Python API work; until then it returns None".into());
-            }
         }
         "WSGITelemetryService" => {
             let t = TelemetryService::parse(args)?;

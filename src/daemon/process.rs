@@ -135,7 +135,7 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
         s.home_env = crate::os::users::home_of(g.uid);
         s
     };
-    super::host::install();
+    super::host::install(g.spec.server_metrics);
     runtime::initialize(runtime::ProcessInfo {
         process_group: g.spec.name.clone(),
         maximum_processes: g.spec.processes as i64,

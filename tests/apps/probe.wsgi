@@ -354,6 +354,19 @@ def route_api6(environ, start_response, query):
         if not log.handlers:
             log.addHandler(mod_wsgi.LogHandler())
         log.error('probe LogHandler says %s', query[4:])
+    if query == 'server-metrics':
+        m = mod_wsgi.server_metrics()
+        if m is None:
+            return _json(start_response, {'metrics': None})
+        workers = [w for p in m['processes'] for w in p['workers']]
+        return _json(start_response, {'metrics': {
+            'server_limit': m['server_limit'], 'thread_limit': m['thread_limit'],
+            'processes': len(m['processes']), 'running_time': m['running_time'],
+            'pids': [p['pid'] for p in m['processes'] if p['pid']],
+            'writing': sum(1 for w in workers if w['status'] == 'W'),
+            'statuses': sorted(set(w['status'] for w in workers)),
+            'requests': [w['request'] for w in workers if w['status'] == 'W'],
+        }})
     if query == 'request-metrics':
         mod_wsgi.start_recording_metrics()
         return _json(start_response, {'metrics': mod_wsgi.request_metrics()})

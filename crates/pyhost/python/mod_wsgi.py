@@ -121,6 +121,13 @@ def request_metrics():
     return m
 
 
+def server_metrics():
+    """Apache's scoreboard (every process and worker), as mod_wsgi 6.1 gives
+    it, or None unless WSGIServerMetrics On (Apache children) or
+    server-metrics=On (a daemon group) allows it."""
+    return _host.server_metrics()
+
+
 def process_metrics():
     """This process's lifetime aggregates (mod_wsgi 6.1's keys), or None
     until start_recording_metrics() was called."""

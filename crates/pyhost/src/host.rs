@@ -27,6 +27,11 @@ pub trait Host: Send + Sync {
     fn activity(&self, _what: &str) {}
     /// A WSGI script was loaded (ok) or failed to load.
     fn script_loaded(&self, _ok: bool) {}
+    /// Apache's scoreboard, when this process may show it
+    /// (WSGIServerMetrics / server-metrics=); None otherwise.
+    fn server_metrics(&self) -> Option<super::scoreboard::Scoreboard> {
+        None
+    }
 }
 
 struct Stderr;

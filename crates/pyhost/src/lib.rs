@@ -15,5 +15,6 @@ mod native;
 pub mod object;
 mod request_state;
 pub mod runtime;
+pub mod scoreboard;
 pub mod teardown;
 pub mod wsgi_call;

@@ -365,6 +365,21 @@ unsafe extern "C" fn process_totals(
     })
 }
 
+/// None unless the host shows Apache's scoreboard to this process.
+unsafe extern "C" fn server_metrics(
+    _m: *mut py::PyObject,
+    a: *mut *mut py::PyObject,
+    n: py::Py_ssize_t,
+) -> *mut py::PyObject {
+    entry("server_metrics", || {
+        args(a, n, 0, "server_metrics")?;
+        match host::host().server_metrics() {
+            Some(s) => super::scoreboard::to_dict(&s, super::metrics::now()),
+            None => Ok(object::none()),
+        }
+    })
+}
+
 unsafe extern "C" fn read(
     _m: *mut py::PyObject,
     a: *mut *mut py::PyObject,
@@ -467,7 +482,7 @@ unsafe extern "C" fn script_loaded(
 }
 
 #[repr(transparent)]
-struct MethodTable([py::PyMethodDef; 13]);
+struct MethodTable([py::PyMethodDef; 14]);
 // SAFETY: the table is only read by Python after installation.
 unsafe impl Sync for MethodTable {}
 
@@ -493,6 +508,7 @@ static METHODS: MethodTable = MethodTable([
     method(c"start_recording_metrics", start_recording_metrics),
     method(c"process_totals", process_totals),
     method(c"request_interval", request_interval),
+    method(c"server_metrics", server_metrics),
     py::PyMethodDef::zeroed(),
 ]);
 

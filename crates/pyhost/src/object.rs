@@ -160,6 +160,18 @@ pub fn str_list(list: &PyObj) -> Vec<String> {
         .collect()
 }
 
+/// A list of the given objects.
+pub fn list(items: Vec<PyObj>) -> PyResult<PyObj> {
+    // SAFETY: GIL held; PyList_SetItem steals each reference we hand over.
+    unsafe {
+        let l = PyObj::owned(py::PyList_New(items.len() as isize))?;
+        for (i, item) in items.into_iter().enumerate() {
+            py::PyList_SetItem(l.as_ptr(), i as isize, item.into_ptr());
+        }
+        Ok(l)
+    }
+}
+
 /// A list of ints.
 pub fn int_list(items: &[u64]) -> PyResult<PyObj> {
     // SAFETY: GIL held; PyList_SetItem steals each new reference.
