@@ -158,20 +158,14 @@ class Apache:
     def processes(self):
         """(pid, rss_kib, cmdline) of every process in the server's session."""
         out = []
-        for pid in os.listdir('/proc'):
-            if not pid.isdigit():
-                continue
+        for pid in session_pids(self.proc.pid):
             try:
-                with open('/proc/%s/stat' % pid) as f:
-                    fields = f.read().rsplit(')', 1)[1].split()
-                if int(fields[3]) != self.proc.pid and int(pid) != self.proc.pid:
-                    continue  # fields[3] is the process group
-                with open('/proc/%s/status' % pid) as f:
+                with open('/proc/%d/status' % pid) as f:
                     rss = int(re.search(r'VmRSS:\s+(\d+)', f.read()).group(1))
-                with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                with open('/proc/%d/cmdline' % pid, 'rb') as f:
                     cmd = f.read().replace(b'\0', b' ').decode(errors='replace')
-                out.append((int(pid), rss, cmd))
-            except (OSError, AttributeError, IndexError, ValueError):
+                out.append((pid, rss, cmd))
+            except (OSError, AttributeError, ValueError):
                 continue
         return out
 
@@ -210,10 +204,9 @@ class Apache:
         return elapsed
 
 
-def session_cpu(session):
-    """CPU seconds (all threads) of the processes of session `session`
-    (a server started in its own session: Apache and its daemons)."""
-    total = 0.0
+def session_pids(session):
+    """The pids of session `session` (a server started in its own
+    session: Apache and its daemons; fields[3] of /proc/PID/stat)."""
     for pid in os.listdir('/proc'):
         if not pid.isdigit():
             continue
@@ -221,7 +214,19 @@ def session_cpu(session):
             with open('/proc/%s/stat' % pid) as f:
                 fields = f.read().rsplit(')', 1)[1].split()
             if int(fields[3]) == session:
-                total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+                yield int(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+
+
+def session_cpu(session):
+    """CPU seconds (all threads) of the processes of session `session`."""
+    total = 0.0
+    for pid in session_pids(session):
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         except (OSError, IndexError, ValueError):
             continue
     return total

@@ -174,26 +174,17 @@ pub fn list(items: Vec<PyObj>) -> PyResult<PyObj> {
 
 /// A list of ints.
 pub fn int_list(items: &[u64]) -> PyResult<PyObj> {
-    // SAFETY: GIL held; PyList_SetItem steals each new reference.
-    unsafe {
-        let l = PyObj::owned(py::PyList_New(items.len() as isize))?;
-        for (i, v) in items.iter().enumerate() {
-            py::PyList_SetItem(l.as_ptr(), i as isize, int(*v as i64)?.into_ptr());
-        }
-        Ok(l)
-    }
+    list(
+        items
+            .iter()
+            .map(|v| int(*v as i64))
+            .collect::<PyResult<_>>()?,
+    )
 }
 
 /// A list of floats.
 pub fn float_list(items: &[f64]) -> PyResult<PyObj> {
-    // SAFETY: as in int_list.
-    unsafe {
-        let l = PyObj::owned(py::PyList_New(items.len() as isize))?;
-        for (i, v) in items.iter().enumerate() {
-            py::PyList_SetItem(l.as_ptr(), i as isize, float(*v)?.into_ptr());
-        }
-        Ok(l)
-    }
+    list(items.iter().map(|v| float(*v)).collect::<PyResult<_>>()?)
 }
 
 /// This thread's CPU time in seconds (`time.thread_time()`), GIL held.
