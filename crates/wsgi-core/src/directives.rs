@@ -433,7 +433,7 @@ pub const MOD_WSGI_DIRECTIVES: &[(&str, Support)] = &[
     ("WSGIVerboseDebugging", Support::Differs),
     ("WSGICaseSensitivity", Support::Differs),
     ("WSGIPassApacheRequest", Support::Differs),
-    ("WSGIServerMetrics", Support::Differs),
+    ("WSGIServerMetrics", Support::Supported),
     ("WSGIPerInterpreterGIL", Support::Differs),
     ("WSGIFreeThreading", Support::Differs),
     ("<WSGIInterpreterOptions", Support::Differs),
