@@ -233,3 +233,49 @@ fn application_type_module_imports_the_named_module() {
     let parent = e.start();
     served_in_daemon_mode_then_stopped(&e, parent, "v1 ");
 }
+
+#[test]
+fn embedded_mode_serves_from_the_apache_children() {
+    let app_dir = temp_dir("express-embedded");
+    let script = write_file(&app_dir, "app.wsgi", APP);
+    let e = Express::setup(
+        "express-embedded",
+        &app_dir,
+        script.to_str().unwrap(),
+        &["--embedded-mode"],
+    );
+    let parent = e.start();
+    let text = e.get("/").text();
+    assert!(
+        text.starts_with("v1 ") && text.ends_with("group="),
+        "{text}\n{}",
+        e.error_log()
+    );
+    let pid: u32 = text
+        .split("pid=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        children_named(parent, "").contains(&pid),
+        "not an Apache child: {pid}"
+    );
+    assert!(
+        children_named(parent, "(wsgi:").is_empty(),
+        "no daemons in embedded mode"
+    );
+    let mut everyone = children_named(parent, "");
+    everyone.push(parent);
+    e.apachectl("stop");
+    assert!(
+        wait_until(Duration::from_secs(20), || everyone
+            .iter()
+            .all(|p| !alive(*p))),
+        "left running after apachectl stop\n{}",
+        e.error_log()
+    );
+}
