@@ -263,7 +263,7 @@ fn restart_repeatedly(
         std::thread::sleep(RESTART_EVERY);
         version(i);
         let begin = Instant::now();
-        s.graceful();
+        s.graceful_and_old_children_stop_accepting();
         windows.push((begin, Instant::now()));
         for _ in 0..3 {
             check_version(s.port, i, load, &mut stale);

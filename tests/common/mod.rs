@@ -338,6 +338,25 @@ impl Server {
         }
     }
 
+    /// `graceful`, then waits (bounded) until no Apache child of the
+    /// previous generation still holds the listening socket: until then
+    /// Apache itself may hand such a child a new connection (in embedded
+    /// mode it then answers with the old code, as with mod_wsgi).
+    pub fn graceful_and_old_children_stop_accepting(&self) {
+        let old: Vec<u32> = self
+            .processes()
+            .into_iter()
+            .filter(|p| *p != self.pid())
+            .collect();
+        let inode = listener_inode(self.port);
+        self.graceful();
+        if let Some(inode) = inode {
+            wait_until(Duration::from_secs(5), || {
+                old.iter().all(|p| !holds_socket(*p, &inode))
+            });
+        }
+    }
+
     /// Rewrites the running server's httpd.conf (same port, MPM and
     /// paths) with `extra`, for the next restart.
     pub fn reconfigure(&self, extra: &str) {
@@ -513,4 +532,27 @@ pub fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(25));
     }
     cond()
+}
+
+/// The inode of the socket listening on 127.0.0.1:`port` (/proc/net/tcp).
+pub fn listener_inode(port: u16) -> Option<String> {
+    let want = format!("0100007F:{port:04X}");
+    fs::read_to_string("/proc/net/tcp")
+        .ok()?
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 9 && f[1] == want && f[3] == "0A")
+        .map(|f| f[9].to_string())
+}
+
+/// Whether process `pid` has the socket `inode` open.
+pub fn holds_socket(pid: u32, inode: &str) -> bool {
+    let link = format!("socket:[{inode}]");
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .any(|e| fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy() == link))
+        })
+        .unwrap_or(false)
 }
