@@ -344,6 +344,13 @@ def route_status(environ, start_response, query):
     return [body]
 
 
+API_NAMES = ('version', 'process_group', 'application_group', 'maximum_processes',
+             'threads_per_process', 'subscribe_events', 'subscribe_shutdown', 'subscribe_signals',
+             'request_data', 'event_callbacks', 'shutdown_callbacks', 'signal_callbacks',
+             'active_requests', 'start_recording_metrics', 'request_metrics', 'process_metrics',
+             'server_metrics', 'LogHandler', 'FileWrapper', 'RequestTimeout')
+
+
 def route_api6(environ, start_response, query):
     """mod_wsgi 6's Python surface, for tests/python_api.rs."""
     import logging
@@ -360,6 +367,8 @@ def route_api6(environ, start_response, query):
             return _json(start_response, {'metrics': None})
         workers = [w for p in m['processes'] for w in p['workers']]
         return _json(start_response, {'metrics': {
+            'keys': sorted(m), 'process_keys': sorted(m['processes'][0]),
+            'worker_keys': sorted(m['processes'][0]['workers'][0]),
             'server_limit': m['server_limit'], 'thread_limit': m['thread_limit'],
             'processes': len(m['processes']), 'running_time': m['running_time'],
             'pids': [p['pid'] for p in m['processes'] if p['pid']],
@@ -388,6 +397,10 @@ def route_api6(environ, start_response, query):
         'build_date': apache.build_date,
         'environ': {k: environ.get(k) for k in keys},
         'types': {k: type(environ.get(k)).__name__ for k in keys},
+        'has': [name for name in API_NAMES if hasattr(mod_wsgi, name)],
+        'apache_types': {k: type(getattr(apache, k)).__name__ for k in
+                         ('version', 'mpm_name', 'maximum_processes', 'threads_per_process',
+                          'description', 'build_date')},
         'pid': os.getpid(),
     })
 
