@@ -16,6 +16,7 @@ mod hooks;
 mod import_scripts;
 mod lifecycle;
 mod os;
+mod telemetry;
 
 use apache::module_def::module;
 use config::WsgiRecords;

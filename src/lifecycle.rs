@@ -45,6 +45,7 @@ pub fn stop(reason: StopReason, destroy: bool, deadline: Duration, daemon: Daemo
         return;
     }
     let t0 = Instant::now();
+    crate::telemetry::stopping(reason.name());
     let done = Arc::new(AtomicBool::new(false));
     start_watchdog(reason.to_string(), deadline, done.clone());
     let left = || deadline.saturating_sub(t0.elapsed());
@@ -72,17 +73,21 @@ pub fn stop(reason: StopReason, destroy: bool, deadline: Duration, daemon: Daemo
             started.elapsed().as_millis()
         ));
     }
+    let mut still_running = pyhost::metrics::active();
     let joined = daemon.join.map(|join| {
         set_activity("waiting for the requests in flight");
         let started = Instant::now();
         // The teardown needs some of what is left.
         let still = join(left().saturating_sub(Duration::from_millis(500)));
+        still_running = still as u64;
         format!(
             " join={}ms ({} still running)",
             started.elapsed().as_millis(),
             still
         )
     });
+    // Before the teardown, which may be cut short by the watchdog.
+    crate::telemetry::stopped(reason.name(), still_running, true);
     let destroyed = if destroy {
         destroy_interpreters(&left)
     } else {
@@ -192,6 +197,7 @@ fn start_watchdog(reason: String, deadline: Duration, done: Arc<AtomicBool>) {
                 activity()
             ),
         );
+        crate::telemetry::stopped(&reason, pyhost::metrics::active(), false);
         // The deadline passed; leave without running anything else.
         crate::os::exit_now(1);
     });

@@ -9,13 +9,6 @@ use common::json::Value;
 use common::sites::json_of;
 use common::{probe_dir, Server};
 
-fn theirs() -> String {
-    let venv = common::pip_venv("express-venv", &["mod_wsgi==6.1.1"]);
-    let so = venv.join("lib/python3.11/site-packages/mod_wsgi/server/mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so");
-    assert!(so.exists(), "{} (a Python other than 3.11?)", so.display());
-    so.display().to_string()
-}
-
 /// What each path answers, under one module.
 fn answers(tag: &str, module: Option<&str>) -> Vec<(String, Value)> {
     let dir = probe_dir(tag);
@@ -70,7 +63,7 @@ fn keys(v: &Value) -> Vec<String> {
 
 #[test]
 fn the_python_api_matches_mod_wsgi_6_1_1() {
-    let mod_wsgi = answers("vs61-theirs", Some(&theirs()));
+    let mod_wsgi = answers("vs61-theirs", Some(&common::sites::mod_wsgi_61()));
     let ours = answers("vs61-ours", None);
     for ((path, a), (_, b)) in mod_wsgi.iter().zip(ours.iter()) {
         match path.split_once('?').map_or("", |(_, q)| q) {

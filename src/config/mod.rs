@@ -75,6 +75,16 @@ pub struct GroupReference {
 }
 
 impl GlobalConfig {
+    /// What the telemetry reporter needs, if WSGITelemetryService is set.
+    pub fn telemetry_settings(&self) -> Option<crate::telemetry::Settings> {
+        self.telemetry.as_ref().map(|t| crate::telemetry::Settings {
+            socket: t.socket.clone(),
+            interval: t.interval,
+            slow_threshold: self.slow_requests,
+            capture_user_agent: self.telemetry_options.capture_user_agent,
+        })
+    }
+
     fn defaults() -> Self {
         GlobalConfig {
             python: PythonSettings {

@@ -118,14 +118,13 @@ fn process_wide(g: &mut GlobalConfig, name: &str, args: &str) -> Result<(), Stri
         "WSGITelemetryService" => {
             let t = TelemetryService::parse(args)?;
             g.note(format!(
-                "WSGITelemetryService unix:{}: accepted, but mod_wsgi-rs sends no telemetry yet",
+                "WSGITelemetryService unix:{}: interval, slow-request and process start/stop datagrams are sent as mod_wsgi 6.1 sends them; its garbage-collector datagrams (gc_snapshot, gc_event) are not",
                 t.socket
             ));
             g.telemetry = Some(t);
         }
         "WSGISlowRequests" => {
             g.slow_requests = Some(slow_requests(&one_word(args)?)?);
-            g.note("WSGISlowRequests: accepted, but slow-request records go with telemetry, which mod_wsgi-rs does not send yet".into());
         }
         "WSGITelemetryOptions" => g.telemetry_options = g.telemetry_options.apply(args)?,
         _ => return Err("unknown directive".into()),

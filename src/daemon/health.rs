@@ -95,14 +95,7 @@ fn cpu_time() -> Duration {
     crate::os::cpu_time()
 }
 
-/// (virtual size, resident set) in bytes, from /proc/self/statm.
+/// (virtual size, resident set) in bytes.
 fn memory() -> (u64, u64) {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let mut f = statm
-        .split_whitespace()
-        .map(|v| v.parse::<u64>().unwrap_or(0));
-    let page = crate::os::page_size();
-    let size = f.next().unwrap_or(0) * page;
-    let resident = f.next().unwrap_or(0) * page;
-    (size, resident)
+    crate::os::memory()
 }

@@ -47,6 +47,8 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
 /// Drains as `reason` says, then runs the lifecycle's stop sequence.
 fn stop(d: &Daemon, reason: StopReason) {
     let spec = &d.group.spec;
+    // Telemetry hears of the decision before the drain, as with mod_wsgi.
+    crate::telemetry::stopping(reason.name());
     log::server(
         ffi::APLOG_INFO,
         None,
@@ -147,6 +149,9 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
     // what is freed there: with many request threads that is most of a
     // daemon's memory growth. Two arenas are plenty with the GIL.
     os::limit_malloc_arenas(2);
+    if let Some(t) = crate::config::global_snapshot().telemetry_settings() {
+        crate::telemetry::start(t);
+    }
     health::start_gil_heartbeat(&g.spec);
     crate::import_scripts::preload_for(&g.spec.name, None);
     Ok(())

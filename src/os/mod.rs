@@ -79,8 +79,15 @@ pub fn readable(fds: &[RawFd], timeout_ms: i32) -> Vec<bool> {
     pfds.iter().map(|p| n > 0 && p.revents != 0).collect()
 }
 
-/// The process's user plus system CPU time.
-pub fn cpu_time() -> Duration {
+/// The process's resource use so far.
+pub struct Usage {
+    pub user: Duration,
+    pub system: Duration,
+    /// The largest resident set, in bytes.
+    pub max_rss: u64,
+}
+
+pub fn usage() -> Usage {
     // SAFETY: getrusage fills the struct we pass.
     let u = unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
@@ -88,7 +95,35 @@ pub fn cpu_time() -> Duration {
         u
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(u.ru_utime) + tv(u.ru_stime)
+    Usage {
+        user: tv(u.ru_utime),
+        system: tv(u.ru_stime),
+        max_rss: u.ru_maxrss.max(0) as u64 * 1024,
+    }
+}
+
+/// The process's user plus system CPU time.
+pub fn cpu_time() -> Duration {
+    let u = usage();
+    u.user + u.system
+}
+
+/// The kernel's clock ticks per second (the unit of /proc's CPU times).
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).max(1) as u64
+}
+
+/// (virtual size, resident set) in bytes, from /proc/self/statm.
+pub fn memory() -> (u64, u64) {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let mut f = statm
+        .split_whitespace()
+        .map(|v| v.parse::<u64>().unwrap_or(0));
+    let page = page_size();
+    let size = f.next().unwrap_or(0) * page;
+    let resident = f.next().unwrap_or(0) * page;
+    (size, resident)
 }
 
 pub fn page_size() -> u64 {

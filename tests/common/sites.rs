@@ -225,3 +225,11 @@ pub fn check_shipped_site(s: &Server, venv: &Path) {
         s.logs()
     );
 }
+
+/// PyPI's mod_wsgi 6.1.1 module, built into the express test virtualenv.
+pub fn mod_wsgi_61() -> String {
+    let venv = pip_venv("express-venv", &["mod_wsgi==6.1.1"]);
+    let so = venv.join("lib/python3.11/site-packages/mod_wsgi/server/mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so");
+    assert!(so.exists(), "{} (a Python other than 3.11?)", so.display());
+    so.display().to_string()
+}

@@ -16,5 +16,9 @@ pub mod object;
 mod request_state;
 pub mod runtime;
 pub mod scoreboard;
+pub mod slow_requests;
 pub mod teardown;
 pub mod wsgi_call;
+
+/// The mod_wsgi API level this host matches (`mod_wsgi.version`).
+pub use native::API_VERSION;

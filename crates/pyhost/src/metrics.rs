@@ -11,6 +11,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 static RECORDING: AtomicBool = AtomicBool::new(false);
+/// An external reporter (WSGITelemetryService) takes the intervals: the
+/// Python accessors then return None, as in mod_wsgi.
+static EXTERNAL: AtomicBool = AtomicBool::new(false);
 static STARTED: OnceLock<f64> = OnceLock::new();
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 static BUSY_US: AtomicU64 = AtomicU64::new(0);
@@ -84,6 +87,20 @@ pub fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The telemetry reporter owns the metrics from now on.
+pub fn set_external() {
+    EXTERNAL.store(true, Ordering::SeqCst);
+}
+
+pub fn external() -> bool {
+    EXTERNAL.load(Ordering::Relaxed)
+}
+
+/// Requests in flight now.
+pub fn active() -> u64 {
+    ACTIVE.load(Ordering::Relaxed).max(0) as u64
 }
 
 pub fn recording() -> bool {

@@ -59,7 +59,7 @@ pub fn interval_dict(i: &Interval, now: f64, max_threads: usize, daemon: bool) -
         "request_throughput",
         object::float(i.requests as f64 / period)?,
     )?;
-    threads(&d, i, now, period, max_threads.max(1))?;
+    threads(&d, i, now, max_threads)?;
     let n = i.requests;
     phase(&d, "server", &i.server, n, true)?;
     phase(&d, "queue", &i.queue, n, daemon)?;
@@ -97,55 +97,36 @@ pub fn interval_dict(i: &Interval, now: f64, max_threads: usize, daemon: bool) -
 }
 
 /// The per-thread-slot lists and capacity, in-flight requests included.
-fn threads(d: &PyObj, i: &Interval, now: f64, period: f64, max: usize) -> PyResult<()> {
-    let in_flight = metrics::in_flight_starts();
-    let width = max.max(i.slots.len()).max(in_flight.len());
-    let mut completed = vec![0u64; width];
-    let mut busy = vec![0f64; width];
-    let mut cpu = vec![0f64; width];
-    let mut longest = vec![0f64; width];
-    let mut current = vec![0f64; width];
-    for (k, s) in i.slots.iter().enumerate() {
-        completed[k] = s.completed;
-        busy[k] = s.busy;
-        cpu[k] = s.cpu;
-        longest[k] = s.max_duration;
-    }
-    for (k, &start) in in_flight.iter().enumerate() {
-        if start != 0 {
-            let start = start as f64 / 1e6;
-            current[k] = (now - start).max(0.0);
-            busy[k] += (now - start.max(i.start)).max(0.0);
-        }
-    }
-    let active = (0..width)
-        .filter(|&k| completed[k] > 0 || current[k] > 0.0)
-        .count();
-    let utilization = busy.iter().sum::<f64>() / (period * max as f64);
-    set(d, "request_threads_maximum", object::int(max as i64)?)?;
+fn threads(d: &PyObj, i: &Interval, now: f64, max: usize) -> PyResult<()> {
+    let t = i.threads(now, max, &metrics::in_flight_starts());
+    set(d, "request_threads_maximum", object::int(t.maximum as i64)?)?;
     set(
         d,
         "request_threads_started",
         object::int(metrics::threads_started() as i64)?,
     )?;
-    set(d, "request_threads_active", object::int(active as i64)?)?;
-    set(d, "capacity_utilization", object::float(utilization)?)?;
+    set(d, "request_threads_active", object::int(t.active as i64)?)?;
+    set(d, "capacity_utilization", object::float(t.utilization)?)?;
     set(
         d,
         "request_threads_completed",
-        object::int_list(&completed)?,
+        object::int_list(&t.completed)?,
     )?;
-    set(d, "request_threads_buckets", object::int_list(&completed)?)?;
-    set(d, "request_threads_busy_time", object::float_list(&busy)?)?;
-    set(d, "request_threads_cpu_time", object::float_list(&cpu)?)?;
+    set(
+        d,
+        "request_threads_buckets",
+        object::int_list(&t.completed)?,
+    )?;
+    set(d, "request_threads_busy_time", object::float_list(&t.busy)?)?;
+    set(d, "request_threads_cpu_time", object::float_list(&t.cpu)?)?;
     set(
         d,
         "request_threads_current_elapsed",
-        object::float_list(&current)?,
+        object::float_list(&t.current)?,
     )?;
     set(
         d,
         "request_threads_max_duration",
-        object::float_list(&longest)?,
+        object::float_list(&t.longest)?,
     )
 }

@@ -173,6 +173,58 @@ impl Interval {
     }
 }
 
+/// An interval's request-thread slots, the requests in flight included.
+#[derive(Debug, Default)]
+pub struct Threads {
+    pub maximum: usize,
+    pub completed: Vec<u64>,
+    pub busy: Vec<f64>,
+    pub cpu: Vec<f64>,
+    pub longest: Vec<f64>,
+    /// How long each slot's request in flight has run (0: idle).
+    pub current: Vec<f64>,
+    /// Slots that finished a request or have one in flight.
+    pub active: usize,
+    pub utilization: f64,
+}
+
+impl Interval {
+    /// The slots at `now` for a process of `max` request threads;
+    /// `in_flight`: when each slot's request in flight began (µs, 0: idle).
+    pub fn threads(&self, now: f64, max: usize, in_flight: &[u64]) -> Threads {
+        let max = max.max(1);
+        let period = (now - self.start).max(1e-9);
+        let width = max.max(self.slots.len()).max(in_flight.len());
+        let mut t = Threads {
+            maximum: max,
+            completed: vec![0; width],
+            busy: vec![0.0; width],
+            cpu: vec![0.0; width],
+            longest: vec![0.0; width],
+            current: vec![0.0; width],
+            ..Default::default()
+        };
+        for (k, s) in self.slots.iter().enumerate() {
+            t.completed[k] = s.completed;
+            t.busy[k] = s.busy;
+            t.cpu[k] = s.cpu;
+            t.longest[k] = s.max_duration;
+        }
+        for (k, &start) in in_flight.iter().enumerate() {
+            if start != 0 {
+                let start = start as f64 / 1e6;
+                t.current[k] = (now - start).max(0.0);
+                t.busy[k] += (now - start.max(self.start)).max(0.0);
+            }
+        }
+        t.active = (0..width)
+            .filter(|&k| t.completed[k] > 0 || t.current[k] > 0.0)
+            .count();
+        t.utilization = t.busy.iter().sum::<f64>() / (period * max as f64);
+        t
+    }
+}
+
 static INTERVAL: Mutex<Option<Interval>> = Mutex::new(None);
 
 fn interval() -> std::sync::MutexGuard<'static, Option<Interval>> {

@@ -329,6 +329,9 @@ unsafe extern "C" fn request_interval(
 ) -> *mut py::PyObject {
     entry("request_interval", || {
         let a = args(a, n, 2, "request_interval")?;
+        if super::metrics::external() {
+            return Ok(object::none());
+        }
         let now = super::metrics::now();
         let Some(ended) = super::metrics_interval::drain(now, (as_f64(a[0])?, as_f64(a[1])?))
         else {
@@ -351,7 +354,7 @@ unsafe extern "C" fn process_totals(
 ) -> *mut py::PyObject {
     entry("process_totals", || {
         args(a, n, 0, "process_totals")?;
-        if !super::metrics::recording() {
+        if !super::metrics::recording() || super::metrics::external() {
             return Ok(object::none());
         }
         let (restart, count, busy, active, threads) = super::metrics::totals();

@@ -11,6 +11,7 @@ use super::native;
 use super::object::{self, PyObj, PyResult};
 use super::request_state::RequestState;
 use super::runtime::{self, Interpreter};
+use super::slow_requests;
 use wsgi_core::environ::Environ;
 
 /// Everything the handler resolved about which application to run.
@@ -72,7 +73,9 @@ fn run_in_interpreter<Io: RequestIo>(
         // With metrics on: when the application starts and its CPU so far.
         let recording = metrics::recording().then(|| {
             let start = metrics::now_us();
-            metrics::mark_in_flight(metrics::thread_slot(), start);
+            let slot = metrics::thread_slot();
+            metrics::mark_in_flight(slot, start);
+            slow_requests::begin(slot, cgi, start, metrics::active());
             (start, object::thread_cpu_time())
         });
         native::set_current(handle.as_ptr());
@@ -128,7 +131,7 @@ fn record_sample(state: &RequestState, cgi: &Environ, application_start: u64, cp
     let slot = metrics::thread_slot();
     metrics::mark_in_flight(slot, 0);
     let s = &state.stats;
-    metrics_interval::record(&metrics_interval::Sample {
+    let sample = metrics_interval::Sample {
         request_start: us(b"mod_wsgi.request_start"),
         queue_start: us(b"mod_wsgi.queue_start"),
         daemon_start: us(b"mod_wsgi.daemon_start"),
@@ -145,7 +148,25 @@ fn record_sample(state: &RequestState, cgi: &Environ, application_start: u64, cp
         gil_wait_count: gil_waits,
         slot,
         cpu: (object::thread_cpu_time() - cpu0).max(0.0),
-    });
+    };
+    metrics_interval::record(&sample);
+    slow_requests::finish(
+        slot,
+        slow_requests::Outcome {
+            finished_at: sample.application_finish,
+            status: sample.status,
+            input_bytes: sample.input_bytes,
+            input_reads: sample.input_reads,
+            input_read_time: sample.input_us,
+            output_bytes: sample.output_bytes,
+            output_writes: sample.output_writes,
+            output_write_time: sample.output_us,
+            gil_wait_time: sample.gil_wait_us,
+            gil_wait_count: sample.gil_wait_count,
+            // In flight now, this request included (as at its start).
+            active: metrics::active(),
+        },
+    );
 }
 
 /// Detaches a handle's channel when dropped (if `run_app` has not taken it).

@@ -21,6 +21,7 @@ pub mod route_policy;
 pub mod server_options;
 pub mod stop;
 pub mod target;
+pub mod telemetry_wire;
 pub mod words;
 
 pub use daemon::DaemonProcessSpec;
