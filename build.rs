@@ -23,7 +23,34 @@ fn apxs_query(apxs: &str, var: &str) -> String {
         .to_string()
 }
 
+/// Where the Python being built against keeps its shared library, when
+/// that is not a directory the dynamic loader searches anyway: Apache must
+/// find it with no LD_LIBRARY_PATH, so the module records it (an rpath).
+/// Asked of the Python itself (`PYO3_PYTHON`, as pyo3 does): a copy of a
+/// Python tree reports its own location in `sys.base_prefix`, while its
+/// build-time `LIBDIR` may name where it was built.
+fn python_library_dir() -> Option<String> {
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+    let python = env::var("PYO3_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let script = "import os, sys, sysconfig\n\
+                  lib = sysconfig.get_config_var('LDLIBRARY') or ''\n\
+                  d = os.path.join(sys.base_prefix, 'lib')\n\
+                  print(d if lib and os.path.exists(os.path.join(d, lib)) else '')";
+    let out = Command::new(&python).args(["-c", script]).output().ok()?;
+    let dir = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    let searched_anyway = ["/usr/lib", "/lib", "/usr/lib64", "/lib64"];
+    (!dir.is_empty() && !searched_anyway.contains(&dir.as_str())).then_some(dir)
+}
+
 fn main() {
+    if let Some(dir) = python_library_dir() {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+        println!("cargo:rustc-link-search=native={dir}");
+        // Such a Python's compiled-in prefix may be where it was built, not
+        // where it is (a copy): without WSGIPythonHome, Python is told.
+        let home = dir.trim_end_matches("/lib");
+        println!("cargo:rustc-env=MOD_WSGI_RS_PYTHON_HOME={home}");
+    }
     let apxs = env::var("APXS").unwrap_or_else(|_| "apxs".to_string());
     println!("cargo:rerun-if-env-changed=APXS");
     println!("cargo:rerun-if-changed=src/apache/wrapper.h");

@@ -90,6 +90,9 @@ impl GlobalConfig {
             python: PythonSettings {
                 restrict_stdin: true,
                 restrict_signal: true,
+                // A Python outside the system's directories (build.rs):
+                // where it is, which its compiled-in prefix may not say.
+                python_home: option_env!("MOD_WSGI_RS_PYTHON_HOME").map(String::from),
                 ..Default::default()
             },
             destroy_interpreter: true,

@@ -26,12 +26,22 @@ use std::time::{Duration, Instant};
 const START_DEADLINE: Duration = Duration::from_secs(30);
 const STOP_DEADLINE: Duration = Duration::from_secs(15);
 
+/// Cargo's target directory: $CARGO_TARGET_DIR (one per Python when the
+/// suites run against another Python, see scripts/test), else target/.
+pub fn target_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match std::env::var("CARGO_TARGET_DIR") {
+        Ok(d) if !d.is_empty() => root.join(d),
+        _ => root.join("target"),
+    }
+}
+
 /// The module under test: $MOD_WSGI_RS_SO, else the release build.
 pub fn module_path() -> PathBuf {
     if let Ok(p) = std::env::var("MOD_WSGI_RS_SO") {
         return PathBuf::from(p);
     }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/libmod_wsgi_rs.so");
+    let p = target_dir().join("release/libmod_wsgi_rs.so");
     assert!(
         p.exists(),
         "{} is missing: run `cargo build --release` (scripts/test does)",

@@ -54,7 +54,7 @@ pub fn json_of(r: &http::Response) -> json::Value {
 /// A virtualenv under target/`name` with `packages` from PyPI, made once
 /// (test binaries may run at once: one makes it, the others wait).
 pub fn pip_venv(name: &str, packages: &[&str]) -> PathBuf {
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let target = super::target_dir();
     let venv = target.join(name);
     let lock = fs::File::create(target.join(format!("{name}.lock"))).unwrap();
     // SAFETY: flock on a descriptor we own; released when `lock` drops.
@@ -226,10 +226,19 @@ pub fn check_shipped_site(s: &Server, venv: &Path) {
     );
 }
 
-/// PyPI's mod_wsgi 6.1.1 module, built into the express test virtualenv.
+/// PyPI's mod_wsgi 6.1.1 module, built into the express test virtualenv
+/// (for whichever Python the tests use).
 pub fn mod_wsgi_61() -> String {
     let venv = pip_venv("express-venv", &["mod_wsgi==6.1.1"]);
-    let so = venv.join("lib/python3.11/site-packages/mod_wsgi/server/mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so");
-    assert!(so.exists(), "{} (a Python other than 3.11?)", so.display());
-    so.display().to_string()
+    let lib = fs::read_dir(venv.join("lib")).unwrap();
+    for py in lib.flatten() {
+        let server = py.path().join("site-packages/mod_wsgi/server");
+        for f in fs::read_dir(&server).into_iter().flatten().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.starts_with("mod_wsgi-py") && name.ends_with(".so") {
+                return f.path().display().to_string();
+            }
+        }
+    }
+    panic!("no mod_wsgi-py*.so in {}", venv.display())
 }

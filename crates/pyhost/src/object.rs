@@ -308,6 +308,9 @@ pub fn raise_os_error(message: &str) {
 }
 
 /// Takes the current exception: (type, value, traceback), normalized.
+// PyErr_Fetch is deprecated from 3.12 on, but its replacement
+// (PyErr_GetRaisedException) does not exist in 3.10 and 3.11.
+#[allow(deprecated)]
 pub fn fetch_error() -> Option<(PyObj, PyObj, Option<PyObj>)> {
     let (mut t, mut v, mut tb) = (
         std::ptr::null_mut(),
