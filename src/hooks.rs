@@ -134,7 +134,10 @@ fn child_init(pchild: Pool<'_>, s: Server) {
         process_group: String::new(),
         maximum_processes: mpm::max_daemons(),
         threads_per_process: mpm::max_threads(),
-        settings: settings.python.clone(),
+        settings: runtime::PythonSettings {
+            own_gil: settings.own_gil(""),
+            ..settings.python.clone()
+        },
         apache: mpm::apache_facts(true),
     };
     crate::embedded::install_host();

@@ -98,10 +98,20 @@ fn container(cmd: &mut Cmd<'_>, args: &str) -> Result<(), String> {
     with_global(|g| {
         g.in_container = None;
         if walked.is_ok() {
-            let c = &g.interpreter_options[index];
-            let text = format!("<WSGIInterpreterOptions> at {at}: read and checked; its settings do not take effect yet (they arrive with per-interpreter GIL support), the server-wide values apply to every interpreter");
-            if c.per_interpreter_gil.is_some()
-                || c.free_threading.is_some()
+            let c = g.interpreter_options[index].clone();
+            let text = format!("<WSGIInterpreterOptions> at {at}: read and checked; of its settings only WSGIPerInterpreterGIL takes effect here (for a literal application-group= or none), the others' server-wide values apply to every interpreter");
+            let pattern = matches!(
+                c.selector.application_group,
+                Some(
+                    wsgi_core::directives::ApplicationGroup::Resource
+                        | wsgi_core::directives::ApplicationGroup::Server
+                        | wsgi_core::directives::ApplicationGroup::Env(_)
+                )
+            );
+            if c.per_interpreter_gil.is_some() && pattern {
+                g.note(format!("WSGIPerInterpreterGIL inside the <WSGIInterpreterOptions> at {at}: not in effect, since its application-group= is a pattern; name the group (or leave application-group= out)"));
+            }
+            if c.free_threading.is_some()
                 || c.switch_interval.is_some()
                 || !c.python_path.is_empty()
                 || c.restrict_stdin.is_some()
@@ -132,7 +142,7 @@ pub(super) fn gil_mode(name: &str, on: bool) -> Result<Option<String>, String> {
             "On needs a free-threaded build of Python 3.13 or newer (PEP 703, python3.13t); this module runs Python {} ({}), which has the GIL",
             py.version, py.library
         )),
-        "WSGIPerInterpreterGIL" => Ok(Some("WSGIPerInterpreterGIL On: accepted; sub-interpreters still share one GIL in this version of mod_wsgi-rs".into())),
+        "WSGIPerInterpreterGIL" => Ok(None),
         _ => Ok(Some("WSGIFreeThreading On: accepted; Python still starts with the GIL enabled in this version of mod_wsgi-rs".into())),
     }
 }

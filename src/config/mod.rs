@@ -75,6 +75,22 @@ pub struct GroupReference {
 }
 
 impl GlobalConfig {
+    /// Which sub-interpreters of the process of `process_group` ("": an
+    /// Apache child) get their own GIL.
+    pub fn own_gil(&self, process_group: &str) -> wsgi_core::server_options::OwnGil {
+        let containers: Vec<_> = self
+            .interpreter_options
+            .iter()
+            .map(|c| (c.selector.clone(), c.per_interpreter_gil))
+            .collect();
+        wsgi_core::server_options::OwnGil::resolve(
+            self.per_interpreter_gil,
+            &containers,
+            process_group,
+        )
+        .0
+    }
+
     /// What the telemetry reporter needs, if WSGITelemetryService is set.
     pub fn telemetry_settings(&self) -> Option<crate::telemetry::Settings> {
         self.telemetry.as_ref().map(|t| crate::telemetry::Settings {

@@ -40,7 +40,7 @@ pub fn note_script_load(ok: bool) {
     }
 }
 
-/// A thread that takes the GIL once a second and notes when it got it. If
+/// A thread that takes each GIL once a second and notes when it got them. If
 /// some thread holds the GIL without end (a C extension stuck without
 /// releasing it), the note stops moving and `check` sees a deadlock.
 pub fn start_gil_heartbeat(spec: &DaemonProcessSpec) {
@@ -53,7 +53,14 @@ pub fn start_gil_heartbeat(spec: &DaemonProcessSpec) {
     let _ = std::thread::Builder::new()
         .name("wsgi-gil-heartbeat".into())
         .spawn(move || loop {
-            if pyhost::runtime::with_interpreter("", |_| ()).is_ok() {
+            // Every interpreter, the main one first: one with its own GIL
+            // (WSGIPerInterpreterGIL) can be stuck while the shared GIL is
+            // free, and then this thread waits there and the note goes stale.
+            let all = pyhost::runtime::interpreter_names()
+                .iter()
+                .rev()
+                .all(|name| pyhost::runtime::with_interpreter(name, |_| ()).is_ok());
+            if all {
                 GIL_SEEN_MS.store(now_ms(), Ordering::SeqCst);
             }
             std::thread::sleep(period);

@@ -6,12 +6,14 @@
 
 pub mod auth_call;
 pub mod host;
+mod interpreter_events;
 pub mod io;
 pub mod metrics;
 mod metrics_dict;
 pub mod metrics_interval;
 mod modules;
 mod native;
+mod new_interpreter;
 pub mod object;
 mod request_state;
 pub mod runtime;

@@ -83,6 +83,8 @@ pub struct PythonSettings {
     /// A daemon's user's home directory: os.environ['HOME'] (Apache's
     /// children keep the HOME they inherited, as with mod_wsgi).
     pub home_env: Option<String>,
+    /// Which sub-interpreters get their own GIL (Python 3.12+).
+    pub own_gil: wsgi_core::server_options::OwnGil,
 }
 
 /// The Python this module is linked with, as Python itself reports it
@@ -450,12 +452,19 @@ fn create_interpreter(name: &str) -> Result<&'static Interpreter, String> {
     // SAFETY: take the GIL through this thread's main-interpreter state, then
     // Py_NewInterpreter makes a fresh interpreter with a thread state for
     // this thread and makes it current; we keep that state as this thread's.
+    let own_gil = info_ref().settings.own_gil.for_interpreter(name);
     let result = unsafe {
         py::PyEval_RestoreThread(main_ts);
-        let ts = py::Py_NewInterpreter();
+        let ts = super::new_interpreter::new_interpreter(own_gil);
         if ts.is_null() {
             py::PyEval_SaveThread();
             return Err(format!("creating the interpreter '{}' failed", name));
+        }
+        if own_gil {
+            super::host::host().log(
+                super::host::level::INFO,
+                &format!("interpreter '{name}' created with its own GIL"),
+            );
         }
         let state = py::PyThreadState_GetInterpreter(ts);
         let made = import_threading().and_then(|_| super::modules::bootstrap(name, info_ref()));
@@ -502,73 +511,7 @@ pub fn interpreter_names() -> Vec<String> {
     names
 }
 
-/// Tells one interpreter the process is stopping (its `process_stopping`
-/// subscribers). Python's
-/// faulthandler is armed to dump this interpreter's thread stacks to the
-/// error log shortly before `remaining` runs out. Returns the subscribers
-/// that raised.
-pub fn stop_interpreter(
-    name: &str,
-    reason: &str,
-    remaining: Duration,
-) -> Result<Vec<String>, String> {
-    with_interpreter(name, |interp| {
-        let result = (|| -> PyResult<Vec<String>> {
-            // SAFETY: GIL held inside with_interpreter.
-            let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })?;
-            // SAFETY: as above.
-            let fh = PyObj::owned(unsafe { py::PyImport_ImportModule(c"faulthandler".as_ptr()) })?;
-            let dump_after = remaining
-                .saturating_sub(Duration::from_millis(300))
-                .as_secs_f64()
-                .max(0.05);
-            // SAFETY: as above; a float for the timeout.
-            let timeout = PyObj::owned(unsafe { py::PyFloat_FromDouble(dump_after) })?;
-            fh.getattr(c"dump_traceback_later")?.call(&[
-                &timeout,
-                &object::boolean(false),
-                &object::int(2)?,
-            ])?;
-            let failed = module
-                .getattr(c"_stopping")?
-                .call(&[&object::str_utf8(reason)?])?;
-            let _ = fh
-                .getattr(c"cancel_dump_traceback_later")
-                .and_then(|c| c.call(&[]));
-            // SAFETY: GIL held; `failed` is the list _stopping returns.
-            let n = unsafe { py::PyList_Size(failed.as_ptr()) };
-            let mut out = Vec::new();
-            for i in 0..n.max(0) {
-                // SAFETY: index in range; borrowed item.
-                if let Ok(item) = PyObj::borrowed(unsafe { py::PyList_GetItem(failed.as_ptr(), i) })
-                {
-                    out.push(item.to_text());
-                }
-            }
-            Ok(out)
-        })();
-        result.map_err(|_| describe_error(Some(interp)))
-    })?
-}
-
-/// Delivers a `process_signal` event to every interpreter's subscribers.
-pub fn publish_signal(signum: i32, signame: &str) {
-    for name in interpreter_names() {
-        let r = with_interpreter(&name, |interp| {
-            // SAFETY: GIL held inside with_interpreter.
-            let call = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })
-                .and_then(|m| m.getattr(c"_signal"))
-                .and_then(|f| f.call(&[&object::int(signum as i64)?, &object::str_utf8(signame)?]));
-            call.map(drop).map_err(|_| describe_error(Some(interp)))
-        });
-        if let Ok(Err(e)) | Err(e) = r {
-            super::host::log(
-                super::host::level::ERR,
-                &format!("process_signal in '{}': {}", name, e),
-            );
-        }
-    }
-}
+pub use super::interpreter_events::{publish_signal, stop_interpreter};
 
 /// Raises `mod_wsgi.<exception>` in the thread `thread` of the current
 /// interpreter when it next runs Python code, or (None) withdraws one that

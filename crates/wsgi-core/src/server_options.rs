@@ -161,6 +161,72 @@ impl InterpreterSelector {
     }
 }
 
+/// Which sub-interpreters of one process get their own GIL
+/// (`WSGIPerInterpreterGIL`, server-wide and in `<WSGIInterpreterOptions>`
+/// containers). The main interpreter always keeps the shared GIL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnGil {
+    /// For sub-interpreters no container names.
+    pub default: bool,
+    /// By application group, from containers that name one.
+    pub named: Vec<(String, bool)>,
+}
+
+impl OwnGil {
+    /// For the process of `process_group` ("": an Apache child): the
+    /// server-wide setting, then containers for any or this process group
+    /// without an application group, then those naming one (the more
+    /// specific wins; among equals, the later). Containers whose
+    /// application group is a pattern (`%{RESOURCE}`, `%{SERVER}`,
+    /// `%{ENV:..}`) cannot be told apart before a request and are returned
+    /// in `unresolved`.
+    pub fn resolve(
+        server_wide: bool,
+        containers: &[(InterpreterSelector, Option<bool>)],
+        process_group: &str,
+    ) -> (OwnGil, Vec<usize>) {
+        let mut own = OwnGil {
+            default: server_wide,
+            named: Vec::new(),
+        };
+        let mut unresolved = Vec::new();
+        let mut order: Vec<usize> = (0..containers.len()).collect();
+        order.sort_by_key(|&k| containers[k].0.specificity());
+        for k in order {
+            let (sel, value) = &containers[k];
+            let Some(on) = *value else { continue };
+            if sel
+                .process_group
+                .as_deref()
+                .is_some_and(|g| g != process_group)
+            {
+                continue;
+            }
+            match &sel.application_group {
+                None => own.default = on,
+                Some(ApplicationGroup::Global) => {}
+                Some(ApplicationGroup::Named(n)) => {
+                    own.named.retain(|(m, _)| m != n);
+                    own.named.push((n.clone(), on));
+                }
+                Some(_) => unresolved.push(k),
+            }
+        }
+        (own, unresolved)
+    }
+
+    /// Whether the interpreter `name` gets its own GIL.
+    pub fn for_interpreter(&self, name: &str) -> bool {
+        if name.is_empty() {
+            return false;
+        }
+        self.named
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(self.default, |(_, on)| *on)
+    }
+}
+
 /// The directives a `<WSGIInterpreterOptions>` container may hold.
 pub const INTERPRETER_OPTION_DIRECTIVES: &[&str] = &[
     "WSGIPerInterpreterGIL",
@@ -247,5 +313,38 @@ mod tests {
         assert_eq!(s.process_group.as_deref(), Some(""));
         assert!(InterpreterSelector::parse("colour=red>").is_err());
         assert!(InterpreterSelector::parse("process-group=%{ENV:X}>").is_err());
+    }
+
+    #[test]
+    fn own_gil_resolution() {
+        let sel = |a: &str| InterpreterSelector::parse(a).unwrap();
+        let containers = vec![
+            (sel("process-group=site"), Some(true)),
+            (
+                sel("process-group=site application-group=legacy"),
+                Some(false),
+            ),
+            (sel("application-group=fast"), Some(true)),
+            (sel("process-group=other"), Some(false)),
+            (sel("application-group=%{RESOURCE}"), Some(true)),
+            (sel("application-group=%{GLOBAL}"), Some(true)),
+        ];
+        let (site, unresolved) = OwnGil::resolve(false, &containers, "site");
+        assert_eq!(unresolved, vec![4]);
+        assert!(site.for_interpreter("anything"));
+        assert!(
+            !site.for_interpreter("legacy"),
+            "the more specific container wins"
+        );
+        assert!(site.for_interpreter("fast"));
+        assert!(
+            !site.for_interpreter(""),
+            "the main interpreter shares the GIL"
+        );
+        let (other, _) = OwnGil::resolve(true, &containers, "other");
+        assert!(!other.for_interpreter("x"));
+        assert!(other.for_interpreter("fast"));
+        let (embedded, _) = OwnGil::resolve(true, &[], "");
+        assert!(embedded.for_interpreter("x"));
     }
 }
