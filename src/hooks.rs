@@ -27,7 +27,8 @@ impl Phases for Wsgi {
         config::reset_global();
     }
 
-    /// Every process group a directive names must be defined.
+    /// Every process group a directive names must be defined; the Python
+    /// homes, paths and scripts must fit this module's Python and users.
     fn check_config(s: Server) -> c_int {
         let g = config::global_snapshot();
         let mut status = ffi::OK;
@@ -41,6 +42,17 @@ impl Phases for Wsgi {
                         r.line, r.file, r.directive, r.group
                     ),
                 );
+                status = ffi::HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        for f in crate::python_checks::findings(&g) {
+            let level = if f.fatal {
+                ffi::APLOG_EMERG
+            } else {
+                ffi::APLOG_WARNING
+            };
+            log::server(level, Some(s), &f.text);
+            if f.fatal {
                 status = ffi::HTTP_INTERNAL_SERVER_ERROR;
             }
         }

@@ -16,6 +16,7 @@ mod hooks;
 mod import_scripts;
 mod lifecycle;
 mod os;
+mod python_checks;
 mod telemetry;
 
 use apache::module_def::module;

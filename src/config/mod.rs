@@ -50,6 +50,8 @@ pub struct GlobalConfig {
     pub import_scripts: Vec<ImportScript>,
     /// Process groups named by directives, checked once all are read.
     pub group_references: Vec<GroupReference>,
+    /// WSGIScriptAlias targets (not the Match form's), checked likewise.
+    pub script_targets: Vec<ScriptTarget>,
     pub per_interpreter_gil: bool,
     pub free_threading: bool,
     /// `<WSGIInterpreterOptions>` containers, in the order written.
@@ -63,6 +65,16 @@ pub struct GlobalConfig {
     /// What directives that work differently here mean, logged once when
     /// the server starts (each line names its directive).
     pub notes: Vec<String>,
+}
+
+/// A `WSGIScriptAlias` target, checked at configtest (it may not exist yet).
+#[derive(Clone)]
+pub struct ScriptTarget {
+    pub path: String,
+    /// The daemon group it runs in, when the alias names one.
+    pub process_group: Option<String>,
+    pub file: String,
+    pub line: u32,
 }
 
 /// Where a directive named a daemon process group.
@@ -251,6 +263,19 @@ fn add_script_alias(cmd: &mut Cmd<'_>, name: &str, args: &str) -> Result<(), Str
     let spec = ScriptAlias::parse(args, is_regex)?;
     if let Some(pg) = &spec.process_group {
         note_group_reference(cmd, name, pg);
+    }
+    if !is_regex {
+        let (file, line) = cmd.location();
+        let target = ScriptTarget {
+            path: spec.target.clone(),
+            process_group: spec
+                .process_group
+                .as_ref()
+                .and_then(|p| p.named().map(String::from)),
+            file,
+            line,
+        };
+        with_global(|g| g.script_targets.push(target));
     }
     let regex = if is_regex {
         let re = cmd.compile_regex(&spec.url);

@@ -268,7 +268,7 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
 
 /// The uid, gid and groups a daemon of `spec` runs with (Apache's User and
 /// Group unless user=/group= say otherwise).
-fn identity_of(
+pub(crate) fn identity_of(
     spec: &wsgi_core::DaemonProcessSpec,
     apache_uid: u32,
     apache_gid: u32,

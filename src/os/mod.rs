@@ -2,6 +2,7 @@
 //! for processes, signals and descriptors: small safe wrappers, each
 //! `unsafe` block with its reason. Everything above uses these.
 
+pub mod access;
 pub mod daemon_signals;
 pub mod identity;
 pub mod prefork_signals;

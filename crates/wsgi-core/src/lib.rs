@@ -13,6 +13,7 @@ pub mod directives;
 pub mod environ;
 pub mod protocol;
 pub mod proxy_headers;
+pub mod python_home;
 pub mod relay_rules;
 pub mod response;
 pub mod retry;
