@@ -1,7 +1,8 @@
 //! The same application under PyPI's mod_wsgi 6.1.1 (built here into the
 //! test virtualenv) and under this module, in embedded and daemon mode:
 //! the Python API names, the `apache` module, the environ keys' types, and
-//! the keys of process_metrics(), request_metrics() and server_metrics().
+//! the keys of process_metrics(), request_metrics() and server_metrics();
+//! and what the metrics API answers over one sequence of requests.
 
 mod common;
 
@@ -9,23 +10,38 @@ use common::json::Value;
 use common::sites::json_of;
 use common::{probe_dir, Server};
 
+/// mod_wsgi 6.1.1's sockets go under Debian's /var/run/apache2 whatever
+/// DefaultRuntimeDir says, and a fresh machine has no such directory
+/// until Apache's init script first runs: both modules get the same
+/// directory here.
+const SOCKETS: &str = "WSGISocketPrefix /tmp/mod_wsgi_rs-vs61-wsgi";
+
+/// Starts a server with `module` (None: ours). The tests of this binary
+/// run in parallel and the module is chosen by an environment variable:
+/// one start at a time.
+fn start_with(tag: &str, conf: &str, module: Option<&str>) -> Server {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    match module {
+        Some(m) => std::env::set_var("MOD_WSGI_RS_SO", m),
+        None => std::env::remove_var("MOD_WSGI_RS_SO"),
+    }
+    let s = Server::start(tag, conf);
+    std::env::remove_var("MOD_WSGI_RS_SO");
+    s
+}
+
 /// What each path answers, under one module.
 fn answers(tag: &str, module: Option<&str>) -> Vec<(String, Value)> {
     let dir = probe_dir(tag);
     let d = dir.display();
     let conf = format!(
-        "WSGIServerMetrics On\nExtendedStatus On\n\
+        "WSGIServerMetrics On\nExtendedStatus On\n{SOCKETS}\n\
          WSGIDaemonProcess site processes=1 threads=2 server-metrics=On\n\
          WSGIScriptAlias /e {d}/probe.wsgi\n\
          WSGIScriptAlias /d {d}/probe.wsgi process-group=site\n"
     );
-    // (One test in this binary: the variable is not shared with another.)
-    match module {
-        Some(m) => std::env::set_var("MOD_WSGI_RS_SO", m),
-        None => std::env::remove_var("MOD_WSGI_RS_SO"),
-    }
-    let s = Server::start(tag, &conf);
-    std::env::remove_var("MOD_WSGI_RS_SO");
+    let s = start_with(tag, &conf, module);
     // Which module really answers: mod_wsgi names itself in Apache's banner.
     let banner = s.log_line("resuming normal operations");
     assert_eq!(
@@ -94,5 +110,41 @@ fn the_python_api_matches_mod_wsgi_6_1_1() {
                 }
             }
         }
+    }
+}
+
+/// The metrics API over one sequence of requests to a fresh daemon
+/// process, under one module.
+fn behaviour(tag: &str, module: Option<&str>) -> Vec<Value> {
+    let dir = probe_dir(tag);
+    let conf = format!(
+        "{SOCKETS}\nWSGIDaemonProcess site processes=1 threads=2\n\
+         WSGIScriptAlias /d {}/probe.wsgi process-group=site\n",
+        dir.display()
+    );
+    let s = start_with(tag, &conf, module);
+    let mut out = vec![
+        json_of(&s.get("/d/behave?before")),
+        json_of(&s.get("/d/behave?start")),
+    ];
+    for status in [200, 200, 200, 404, 404, 500] {
+        assert_eq!(s.get(&format!("/d/status?{status}")).status, status);
+    }
+    let post = "POST /d/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789";
+    assert_eq!(s.request(post).status, 200);
+    out.push(json_of(&s.get("/d/behave?after")));
+    out.push(json_of(&s.get("/d/behave?again")));
+    out
+}
+
+#[test]
+fn the_metrics_api_behaves_as_mod_wsgi_6_1_1_does() {
+    let theirs = behaviour("vs61-behave-theirs", Some(&common::sites::mod_wsgi_61()));
+    let ours = behaviour("vs61-behave-ours", None);
+    for (step, (a, b)) in ["before", "start", "after", "again"]
+        .iter()
+        .zip(theirs.iter().zip(ours.iter()))
+    {
+        assert_eq!(a, b, "{step}: mod_wsgi 6.1.1 left, ours right");
     }
 }

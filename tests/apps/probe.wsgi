@@ -405,8 +405,35 @@ def route_api6(environ, start_response, query):
     })
 
 
+def route_behave(environ, start_response, query):
+    """What the metrics API does over a sequence of requests (before, start,
+    then after some others), for tests/python_api_vs_61.rs."""
+    if query == 'before':
+        return _json(start_response, {'request': mod_wsgi.request_metrics() is None,
+                                      'process': mod_wsgi.process_metrics() is None})
+    if query == 'start':
+        mod_wsgi.start_recording_metrics()
+        mod_wsgi.start_recording_metrics()
+    m = mod_wsgi.request_metrics()
+    p = mod_wsgi.process_metrics()
+    return _json(start_response, {
+        'request_count': m['request_count'],
+        'status': [m['status_%dxx' % c] for c in range(1, 6)],
+        'input_bytes': m['input_bytes'],
+        'output_bytes_positive': m['output_bytes'] > 0,
+        'threads_maximum': m['request_threads_maximum'],
+        'buckets': len(m['request_time_buckets']),
+        'bucket_total': sum(m['request_time_buckets']),
+        'process_requests': p['request_count'],
+        'process_active': p['active_requests'],
+        'in_active_requests': environ.get('mod_wsgi.request_id') in mod_wsgi.active_requests,
+        'request_data': type(mod_wsgi.request_data()).__name__,
+    })
+
+
 ROUTES = {
     '/api6': route_api6,
+    '/behave': route_behave,
     '/status': route_status,
     '/python': route_python,
     '/environ': route_environ,

@@ -70,9 +70,9 @@ fn run_in_interpreter<Io: RequestIo>(
         // the handle, never the embedder's I/O (which may borrow the
         // embedder's request for this call only).
         let _detach = DetachOnExit(handle.as_ptr());
-        // With metrics on: when the application starts and its CPU so far.
+        // When the application starts; with metrics on, its CPU so far too.
+        let start = metrics::now_us();
         let recording = metrics::recording().then(|| {
-            let start = metrics::now_us();
             let slot = metrics::thread_slot();
             metrics::mark_in_flight(slot, start);
             slow_requests::begin(slot, cgi, start, metrics::active());
@@ -82,8 +82,15 @@ fn run_in_interpreter<Io: RequestIo>(
         let result = call_app(interp, target, cgi, &handle);
         native::set_current(std::ptr::null_mut());
         let state = native::state_of(handle.as_ptr()).expect("our own capsule");
-        if let Some((start, cpu)) = recording {
-            record_sample(state, cgi, start, cpu);
+        match recording {
+            Some((start, cpu)) => record_sample(state, cgi, start, cpu),
+            // Recording began during this request (the application asked
+            // for it): mod_wsgi 6.1 counts the request in the interval; its
+            // CPU before the call is not known and is taken as none.
+            None if metrics::recording() => {
+                record_sample(state, cgi, start, object::thread_cpu_time())
+            }
+            None => {}
         }
         let outcome = match result {
             Ok(_) => Outcome::Done,
