@@ -243,6 +243,11 @@ def wrk(port, scenario, duration):
         args += ['-s', os.path.join(HERE, 'post64k.lua')]
     out = subprocess.run(args + ['http://127.0.0.1:%d%s' % (port, path)],
                          capture_output=True, text=True, timeout=duration + 60).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out):
+    """wrk's output: req/s, p50 and p99 in ms, errors."""
     rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
     lat = {m.group(1): float(m.group(2)) * UNITS[m.group(3)]
            for m in re.finditer(r'^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$', out, re.M)}
