@@ -34,7 +34,12 @@ fn deb() -> PathBuf {
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .unwrap_or_else(|| panic!("no .deb in {} (scripts/package deb makes it)", dir.display()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no .deb in {} (scripts/package deb makes it)",
+                dir.display()
+            )
+        })
 }
 
 /// Runs a command; (success, stdout and stderr).
@@ -119,12 +124,11 @@ fn confdir(site: &Path, venv: &Path, port: u16) -> PathBuf {
     for d in ["run", "lock", "log"] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
-    let shipped = fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("apache-conf/daemon.conf"),
-    )
-    .unwrap()
-    .replace("/srv/site/venv", venv.to_str().unwrap())
-    .replace("/srv/site", site.to_str().unwrap());
+    let shipped =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("apache-conf/daemon.conf"))
+            .unwrap()
+            .replace("/srv/site/venv", venv.to_str().unwrap())
+            .replace("/srv/site", site.to_str().unwrap());
     write_file(
         &root,
         "apache2.conf",
@@ -169,12 +173,109 @@ fn check_flask_site(port: u16, venv: &Path, logs: &dyn Fn() -> String) {
         body.len()
     );
     let r = common::http::send(port, post.as_bytes()).unwrap();
-    assert_eq!(common::json::parse_response(&r).get("form").get("b").str(), "two");
+    assert_eq!(
+        common::json::parse_response(&r).get("form").get("b").str(),
+        "two"
+    );
     assert_eq!(get(port, "/fail").map(|r| r.status), Some(500));
     assert!(
-        wait_until(Duration::from_secs(5), || logs().contains("flask view failed on purpose")),
+        wait_until(Duration::from_secs(5), || logs()
+            .contains("flask view failed on purpose")),
         "{}",
         logs()
+    );
+}
+
+/// The package's control fields the issue asks for.
+fn check_fields(deb: &Path) {
+    let fields = run_ok(Command::new("dpkg-deb").args(["-f"]).arg(deb));
+    for f in [
+        "Depends: apache2-api-20120211",
+        "libpython3.",
+        "Conflicts: libapache2-mod-wsgi-py3",
+        "Replaces: libapache2-mod-wsgi-py3",
+    ] {
+        assert!(fields.contains(f), "{f:?} missing:\n{fields}");
+    }
+}
+
+/// dpkg -i and a2enmod; the files in place.
+fn install_and_enable(deb: &Path) {
+    run_ok(Command::new("dpkg").arg("-i").arg(deb));
+    for f in [
+        "/usr/lib/apache2/modules/mod_wsgi_rs.so",
+        "/etc/apache2/mods-available/wsgi_rs.load",
+        "/etc/apache2/mods-available/wsgi_rs.conf",
+        "/usr/share/doc/mod-wsgi-rs/copyright",
+    ] {
+        assert!(Path::new(f).exists(), "{f} not installed");
+    }
+    run_ok(Command::new("a2enmod").arg("wsgi_rs"));
+    assert!(Path::new("/etc/apache2/mods-enabled/wsgi_rs.load").exists());
+}
+
+/// apache2ctl configtest, start, the site, graceful, the site, stop.
+fn serve_restart_stop(conf: &Path, port: u16, venv: &Path) {
+    let log = conf.join("log/error.log");
+    let logs = || fs::read_to_string(&log).unwrap_or_default();
+    let (ok, text) = apache2ctl(conf, "configtest");
+    assert!(ok && text.contains("Syntax OK"), "{text}");
+    let (ok, text) = apache2ctl(conf, "start");
+    assert!(ok, "apache2ctl start: {text}\n{}", logs());
+    let served = || {
+        wait_until(Duration::from_secs(30), || {
+            get(port, "/").is_some_and(|r| r.status == 200 && r.text() == "flask says hi")
+        })
+    };
+    assert!(served(), "not serving\n{}", logs());
+    assert!(logs().contains("daemon process"), "{}", logs());
+    check_flask_site(port, venv, &logs);
+    assert_eq!(
+        get(port, "/static/hello.txt").map(|r| r.text()),
+        Some("static hello\n".into())
+    );
+
+    // graceful: the same site answers from the new generation.
+    let (ok, text) = apache2ctl(conf, "graceful");
+    assert!(ok, "apache2ctl graceful: {text}");
+    let generations = || logs().matches("resuming normal operations").count();
+    assert!(
+        wait_until(Duration::from_secs(20), || generations() == 2),
+        "no new generation after graceful\n{}",
+        logs()
+    );
+    assert!(served(), "not serving after graceful\n{}", logs());
+
+    let pid: u32 = fs::read_to_string(conf.join("run/apache2.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (ok, text) = apache2ctl(conf, "stop");
+    assert!(ok, "apache2ctl stop: {text}");
+    assert!(
+        wait_until(Duration::from_secs(20), || !common::alive(pid)),
+        "Apache (pid {pid}) still running after stop\n{}",
+        logs()
+    );
+    assert!(get(port, "/").is_none(), "still answering after stop");
+}
+
+/// a2dismod, dpkg -r (conffiles stay, as for any package), dpkg -P; then
+/// nothing added or taken away since `before`.
+fn remove_and_purge(before: &BTreeSet<String>) {
+    run_ok(Command::new("a2dismod").arg("wsgi_rs"));
+    assert!(!Path::new("/etc/apache2/mods-enabled/wsgi_rs.load").exists());
+    run_ok(Command::new("dpkg").args(["-r", PACKAGE]));
+    assert!(!Path::new("/usr/lib/apache2/modules/mod_wsgi_rs.so").exists());
+    assert!(Path::new("/etc/apache2/mods-available/wsgi_rs.conf").exists());
+    run_ok(Command::new("dpkg").args(["-P", PACKAGE]));
+    let after = listing();
+    let added: Vec<_> = after.difference(before).collect();
+    let removed: Vec<_> = before.difference(&after).collect();
+    assert!(
+        added.is_empty() && removed.is_empty(),
+        "left behind: {added:?}\ntaken away: {removed:?}"
     );
 }
 
@@ -200,17 +301,8 @@ fn the_deb_installs_serves_restarts_and_uninstalls_cleanly() {
         );
         return;
     }
+    check_fields(&deb);
     let before = listing();
-    let fields = run_ok(Command::new("dpkg-deb").args(["-f"]).arg(&deb));
-    for f in [
-        "Depends: apache2-api-20120211",
-        "libpython3.",
-        "Conflicts: libapache2-mod-wsgi-py3",
-        "Replaces: libapache2-mod-wsgi-py3",
-    ] {
-        assert!(fields.contains(f), "{f:?} missing:\n{fields}");
-    }
-
     let venv = flask_venv();
     let site = temp_dir("debpkg-site");
     write_file(&site, "app.wsgi", include_str!("apps/flask_app.wsgi"));
@@ -220,78 +312,9 @@ fn the_deb_installs_serves_restarts_and_uninstalls_cleanly() {
     let _cleanup = Cleanup {
         pid_file: conf.join("run/apache2.pid"),
     };
-
-    run_ok(Command::new("dpkg").arg("-i").arg(&deb));
-    for f in [
-        "/usr/lib/apache2/modules/mod_wsgi_rs.so",
-        "/etc/apache2/mods-available/wsgi_rs.load",
-        "/etc/apache2/mods-available/wsgi_rs.conf",
-        "/usr/share/doc/mod-wsgi-rs/copyright",
-    ] {
-        assert!(Path::new(f).exists(), "{f} not installed");
-    }
-    run_ok(Command::new("a2enmod").arg("wsgi_rs"));
-    assert!(Path::new("/etc/apache2/mods-enabled/wsgi_rs.load").exists());
-
-    let log = conf.join("log/error.log");
-    let logs = || fs::read_to_string(&log).unwrap_or_default();
-    let (ok, text) = apache2ctl(&conf, "configtest");
-    assert!(ok && text.contains("Syntax OK"), "{text}");
-    let (ok, text) = apache2ctl(&conf, "start");
-    assert!(ok, "apache2ctl start: {text}\n{}", logs());
-    let served = |want: &str| {
-        wait_until(Duration::from_secs(30), || {
-            get(port, "/").is_some_and(|r| r.status == 200 && r.text() == want)
-        })
-    };
-    assert!(served("flask says hi"), "not serving\n{}", logs());
-    assert!(logs().contains("daemon process"), "{}", logs());
-    check_flask_site(port, &venv, &logs);
-    assert_eq!(
-        get(port, "/static/hello.txt").map(|r| r.text()),
-        Some("static hello\n".into())
-    );
-
-    // graceful: the same site answers from the new generation.
-    let (ok, text) = apache2ctl(&conf, "graceful");
-    assert!(ok, "apache2ctl graceful: {text}");
-    let generations = || logs().matches("resuming normal operations").count();
-    assert!(
-        wait_until(Duration::from_secs(20), || generations() == 2),
-        "no new generation after graceful\n{}",
-        logs()
-    );
-    assert!(served("flask says hi"), "not serving after graceful\n{}", logs());
-
-    let pid: u32 = fs::read_to_string(conf.join("run/apache2.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let (ok, text) = apache2ctl(&conf, "stop");
-    assert!(ok, "apache2ctl stop: {text}");
-    assert!(
-        wait_until(Duration::from_secs(20), || !common::alive(pid)),
-        "Apache (pid {pid}) still running after stop\n{}",
-        logs()
-    );
-    assert!(get(port, "/").is_none(), "still answering after stop");
-
-    run_ok(Command::new("a2dismod").arg("wsgi_rs"));
-    assert!(!Path::new("/etc/apache2/mods-enabled/wsgi_rs.load").exists());
-    run_ok(Command::new("dpkg").args(["-r", PACKAGE]));
-    assert!(!Path::new("/usr/lib/apache2/modules/mod_wsgi_rs.so").exists());
-    // Removal keeps the configuration files, as for any Debian package;
-    // purging takes them and a2enmod's records too.
-    assert!(Path::new("/etc/apache2/mods-available/wsgi_rs.conf").exists());
-    run_ok(Command::new("dpkg").args(["-P", PACKAGE]));
-    let after = listing();
-    let added: Vec<_> = after.difference(&before).collect();
-    let removed: Vec<_> = before.difference(&after).collect();
-    assert!(
-        added.is_empty() && removed.is_empty(),
-        "left behind: {added:?}\ntaken away: {removed:?}"
-    );
+    install_and_enable(&deb);
+    serve_restart_stop(&conf, port, &venv);
+    remove_and_purge(&before);
     let _ = fs::remove_dir_all(&site);
     let _ = fs::remove_dir_all(&conf);
 }

@@ -148,3 +148,85 @@ fn the_metrics_api_behaves_as_mod_wsgi_6_1_1_does() {
         assert_eq!(a, b, "{step}: mod_wsgi 6.1.1 left, ours right");
     }
 }
+
+/// The Apache level and the message of each error-log line that carries
+/// `needle`, in order (`[wsgi:warn] ... level-TAG warning` -> ("warn",
+/// "level-TAG warning")).
+fn logged(s: &Server, needle: &str) -> Vec<(String, String)> {
+    s.error_log()
+        .lines()
+        .filter_map(|line| {
+            let at = line.find(needle)?;
+            let level = line.split("] [").nth(1)?.split(':').nth(1)?.to_string();
+            Some((level, line[at..].trim_end().to_string()))
+        })
+        .collect()
+}
+
+/// LogHandler, FileWrapper and RequestTimeout as one application sees
+/// them, under one module: embedded (/e) and daemon (/d) mode.
+fn helpers(tag: &str, module: Option<&str>) -> Vec<(String, String)> {
+    let dir = probe_dir(tag);
+    let d = dir.display();
+    let conf = format!(
+        "{SOCKETS}\nWSGIDaemonProcess site processes=1 threads=2\n\
+         WSGIDaemonProcess rt processes=1 threads=1 request-timeout=2 interrupt-timeout=3\n\
+         WSGIScriptAlias /e {d}/probe.wsgi\n\
+         WSGIScriptAlias /d {d}/probe.wsgi process-group=site\n\
+         WSGIScriptAlias /t {d}/probe.wsgi process-group=rt\n"
+    );
+    let s = start_with(tag, &conf, module);
+    let mut out = Vec::new();
+    let probe = std::fs::read_to_string(dir.join("probe.wsgi")).unwrap();
+    for mode in ["e", "d"] {
+        let r = s.get(&format!("/{mode}/log-levels?{mode}x"));
+        assert_eq!(r.status, 200, "{tag}\n{}", s.logs());
+        out.push((format!("/{mode}/log-levels"), r.text()));
+        for needle in [
+            format!("level-{mode}x"),
+            format!("-{mode}x first"),
+            format!("second-{mode}x"),
+        ] {
+            assert!(
+                common::wait_until(std::time::Duration::from_secs(5), || {
+                    !logged(&s, &needle).is_empty()
+                }),
+                "{tag}: {needle} not logged\n{}",
+                s.logs()
+            );
+            out.push((
+                format!("/{mode} log {needle}"),
+                format!("{:?}", logged(&s, &needle)),
+            ));
+        }
+        let r = s.get(&format!("/{mode}/file-wrapper"));
+        out.push((format!("/{mode}/file-wrapper"), r.text()));
+        let r = s.get(&format!("/{mode}/file-wrapper?body"));
+        assert_eq!(r.text(), probe, "{tag} /{mode}: the file, whole");
+        out.push((format!("/{mode}/file-wrapper?body"), r.status.to_string()));
+    }
+    // The facts of the interrupted request; its timing only roughly (each
+    // module checks its timeouts on its own beat).
+    let r = s.get("/t/request-timeout");
+    let v = json_of(&r);
+    let after = v.get("after").num();
+    assert!(
+        (2.0..=8.0).contains(&after),
+        "{tag}: interrupted after {after} s\n{}",
+        r.text()
+    );
+    for k in ["caught", "is_request_timeout", "bases"] {
+        out.push((format!("/t/request-timeout {k}"), format!("{:?}", v.get(k))));
+    }
+    out
+}
+
+#[test]
+fn log_handler_file_wrapper_and_request_timeout_behave_as_in_6_1_1() {
+    let theirs = helpers("vs61-helpers-theirs", Some(&common::sites::mod_wsgi_61()));
+    let ours = helpers("vs61-helpers-ours", None);
+    assert_eq!(theirs.len(), ours.len());
+    for ((what, a), (_, b)) in theirs.iter().zip(ours.iter()) {
+        assert_eq!(a, b, "{what}: mod_wsgi 6.1.1 left, ours right");
+    }
+}

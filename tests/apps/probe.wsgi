@@ -431,6 +431,53 @@ def route_behave(environ, start_response, query):
     })
 
 
+def route_log_levels(environ, start_response, query):
+    """Each logging level through mod_wsgi.LogHandler, tagged with `query`,
+    plus a two-line message, for tests/python_api_vs_61.rs."""
+    import logging
+    log = logging.getLogger('probe-levels')
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    if not log.handlers:
+        log.addHandler(mod_wsgi.LogHandler())
+    for level in ('debug', 'info', 'warning', 'error', 'critical'):
+        getattr(log, level)('level-%s %s', query, level)
+    log.error('twolines-%s first\nsecond-%s', query, query)
+    return _json(start_response, {'handler': type(log.handlers[0]).__mro__[1].__name__})
+
+
+def route_file_wrapper(environ, start_response, query):
+    """mod_wsgi.FileWrapper as wsgi.file_wrapper: the facts, or (?body) a
+    response through it in 7-byte blocks."""
+    if query == 'body':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return mod_wsgi.FileWrapper(open(__file__, 'rb'), 7)
+    fw = mod_wsgi.FileWrapper(io.BytesIO(b'abcdefghij'), 4)
+    return _json(start_response, {
+        'is_environ_wrapper': environ['wsgi.file_wrapper'] is mod_wsgi.FileWrapper,
+        'is_type': isinstance(mod_wsgi.FileWrapper, type),
+        'blocks': [b.decode() for b in fw],
+        'has_close': hasattr(fw, 'close'),
+    })
+
+
+def route_request_timeout(environ, start_response, query):
+    """Busy in Python past request-timeout: what reaches the thread."""
+    caught = None
+    t0 = time.time()
+    try:
+        while time.time() - t0 < 20:
+            sum(range(1000))
+    except BaseException as e:
+        caught = type(e).__name__
+        is_it = isinstance(e, mod_wsgi.RequestTimeout)
+        base = [c.__name__ for c in type(e).__mro__[1:]]
+    else:
+        is_it, base = False, []
+    return _json(start_response, {'caught': caught, 'is_request_timeout': is_it,
+                                  'bases': base, 'after': round(time.time() - t0)})
+
+
 ROUTES = {
     '/api6': route_api6,
     '/behave': route_behave,
@@ -471,6 +518,9 @@ ROUTES = {
     '/sleep': route_sleep,
     '/code-version': route_code_version,
     '/stdin': route_stdin,
+    '/log-levels': route_log_levels,
+    '/file-wrapper': route_file_wrapper,
+    '/request-timeout': route_request_timeout,
 }
 
 

@@ -18,9 +18,11 @@ server_version = _host.server_version
 mod_wsgi_rs_version = tuple(int(p) for p in server_version.split('/')[-1].split('.')[:3])
 
 
-class RequestTimeout(Exception):
+class RequestTimeout(BaseException):
     """Raised inside a request's thread when the request ran longer than
-    the daemon's request-timeout and interrupt-timeout is set."""
+    the daemon's request-timeout and interrupt-timeout is set. A
+    BaseException, as in mod_wsgi 6.1, so that the application's
+    `except Exception:` does not swallow it."""
 
 
 # Filled in by the host right after this module runs.

@@ -44,7 +44,7 @@ def application(environ, start_response):
         'apache': [list(apache.version), apache.mpm_name, apache.maximum_processes,
                    apache.threads_per_process, apache.description, apache.build_date],
         'file_wrapper': environ['wsgi.file_wrapper'] is mod_wsgi.FileWrapper,
-        'request_timeout': issubclass(mod_wsgi.RequestTimeout, Exception),
+        'request_timeout': issubclass(mod_wsgi.RequestTimeout, BaseException) and not issubclass(mod_wsgi.RequestTimeout, Exception),
         'environ': {k: [type(environ[k]).__name__, environ[k]] for k in keys},
         'active': list(mod_wsgi.active_requests) == [environ['mod_wsgi.request_id']]
                   and mod_wsgi.active_requests[environ['mod_wsgi.request_id']] is mod_wsgi.request_data(),
