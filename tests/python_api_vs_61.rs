@@ -16,17 +16,40 @@ use common::{probe_dir, Server};
 /// directory here.
 const SOCKETS: &str = "WSGISocketPrefix /tmp/mod_wsgi_rs-vs61-wsgi";
 
+/// `WSGIPythonHome` for both modules when the tests run on a Python other
+/// than Debian's (scripts/test's matrix): mod_wsgi 6.1.1, built by pip,
+/// would look for the standard library where that Python was built, under
+/// a home directory Apache's User cannot read; the copy under /opt is
+/// readable.
+fn python_home_line() -> String {
+    let Ok(py) = std::env::var("PYO3_PYTHON") else {
+        return String::new();
+    };
+    if py.starts_with("/usr/bin/") {
+        return String::new();
+    }
+    let out = std::process::Command::new(&py)
+        .args(["-c", "import sys; print(sys.base_prefix)"])
+        .output()
+        .unwrap();
+    format!(
+        "WSGIPythonHome {}\n",
+        String::from_utf8_lossy(&out.stdout).trim()
+    )
+}
+
 /// Starts a server with `module` (None: ours). The tests of this binary
 /// run in parallel and the module is chosen by an environment variable:
 /// one start at a time.
 fn start_with(tag: &str, conf: &str, module: Option<&str>) -> Server {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let conf = format!("{}{conf}", python_home_line());
     match module {
         Some(m) => std::env::set_var("MOD_WSGI_RS_SO", m),
         None => std::env::remove_var("MOD_WSGI_RS_SO"),
     }
-    let s = Server::start(tag, conf);
+    let s = Server::start(tag, &conf);
     std::env::remove_var("MOD_WSGI_RS_SO");
     s
 }
@@ -117,23 +140,33 @@ fn the_python_api_matches_mod_wsgi_6_1_1() {
 /// process, under one module.
 fn behaviour(tag: &str, module: Option<&str>) -> Vec<Value> {
     let dir = probe_dir(tag);
+    let d = dir.display();
+    // One Apache child, so that embedded mode's counts are one process's.
+    let one_child = if common::mpm() == "prefork" {
+        "ServerLimit 1\nMaxRequestWorkers 4\nMinSpareServers 1\nMaxSpareServers 1\n"
+    } else {
+        "ServerLimit 1\nThreadsPerChild 25\nMaxRequestWorkers 25\nMinSpareThreads 1\nMaxSpareThreads 25\n"
+    };
     let conf = format!(
-        "{SOCKETS}\nWSGIDaemonProcess site processes=1 threads=2\n\
-         WSGIScriptAlias /d {}/probe.wsgi process-group=site\n",
-        dir.display()
+        "{SOCKETS}\n{one_child}WSGIDaemonProcess site processes=1 threads=2\n\
+         WSGIScriptAlias /d {d}/probe.wsgi process-group=site\n\
+         WSGIScriptAlias /e {d}/probe.wsgi\n"
     );
     let s = start_with(tag, &conf, module);
-    let mut out = vec![
-        json_of(&s.get("/d/behave?before")),
-        json_of(&s.get("/d/behave?start")),
-    ];
-    for status in [200, 200, 200, 404, 404, 500] {
-        assert_eq!(s.get(&format!("/d/status?{status}")).status, status);
+    let mut out = Vec::new();
+    for mode in ["/d", "/e"] {
+        out.push(json_of(&s.get(&format!("{mode}/behave?before"))));
+        out.push(json_of(&s.get(&format!("{mode}/behave?start"))));
+        for status in [200, 200, 200, 404, 404, 500] {
+            assert_eq!(s.get(&format!("{mode}/status?{status}")).status, status);
+        }
+        let post = format!(
+            "POST {mode}/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789"
+        );
+        assert_eq!(s.request(&post).status, 200);
+        out.push(json_of(&s.get(&format!("{mode}/behave?after"))));
+        out.push(json_of(&s.get(&format!("{mode}/behave?again"))));
     }
-    let post = "POST /d/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789";
-    assert_eq!(s.request(post).status, 200);
-    out.push(json_of(&s.get("/d/behave?after")));
-    out.push(json_of(&s.get("/d/behave?again")));
     out
 }
 
@@ -141,11 +174,15 @@ fn behaviour(tag: &str, module: Option<&str>) -> Vec<Value> {
 fn the_metrics_api_behaves_as_mod_wsgi_6_1_1_does() {
     let theirs = behaviour("vs61-behave-theirs", Some(&common::sites::mod_wsgi_61()));
     let ours = behaviour("vs61-behave-ours", None);
-    for (step, (a, b)) in ["before", "start", "after", "again"]
-        .iter()
-        .zip(theirs.iter().zip(ours.iter()))
-    {
-        assert_eq!(a, b, "{step}: mod_wsgi 6.1.1 left, ours right");
+    let steps = ["before", "start", "after", "again"];
+    for (i, (a, b)) in theirs.iter().zip(ours.iter()).enumerate() {
+        let mode = if i < 4 { "daemon" } else { "embedded" };
+        assert_eq!(
+            a,
+            b,
+            "{mode} {}: mod_wsgi 6.1.1 left, ours right",
+            steps[i % 4]
+        );
     }
 }
 
@@ -229,4 +266,119 @@ fn log_handler_file_wrapper_and_request_timeout_behave_as_in_6_1_1() {
     for ((what, a), (_, b)) in theirs.iter().zip(ours.iter()) {
         assert_eq!(a, b, "{what}: mod_wsgi 6.1.1 left, ours right");
     }
+}
+
+/// Per application group: whether a single-phase C extension imports and
+/// whether a daemon thread starts, then how long two CPU-bound requests
+/// (the same fixed work) sent at once took (own-GIL pair, shared pair), under one module.
+fn own_gil_facts(tag: &str, module: Option<&str>) -> (Vec<(String, String)>, f64, f64) {
+    let dir = common::temp_dir(tag);
+    common::write_file(&dir, "app.wsgi", OWN_GIL_APP);
+    let d = dir.display();
+    let mut conf = format!(
+        "{SOCKETS}\nWSGIDaemonProcess gil processes=1 threads=4\n\
+         <WSGIInterpreterOptions process-group=gil>\nWSGIPerInterpreterGIL On\n</WSGIInterpreterOptions>\n"
+    );
+    for shared in ["shared", "shared2"] {
+        conf += &format!(
+            "<WSGIInterpreterOptions process-group=gil application-group={shared}>\n\
+             WSGIPerInterpreterGIL Off\n</WSGIInterpreterOptions>\n"
+        );
+    }
+    for g in ["one", "two", "shared", "shared2"] {
+        conf +=
+            &format!("WSGIScriptAlias /{g} {d}/app.wsgi process-group=gil application-group={g}\n");
+    }
+    conf += &format!(
+        "WSGIScriptAlias /global {d}/app.wsgi process-group=gil application-group=%{{GLOBAL}}\n"
+    );
+    let s = start_with(tag, &conf, module);
+    let mut facts = Vec::new();
+    for g in ["one", "two", "shared", "shared2", "global"] {
+        let r = s.get(&format!("/{g}/"));
+        assert_eq!(r.status, 200, "{tag} /{g}\n{}", s.logs());
+        facts.push((g.to_string(), r.text()));
+    }
+    let own = spin_together(&s, ["/one/spin", "/two/spin"]);
+    let shared = spin_together(&s, ["/shared/spin", "/shared2/spin"]);
+    (facts, own, shared)
+}
+
+const OWN_GIL_APP: &str = r#"import json, threading, time
+
+def outcome(f):
+    try:
+        f()
+        return 'ok'
+    except BaseException as e:
+        return type(e).__name__
+
+def application(environ, start_response):
+    if environ['PATH_INFO'] == '/spin':
+        # A fixed amount of work (not a fixed time), so that sharing a GIL
+        # shows as a longer span.
+        t0 = time.time()
+        n = 0
+        for i in range(10000000):
+            n += i
+        body = {'start': t0, 'end': time.time()}
+    else:
+        body = {
+            'single_phase': outcome(lambda: __import__('_testsinglephase')),
+            'daemon_thread': outcome(lambda: threading.Thread(target=lambda: None, daemon=True).start()),
+        }
+    start_response('200 OK', [('Content-Type', 'application/json')])
+    return [json.dumps(body, sort_keys=True).encode()]
+"#;
+
+/// From the first start to the last end of two spins sent at once.
+fn spin_together(s: &Server, paths: [&'static str; 2]) -> f64 {
+    let port = s.port;
+    let spins: Vec<_> = paths
+        .into_iter()
+        .map(|p| {
+            std::thread::spawn(move || {
+                let raw = format!("GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                common::http::send(port, raw.as_bytes())
+            })
+        })
+        .collect();
+    let times: Vec<(f64, f64)> = spins
+        .into_iter()
+        .map(|t| {
+            let v = json_of(&t.join().unwrap().unwrap());
+            (v.get("start").num(), v.get("end").num())
+        })
+        .collect();
+    let first = times.iter().map(|t| t.0).fold(f64::MAX, f64::min);
+    times.iter().map(|t| t.1).fold(0.0, f64::max) - first
+}
+
+#[test]
+fn per_interpreter_gil_behaves_as_in_6_1_1() {
+    let minor = std::env::var("PYO3_PYTHON")
+        .ok()
+        .and_then(|p| {
+            p.rsplit("python3.")
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+        })
+        .unwrap_or(11);
+    if minor < 12 {
+        eprintln!(
+            "skipped: per-interpreter GIL needs Python 3.12 or newer (scripts/test's matrix)"
+        );
+        return;
+    }
+    let theirs = own_gil_facts("vs61-gil-theirs", Some(&common::sites::mod_wsgi_61()));
+    let ours = own_gil_facts("vs61-gil-ours", None);
+    for ((g, a), (_, b)) in theirs.0.iter().zip(ours.0.iter()) {
+        assert_eq!(a, b, "/{g}: mod_wsgi 6.1.1 left, ours right");
+    }
+    // For the record, not asserted: timing is not a test here.
+    eprintln!(
+        "two CPU-bound requests at once, Python 3.{minor}, first start to last end: own GILs {:.2} s (6.1.1) {:.2} s (ours); \
+         shared GIL {:.2} s (6.1.1) {:.2} s (ours)",
+        theirs.1, ours.1, theirs.2, ours.2
+    );
 }
