@@ -3,6 +3,7 @@
 //! own process group so it is always stopped by PID, even when a test fails.
 #![allow(dead_code)]
 
+pub mod cores;
 pub mod failure;
 pub mod fake_daemon;
 pub mod http;
@@ -124,6 +125,8 @@ pub fn free_port() -> u16 {
 /// The common head of every generated httpd config.
 pub fn base_config(root: &Path, port: u16, mpm: &str) -> String {
     let modules = apxs("LIBEXECDIR");
+    // CoreDumpDirectory must exist when httpd reads it.
+    cores::dir(root);
     let user = if unsafe_is_root() {
         "User nobody\nGroup nogroup\n"
     } else {
@@ -138,6 +141,7 @@ pub fn base_config(root: &Path, port: u16, mpm: &str) -> String {
          LogLevel info\n\
          Mutex file:{root}\n\
          DefaultRuntimeDir {root}\n\
+         CoreDumpDirectory {root}/cores\n\
          {user}\
          LoadModule mpm_{mpm}_module {modules}/mod_mpm_{mpm}.so\n\
          LoadModule authz_core_module {modules}/mod_authz_core.so\n\
@@ -188,7 +192,9 @@ impl Server {
                 extra.replace("@ROOT@", &root.display().to_string())
             );
             let conf_path = write_file(&root, "httpd.conf", &conf);
-            let child = Command::new(httpd_bin())
+            let mut cmd = Command::new(httpd_bin());
+            cores::allow(&mut cmd);
+            let child = cmd
                 .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -447,8 +453,9 @@ impl Drop for Server {
             // The logs are long and CI shows the tail of the output, so
             // the failure itself is repeated after them.
             eprintln!(
-                "{}\n--- this test failed at {}",
+                "{}\n{}--- this test failed at {}",
                 self.logs(),
+                cores::backtraces(&self.root, &httpd_bin()),
                 failure::last().unwrap_or_default()
             );
         } else {
