@@ -148,6 +148,7 @@ fn child_init(pchild: Pool<'_>, s: Server) {
         threads_per_process: mpm::max_threads(),
         settings: runtime::PythonSettings {
             own_gil: settings.own_gil(""),
+            container_paths: settings.container_paths(""),
             ..settings.python.clone()
         },
         apache: mpm::apache_facts(true),

@@ -382,3 +382,53 @@ fn per_interpreter_gil_behaves_as_in_6_1_1() {
         theirs.1, ours.1, theirs.2, ours.2
     );
 }
+
+const OPTIONS_APP: &str = r#"import json, os, sys
+HERE = os.path.dirname(__file__)
+
+def application(environ, start_response):
+    extras = [os.path.basename(p) for p in sys.path if p.startswith(HERE)]
+    body = {'extras': extras, 'switch_interval': sys.getswitchinterval()}
+    start_response('200 OK', [('Content-Type', 'application/json')])
+    return [json.dumps(body, sort_keys=True).encode()]
+"#;
+
+/// What each interpreter sees of `<WSGIInterpreterOptions>`' python path
+/// and switch interval, under one module.
+fn container_facts(tag: &str, module: Option<&str>) -> Vec<(String, String)> {
+    let dir = common::temp_dir(tag);
+    common::write_file(&dir, "app.wsgi", OPTIONS_APP);
+    for x in ["extra-a", "extra-all", "extra-emb"] {
+        std::fs::create_dir_all(dir.join(x)).unwrap();
+    }
+    let d = dir.display();
+    let conf = format!(
+        "{SOCKETS}\nWSGIDaemonProcess ip processes=1 threads=2\n\
+         <WSGIInterpreterOptions process-group=ip application-group=a>\n\
+         WSGIPythonPath {d}/extra-a\nWSGISwitchInterval 0.002\n</WSGIInterpreterOptions>\n\
+         <WSGIInterpreterOptions process-group=ip>\nWSGIPythonPath {d}/extra-all\n</WSGIInterpreterOptions>\n\
+         <WSGIInterpreterOptions application-group=emb>\nWSGIPythonPath {d}/extra-emb\n</WSGIInterpreterOptions>\n\
+         WSGIScriptAlias /a {d}/app.wsgi process-group=ip application-group=a\n\
+         WSGIScriptAlias /b {d}/app.wsgi process-group=ip application-group=b\n\
+         WSGIScriptAlias /g {d}/app.wsgi process-group=ip application-group=%{{GLOBAL}}\n\
+         WSGIScriptAlias /e {d}/app.wsgi application-group=emb\n\
+         WSGIScriptAlias /f {d}/app.wsgi application-group=other\n"
+    );
+    let s = start_with(tag, &conf, module);
+    let mut out = Vec::new();
+    for p in ["/b", "/a", "/b", "/g", "/e", "/f"] {
+        let r = s.get(p);
+        assert_eq!(r.status, 200, "{tag} {p}\n{}", s.logs());
+        out.push((p.to_string(), r.text()));
+    }
+    out
+}
+
+#[test]
+fn interpreter_option_containers_apply_as_in_6_1_1() {
+    let theirs = container_facts("vs61-opts-theirs", Some(&common::sites::mod_wsgi_61()));
+    let ours = container_facts("vs61-opts-ours", None);
+    for ((p, a), (_, b)) in theirs.iter().zip(ours.iter()) {
+        assert_eq!(a, b, "{p}: mod_wsgi 6.1.1 left, ours right");
+    }
+}

@@ -99,7 +99,7 @@ fn container(cmd: &mut Cmd<'_>, args: &str) -> Result<(), String> {
         g.in_container = None;
         if walked.is_ok() {
             let c = g.interpreter_options[index].clone();
-            let text = format!("<WSGIInterpreterOptions> at {at}: read and checked; of its settings only WSGIPerInterpreterGIL takes effect here (for a literal application-group= or none), the others' server-wide values apply to every interpreter");
+            let text = format!("<WSGIInterpreterOptions> at {at}: read and checked; of its settings WSGIPerInterpreterGIL and WSGIPythonPath take effect here (for a literal application-group= or none), the others' server-wide values apply to every interpreter");
             let pattern = matches!(
                 c.selector.application_group,
                 Some(
@@ -111,9 +111,11 @@ fn container(cmd: &mut Cmd<'_>, args: &str) -> Result<(), String> {
             if c.per_interpreter_gil.is_some() && pattern {
                 g.note(format!("WSGIPerInterpreterGIL inside the <WSGIInterpreterOptions> at {at}: not in effect, since its application-group= is a pattern; name the group (or leave application-group= out)"));
             }
+            if !c.python_path.is_empty() && pattern {
+                g.note(format!("WSGIPythonPath inside the <WSGIInterpreterOptions> at {at}: not in effect, since its application-group= is a pattern; name the group (or leave application-group= out)"));
+            }
             if c.free_threading.is_some()
                 || c.switch_interval.is_some()
-                || !c.python_path.is_empty()
                 || c.restrict_stdin.is_some()
                 || c.restrict_stdout.is_some()
                 || c.restrict_signal.is_some()

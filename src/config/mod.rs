@@ -103,6 +103,20 @@ impl GlobalConfig {
         .0
     }
 
+    /// The `WSGIPythonPath` of the containers that apply in the process of
+    /// `process_group` ("": an Apache child).
+    pub fn container_paths(
+        &self,
+        process_group: &str,
+    ) -> wsgi_core::server_options::ContainerPaths {
+        let containers: Vec<_> = self
+            .interpreter_options
+            .iter()
+            .map(|c| (c.selector.clone(), c.python_path.clone()))
+            .collect();
+        wsgi_core::server_options::ContainerPaths::resolve(&containers, process_group)
+    }
+
     /// What the telemetry reporter needs, if WSGITelemetryService is set.
     pub fn telemetry_settings(&self) -> Option<crate::telemetry::Settings> {
         self.telemetry.as_ref().map(|t| crate::telemetry::Settings {

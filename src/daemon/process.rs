@@ -135,6 +135,7 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
         s.switch_interval = g.spec.switch_interval;
         s.path_first = g.spec.home.clone();
         s.own_gil = crate::config::global_snapshot().own_gil(&g.spec.name);
+        s.container_paths = crate::config::global_snapshot().container_paths(&g.spec.name);
         s.home_env = crate::os::users::home_of(g.uid);
         s
     };

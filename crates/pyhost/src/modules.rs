@@ -93,6 +93,7 @@ pub(crate) fn bootstrap(name: &str, info: &ProcessInfo) -> PyResult<Interpreter>
     let paths = s
         .python_path
         .iter()
+        .chain(s.container_paths.for_interpreter(name).iter())
         .map(|p| object::str_utf8(p))
         .collect::<PyResult<Vec<_>>>()?;
     let eggs = match &s.python_eggs {

@@ -85,6 +85,8 @@ pub struct PythonSettings {
     pub home_env: Option<String>,
     /// Which sub-interpreters get their own GIL (Python 3.12+).
     pub own_gil: wsgi_core::server_options::OwnGil,
+    /// `WSGIPythonPath` in `<WSGIInterpreterOptions>`, per interpreter.
+    pub container_paths: wsgi_core::server_options::ContainerPaths,
 }
 
 /// The Python this module is linked with, as Python itself reports it

@@ -238,6 +238,69 @@ pub const INTERPRETER_OPTION_DIRECTIVES: &[&str] = &[
     "WSGIRestrictSignal",
 ];
 
+/// `WSGIPythonPath` inside `<WSGIInterpreterOptions>` containers, for one
+/// process: each matching container's directories in configuration order,
+/// with the application group it names (None: any; "" the main
+/// interpreter) and whether it names this process group. Containers whose
+/// application group is a pattern are left out (they cannot be told apart
+/// before a request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerPaths(pub Vec<ContainerPath>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerPath {
+    pub names_process_group: bool,
+    pub application_group: Option<String>,
+    pub paths: Vec<String>,
+}
+
+impl ContainerPaths {
+    pub fn resolve(
+        containers: &[(InterpreterSelector, Vec<String>)],
+        process_group: &str,
+    ) -> ContainerPaths {
+        let mut out = Vec::new();
+        for (sel, paths) in containers {
+            if paths.is_empty()
+                || sel
+                    .process_group
+                    .as_deref()
+                    .is_some_and(|g| g != process_group)
+            {
+                continue;
+            }
+            let application_group = match &sel.application_group {
+                None => None,
+                Some(ApplicationGroup::Global) => Some(String::new()),
+                Some(ApplicationGroup::Named(n)) => Some(n.clone()),
+                Some(_) => continue,
+            };
+            out.push(ContainerPath {
+                names_process_group: sel.process_group.is_some(),
+                application_group,
+                paths: paths.clone(),
+            });
+        }
+        ContainerPaths(out)
+    }
+
+    /// The directories the interpreter `name` adds after the server-wide
+    /// ones: a container's when it names that application group or none.
+    /// As with mod_wsgi 6.1.1, the main interpreter also gets those of the
+    /// containers that name its process group, whatever application group
+    /// they name.
+    pub fn for_interpreter(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|c| match c.application_group.as_deref() {
+                None => true,
+                Some(g) => g == name || (name.is_empty() && c.names_process_group),
+            })
+            .flat_map(|c| c.paths.iter().cloned())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,5 +409,30 @@ mod tests {
         assert!(other.for_interpreter("fast"));
         let (embedded, _) = OwnGil::resolve(true, &[], "");
         assert!(embedded.for_interpreter("x"));
+    }
+
+    #[test]
+    fn container_paths_follow_the_selectors() {
+        let sel = |a: &str| InterpreterSelector::parse(a).unwrap();
+        let v = |p: &str| vec![p.to_string()];
+        let containers = vec![
+            (sel("process-group=ip application-group=a"), v("/a")),
+            (sel("process-group=ip"), v("/all")),
+            (sel("application-group=emb"), v("/emb")),
+            (sel("process-group=other"), v("/other")),
+            (
+                sel("process-group=ip application-group=%{RESOURCE}"),
+                v("/pattern"),
+            ),
+            (sel("process-group=ip"), Vec::new()),
+        ];
+        let ip = ContainerPaths::resolve(&containers, "ip");
+        assert_eq!(ip.for_interpreter("a"), ["/a", "/all"]);
+        assert_eq!(ip.for_interpreter("b"), ["/all"]);
+        assert_eq!(ip.for_interpreter(""), ["/a", "/all"]);
+        let child = ContainerPaths::resolve(&containers, "");
+        assert_eq!(child.for_interpreter("emb"), ["/emb"]);
+        assert!(child.for_interpreter("other").is_empty());
+        assert!(child.for_interpreter("").is_empty());
     }
 }
