@@ -149,6 +149,7 @@ fn child_init(pchild: Pool<'_>, s: Server) {
         settings: runtime::PythonSettings {
             own_gil: settings.own_gil(""),
             container_paths: settings.container_paths(""),
+            container_restrictions: settings.container_restrictions(""),
             ..settings.python.clone()
         },
         apache: mpm::apache_facts(true),

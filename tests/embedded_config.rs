@@ -69,8 +69,12 @@ fn aliases_static_files_regex_and_addhandler() {
 }
 
 #[test]
-fn stdin_is_restricted_by_default() {
+fn stdin_reads_empty_by_default_and_is_refused_when_restricted() {
+    // mod_wsgi 6's default: WSGIRestrictStdin Off.
     let (s, _d) = probe_server("stdin", "");
+    let v = json(&s.get("/app/stdin"));
+    assert!(!v.get("stdin").str().starts_with("refused"), "{:?}", v);
+    let (s, _d) = probe_server("stdin-on", "WSGIRestrictStdin On\n");
     let v = json(&s.get("/app/stdin"));
     assert!(v.get("stdin").str().starts_with("refused"), "{:?}", v);
 }

@@ -432,3 +432,57 @@ fn interpreter_option_containers_apply_as_in_6_1_1() {
         assert_eq!(a, b, "{p}: mod_wsgi 6.1.1 left, ours right");
     }
 }
+
+const RESTRICT_APP: &str = r#"import json, signal, sys
+
+def outcome(f):
+    try:
+        r = f()
+        return 'ok' if r is None or isinstance(r, (str, int)) else type(r).__name__
+    except BaseException as e:
+        return type(e).__name__
+
+def application(environ, start_response):
+    body = {
+        'stdin': outcome(lambda: sys.stdin.read(1)),
+        'stdout': outcome(lambda: print('restrict probe')),
+        'signal': outcome(lambda: signal.signal(signal.SIGUSR2, lambda *a: None)),
+    }
+    start_response('200 OK', [('Content-Type', 'application/json')])
+    return [json.dumps(body, sort_keys=True).encode()]
+"#;
+
+/// What each interpreter sees of the restrictions set in containers.
+fn restrict_facts(tag: &str, module: Option<&str>) -> Vec<(String, String)> {
+    let dir = common::temp_dir(tag);
+    common::write_file(&dir, "app.wsgi", RESTRICT_APP);
+    let d = dir.display();
+    let conf = format!(
+        "{SOCKETS}\nWSGIDaemonProcess ip processes=1 threads=2\n\
+         <WSGIInterpreterOptions process-group=ip application-group=a>\n\
+         WSGIRestrictStdin Off\nWSGIRestrictStdout On\nWSGIRestrictSignal Off\n</WSGIInterpreterOptions>\n\
+         <WSGIInterpreterOptions application-group=emb>\nWSGIRestrictStdout On\n</WSGIInterpreterOptions>\n\
+         WSGIScriptAlias /a {d}/app.wsgi process-group=ip application-group=a\n\
+         WSGIScriptAlias /b {d}/app.wsgi process-group=ip application-group=b\n\
+         WSGIScriptAlias /g {d}/app.wsgi process-group=ip application-group=%{{GLOBAL}}\n\
+         WSGIScriptAlias /e {d}/app.wsgi application-group=emb\n\
+         WSGIScriptAlias /f {d}/app.wsgi application-group=other\n"
+    );
+    let s = start_with(tag, &conf, module);
+    let mut out = Vec::new();
+    for p in ["/a", "/b", "/g", "/e", "/f"] {
+        let r = s.get(p);
+        assert_eq!(r.status, 200, "{tag} {p}\n{}", s.logs());
+        out.push((p.to_string(), r.text()));
+    }
+    out
+}
+
+#[test]
+fn restrictions_in_containers_apply_as_in_6_1_1() {
+    let theirs = restrict_facts("vs61-restrict-theirs", Some(&common::sites::mod_wsgi_61()));
+    let ours = restrict_facts("vs61-restrict-ours", None);
+    for ((p, a), (_, b)) in theirs.iter().zip(ours.iter()) {
+        assert_eq!(a, b, "{p}: mod_wsgi 6.1.1 left, ours right");
+    }
+}

@@ -99,7 +99,7 @@ fn container(cmd: &mut Cmd<'_>, args: &str) -> Result<(), String> {
         g.in_container = None;
         if walked.is_ok() {
             let c = g.interpreter_options[index].clone();
-            let text = format!("<WSGIInterpreterOptions> at {at}: read and checked; of its settings WSGIPerInterpreterGIL and WSGIPythonPath take effect here (for a literal application-group= or none), the others' server-wide values apply to every interpreter");
+            let text = format!("<WSGIInterpreterOptions> at {at}: read and checked; of its settings WSGIPerInterpreterGIL, WSGIPythonPath and WSGIRestrictStdin/Stdout/Signal take effect here (for a literal application-group= or none); WSGISwitchInterval and WSGIFreeThreading keep their server-wide values, as under mod_wsgi 6.1.1");
             let pattern = matches!(
                 c.selector.application_group,
                 Some(
@@ -108,18 +108,15 @@ fn container(cmd: &mut Cmd<'_>, args: &str) -> Result<(), String> {
                         | wsgi_core::directives::ApplicationGroup::Env(_)
                 )
             );
-            if c.per_interpreter_gil.is_some() && pattern {
-                g.note(format!("WSGIPerInterpreterGIL inside the <WSGIInterpreterOptions> at {at}: not in effect, since its application-group= is a pattern; name the group (or leave application-group= out)"));
-            }
-            if !c.python_path.is_empty() && pattern {
-                g.note(format!("WSGIPythonPath inside the <WSGIInterpreterOptions> at {at}: not in effect, since its application-group= is a pattern; name the group (or leave application-group= out)"));
-            }
-            if c.free_threading.is_some()
-                || c.switch_interval.is_some()
+            let scoped = c.per_interpreter_gil.is_some()
+                || !c.python_path.is_empty()
                 || c.restrict_stdin.is_some()
                 || c.restrict_stdout.is_some()
-                || c.restrict_signal.is_some()
-            {
+                || c.restrict_signal.is_some();
+            if scoped && pattern {
+                g.note(format!("the <WSGIInterpreterOptions> at {at}: not in effect, since its application-group= is a pattern; name the group (or leave application-group= out)"));
+            }
+            if c.free_threading.is_some() || c.switch_interval.is_some() {
                 g.note(text);
             }
         }

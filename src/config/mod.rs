@@ -117,6 +117,28 @@ impl GlobalConfig {
         wsgi_core::server_options::ContainerPaths::resolve(&containers, process_group)
     }
 
+    /// The `WSGIRestrict*` overrides of the containers, for the process of
+    /// `process_group` ("": an Apache child).
+    pub fn container_restrictions(
+        &self,
+        process_group: &str,
+    ) -> wsgi_core::server_options::ContainerRestrictions {
+        use wsgi_core::server_options::ContainerFlag;
+        let flag = |f: fn(&InterpreterOptions) -> Option<bool>| {
+            let containers: Vec<_> = self
+                .interpreter_options
+                .iter()
+                .map(|c| (c.selector.clone(), f(c)))
+                .collect();
+            ContainerFlag::resolve(&containers, process_group)
+        };
+        wsgi_core::server_options::ContainerRestrictions {
+            stdin: flag(|c| c.restrict_stdin),
+            stdout: flag(|c| c.restrict_stdout),
+            signal: flag(|c| c.restrict_signal),
+        }
+    }
+
     /// What the telemetry reporter needs, if WSGITelemetryService is set.
     pub fn telemetry_settings(&self) -> Option<crate::telemetry::Settings> {
         self.telemetry.as_ref().map(|t| crate::telemetry::Settings {
@@ -130,7 +152,9 @@ impl GlobalConfig {
     fn defaults() -> Self {
         GlobalConfig {
             python: PythonSettings {
-                restrict_stdin: true,
+                // mod_wsgi 6's defaults: stdin reads as empty, signal
+                // registrations are ignored.
+                restrict_stdin: false,
                 restrict_signal: true,
                 // A Python outside the system's directories (build.rs):
                 // where it is, which its compiled-in prefix may not say.

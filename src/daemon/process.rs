@@ -136,6 +136,8 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
         s.path_first = g.spec.home.clone();
         s.own_gil = crate::config::global_snapshot().own_gil(&g.spec.name);
         s.container_paths = crate::config::global_snapshot().container_paths(&g.spec.name);
+        s.container_restrictions =
+            crate::config::global_snapshot().container_restrictions(&g.spec.name);
         s.home_env = crate::os::users::home_of(g.uid);
         s
     };

@@ -560,6 +560,6 @@ def _setup(python_path, restrict_stdin, restrict_stdout, restrict_signal,
         def _ignored_signal(signum, handler):
             _host.log(None, _WARNING, 'callback registration for signal %d ignored (WSGIRestrictSignal On); '
                       'use mod_wsgi.subscribe_shutdown() for clean-up' % signum)
-            return signal.getsignal(signum)
+            return handler
 
         signal.signal = _ignored_signal

@@ -110,11 +110,12 @@ pub(crate) fn bootstrap(name: &str, info: &ProcessInfo) -> PyResult<Interpreter>
     };
     let path_first = text_or_none(&s.path_first)?;
     let home_env = text_or_none(&s.home_env)?;
+    let r = &s.container_restrictions;
     adapter.getattr(c"_setup")?.call(&[
         &object::tuple(paths)?,
-        &object::boolean(s.restrict_stdin),
-        &object::boolean(s.restrict_stdout),
-        &object::boolean(s.restrict_signal),
+        &object::boolean(r.stdin.for_interpreter(name, s.restrict_stdin)),
+        &object::boolean(r.stdout.for_interpreter(name, s.restrict_stdout)),
+        &object::boolean(r.signal.for_interpreter(name, s.restrict_signal)),
         &eggs,
         &switch,
         &path_first,

@@ -87,6 +87,8 @@ pub struct PythonSettings {
     pub own_gil: wsgi_core::server_options::OwnGil,
     /// `WSGIPythonPath` in `<WSGIInterpreterOptions>`, per interpreter.
     pub container_paths: wsgi_core::server_options::ContainerPaths,
+    /// `WSGIRestrict*` in `<WSGIInterpreterOptions>`, per interpreter.
+    pub container_restrictions: wsgi_core::server_options::ContainerRestrictions,
 }
 
 /// The Python this module is linked with, as Python itself reports it

@@ -292,13 +292,75 @@ impl ContainerPaths {
     pub fn for_interpreter(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
-            .filter(|c| match c.application_group.as_deref() {
-                None => true,
-                Some(g) => g == name || (name.is_empty() && c.names_process_group),
-            })
+            .filter(|c| applies(c.names_process_group, c.application_group.as_deref(), name))
             .flat_map(|c| c.paths.iter().cloned())
             .collect()
     }
+}
+
+/// Whether a container (of a matching process) applies to the interpreter
+/// `name`: it names that application group or none; and, as with mod_wsgi
+/// 6.1.1, the main interpreter takes those naming its process group too.
+fn applies(names_process_group: bool, application_group: Option<&str>, name: &str) -> bool {
+    match application_group {
+        None => true,
+        Some(g) => g == name || (name.is_empty() && names_process_group),
+    }
+}
+
+/// An On/Off setting `<WSGIInterpreterOptions>` may override per
+/// interpreter (`WSGIRestrictStdin`, `WSGIRestrictStdout`,
+/// `WSGIRestrictSignal`), for one process: the containers that set it, the
+/// less specific first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerFlag(pub Vec<(bool, Option<String>, bool)>);
+
+impl ContainerFlag {
+    pub fn resolve(
+        containers: &[(InterpreterSelector, Option<bool>)],
+        process_group: &str,
+    ) -> ContainerFlag {
+        let mut order: Vec<usize> = (0..containers.len()).collect();
+        order.sort_by_key(|&k| containers[k].0.specificity());
+        let mut out = Vec::new();
+        for k in order {
+            let (sel, value) = &containers[k];
+            let Some(on) = *value else { continue };
+            if sel
+                .process_group
+                .as_deref()
+                .is_some_and(|g| g != process_group)
+            {
+                continue;
+            }
+            let group = match &sel.application_group {
+                None => None,
+                Some(ApplicationGroup::Global) => Some(String::new()),
+                Some(ApplicationGroup::Named(n)) => Some(n.clone()),
+                Some(_) => continue,
+            };
+            out.push((sel.process_group.is_some(), group, on));
+        }
+        ContainerFlag(out)
+    }
+
+    /// The value for the interpreter `name`: the most specific container
+    /// that applies (among equals, the later), else `server_wide`.
+    pub fn for_interpreter(&self, name: &str, server_wide: bool) -> bool {
+        self.0
+            .iter()
+            .rev()
+            .find(|(pg, g, _)| applies(*pg, g.as_deref(), name))
+            .map_or(server_wide, |(_, _, on)| *on)
+    }
+}
+
+/// The three restrictions' container overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerRestrictions {
+    pub stdin: ContainerFlag,
+    pub stdout: ContainerFlag,
+    pub signal: ContainerFlag,
 }
 
 #[cfg(test)]
@@ -434,5 +496,25 @@ mod tests {
         assert_eq!(child.for_interpreter("emb"), ["/emb"]);
         assert!(child.for_interpreter("other").is_empty());
         assert!(child.for_interpreter("").is_empty());
+    }
+
+    #[test]
+    fn container_flags_override_the_server_wide_value() {
+        let sel = |a: &str| InterpreterSelector::parse(a).unwrap();
+        let containers = vec![
+            (sel("process-group=ip application-group=a"), Some(true)),
+            (sel("process-group=ip"), Some(false)),
+            (sel("application-group=emb"), Some(true)),
+            (sel("process-group=ip application-group=b"), None),
+        ];
+        let ip = ContainerFlag::resolve(&containers, "ip");
+        assert!(ip.for_interpreter("a", false));
+        assert!(!ip.for_interpreter("b", true));
+        // The main interpreter: the most specific naming its process group.
+        assert!(ip.for_interpreter("", false));
+        let child = ContainerFlag::resolve(&containers, "");
+        assert!(child.for_interpreter("emb", false));
+        assert!(!child.for_interpreter("other", false));
+        assert!(child.for_interpreter("other", true));
     }
 }
