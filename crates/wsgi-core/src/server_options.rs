@@ -241,7 +241,7 @@ pub const INTERPRETER_OPTION_DIRECTIVES: &[&str] = &[
 /// `WSGIPythonPath` inside `<WSGIInterpreterOptions>` containers, for one
 /// process: each matching container's directories in configuration order,
 /// with the application group it names (None: any; "" the main
-/// interpreter) and whether it names this process group. Containers whose
+/// interpreter). Containers whose
 /// application group is a pattern are left out (they cannot be told apart
 /// before a request).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -249,7 +249,6 @@ pub struct ContainerPaths(pub Vec<ContainerPath>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerPath {
-    pub names_process_group: bool,
     pub application_group: Option<String>,
     pub paths: Vec<String>,
 }
@@ -276,7 +275,6 @@ impl ContainerPaths {
                 Some(_) => continue,
             };
             out.push(ContainerPath {
-                names_process_group: sel.process_group.is_some(),
                 application_group,
                 paths: paths.clone(),
             });
@@ -286,25 +284,15 @@ impl ContainerPaths {
 
     /// The directories the interpreter `name` adds after the server-wide
     /// ones: a container's when it names that application group or none.
-    /// As with mod_wsgi 6.1.1, the main interpreter also gets those of the
-    /// containers that name its process group, whatever application group
-    /// they name.
+    /// (mod_wsgi 6.1.1 sometimes also gives the main interpreter those of
+    /// containers naming another application group, from one run to the
+    /// next; this never does.)
     pub fn for_interpreter(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
-            .filter(|c| applies(c.names_process_group, c.application_group.as_deref(), name))
+            .filter(|c| c.application_group.as_deref().is_none_or(|g| g == name))
             .flat_map(|c| c.paths.iter().cloned())
             .collect()
-    }
-}
-
-/// Whether a container (of a matching process) applies to the interpreter
-/// `name`: it names that application group or none; and, as with mod_wsgi
-/// 6.1.1, the main interpreter takes those naming its process group too.
-fn applies(names_process_group: bool, application_group: Option<&str>, name: &str) -> bool {
-    match application_group {
-        None => true,
-        Some(g) => g == name || (name.is_empty() && names_process_group),
     }
 }
 
@@ -313,7 +301,7 @@ fn applies(names_process_group: bool, application_group: Option<&str>, name: &st
 /// `WSGIRestrictSignal`), for one process: the containers that set it, the
 /// less specific first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContainerFlag(pub Vec<(bool, Option<String>, bool)>);
+pub struct ContainerFlag(pub Vec<(Option<String>, bool)>);
 
 impl ContainerFlag {
     pub fn resolve(
@@ -339,19 +327,22 @@ impl ContainerFlag {
                 Some(ApplicationGroup::Named(n)) => Some(n.clone()),
                 Some(_) => continue,
             };
-            out.push((sel.process_group.is_some(), group, on));
+            out.push((group, on));
         }
         ContainerFlag(out)
     }
 
     /// The value for the interpreter `name`: the most specific container
-    /// that applies (among equals, the later), else `server_wide`.
+    /// that names its application group or none (among equals, the
+    /// later), else `server_wide`. Unlike the python path, the main
+    /// interpreter does not take a container naming another application
+    /// group: mod_wsgi 6.1.1 was seen doing both from one run to the next.
     pub fn for_interpreter(&self, name: &str, server_wide: bool) -> bool {
         self.0
             .iter()
             .rev()
-            .find(|(pg, g, _)| applies(*pg, g.as_deref(), name))
-            .map_or(server_wide, |(_, _, on)| *on)
+            .find(|(g, _)| g.as_deref().is_none_or(|g| g == name))
+            .map_or(server_wide, |(_, on)| *on)
     }
 }
 
@@ -491,7 +482,7 @@ mod tests {
         let ip = ContainerPaths::resolve(&containers, "ip");
         assert_eq!(ip.for_interpreter("a"), ["/a", "/all"]);
         assert_eq!(ip.for_interpreter("b"), ["/all"]);
-        assert_eq!(ip.for_interpreter(""), ["/a", "/all"]);
+        assert_eq!(ip.for_interpreter(""), ["/all"]);
         let child = ContainerPaths::resolve(&containers, "");
         assert_eq!(child.for_interpreter("emb"), ["/emb"]);
         assert!(child.for_interpreter("other").is_empty());
@@ -510,8 +501,8 @@ mod tests {
         let ip = ContainerFlag::resolve(&containers, "ip");
         assert!(ip.for_interpreter("a", false));
         assert!(!ip.for_interpreter("b", true));
-        // The main interpreter: the most specific naming its process group.
-        assert!(ip.for_interpreter("", false));
+        // The main interpreter: only containers naming no group (or %{GLOBAL}).
+        assert!(!ip.for_interpreter("", true));
         let child = ContainerFlag::resolve(&containers, "");
         assert!(child.for_interpreter("emb", false));
         assert!(!child.for_interpreter("other", false));
