@@ -202,6 +202,8 @@ pub fn thread_cpu_time() -> f64 {
     let t = module
         .and_then(|m| m.getattr(c"thread_time"))
         .and_then(|f| f.call(&[]))
+        // SAFETY: GIL held (as for the lookups above); `v` is a live
+        // object, and a non-float gives -1.0 with an error, handled below.
         .map(|v| unsafe { py::PyFloat_AsDouble(v.as_ptr()) });
     match t {
         Ok(v) if v >= 0.0 => v,

@@ -159,6 +159,34 @@ impl InterpreterSelector {
     pub fn specificity(&self) -> usize {
         self.process_group.is_some() as usize + self.application_group.is_some() as usize
     }
+
+    /// For the process of `process_group`: None when the container is not
+    /// for it (another process group, or an application group given as a
+    /// pattern, which cannot be told apart before a request); else the
+    /// application group it names (None: any; "": the main interpreter).
+    pub fn scope_in(&self, process_group: &str) -> Option<Option<String>> {
+        if self
+            .process_group
+            .as_deref()
+            .is_some_and(|g| g != process_group)
+        {
+            return None;
+        }
+        match &self.application_group {
+            None => Some(None),
+            Some(ApplicationGroup::Global) => Some(Some(String::new())),
+            Some(ApplicationGroup::Named(n)) => Some(Some(n.clone())),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Whether a container scoped to `group` (see `scope_in`) applies to the
+/// interpreter `name`. (mod_wsgi 6.1.1 sometimes also gives the main
+/// interpreter the settings of containers naming another application
+/// group, from one run to the next; this never does.)
+fn applies_to(group: Option<&str>, name: &str) -> bool {
+    group.is_none_or(|g| g == name)
 }
 
 /// Which sub-interpreters of one process get their own GIL
@@ -239,11 +267,8 @@ pub const INTERPRETER_OPTION_DIRECTIVES: &[&str] = &[
 ];
 
 /// `WSGIPythonPath` inside `<WSGIInterpreterOptions>` containers, for one
-/// process: each matching container's directories in configuration order,
-/// with the application group it names (None: any; "" the main
-/// interpreter). Containers whose
-/// application group is a pattern are left out (they cannot be told apart
-/// before a request).
+/// process: each container for it (`InterpreterSelector::scope_in`), in
+/// configuration order, with the application group it names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerPaths(pub Vec<ContainerPath>);
 
@@ -258,39 +283,25 @@ impl ContainerPaths {
         containers: &[(InterpreterSelector, Vec<String>)],
         process_group: &str,
     ) -> ContainerPaths {
-        let mut out = Vec::new();
-        for (sel, paths) in containers {
-            if paths.is_empty()
-                || sel
-                    .process_group
-                    .as_deref()
-                    .is_some_and(|g| g != process_group)
-            {
-                continue;
-            }
-            let application_group = match &sel.application_group {
-                None => None,
-                Some(ApplicationGroup::Global) => Some(String::new()),
-                Some(ApplicationGroup::Named(n)) => Some(n.clone()),
-                Some(_) => continue,
-            };
-            out.push(ContainerPath {
-                application_group,
-                paths: paths.clone(),
-            });
-        }
-        ContainerPaths(out)
+        let found = containers.iter().filter(|(_, paths)| !paths.is_empty());
+        ContainerPaths(
+            found
+                .filter_map(|(sel, paths)| {
+                    Some(ContainerPath {
+                        application_group: sel.scope_in(process_group)?,
+                        paths: paths.clone(),
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// The directories the interpreter `name` adds after the server-wide
     /// ones: a container's when it names that application group or none.
-    /// (mod_wsgi 6.1.1 sometimes also gives the main interpreter those of
-    /// containers naming another application group, from one run to the
-    /// next; this never does.)
     pub fn for_interpreter(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
-            .filter(|c| c.application_group.as_deref().is_none_or(|g| g == name))
+            .filter(|c| applies_to(c.application_group.as_deref(), name))
             .flat_map(|c| c.paths.iter().cloned())
             .collect()
     }
@@ -308,40 +319,24 @@ impl ContainerFlag {
         containers: &[(InterpreterSelector, Option<bool>)],
         process_group: &str,
     ) -> ContainerFlag {
-        let mut order: Vec<usize> = (0..containers.len()).collect();
-        order.sort_by_key(|&k| containers[k].0.specificity());
-        let mut out = Vec::new();
-        for k in order {
-            let (sel, value) = &containers[k];
-            let Some(on) = *value else { continue };
-            if sel
-                .process_group
-                .as_deref()
-                .is_some_and(|g| g != process_group)
-            {
-                continue;
-            }
-            let group = match &sel.application_group {
-                None => None,
-                Some(ApplicationGroup::Global) => Some(String::new()),
-                Some(ApplicationGroup::Named(n)) => Some(n.clone()),
-                Some(_) => continue,
-            };
-            out.push((group, on));
-        }
-        ContainerFlag(out)
+        let mut order: Vec<&(InterpreterSelector, Option<bool>)> = containers.iter().collect();
+        order.sort_by_key(|(sel, _)| sel.specificity());
+        ContainerFlag(
+            order
+                .into_iter()
+                .filter_map(|(sel, value)| Some((sel.scope_in(process_group)?, (*value)?)))
+                .collect(),
+        )
     }
 
     /// The value for the interpreter `name`: the most specific container
     /// that names its application group or none (among equals, the
-    /// later), else `server_wide`. Unlike the python path, the main
-    /// interpreter does not take a container naming another application
-    /// group: mod_wsgi 6.1.1 was seen doing both from one run to the next.
+    /// later), else `server_wide`.
     pub fn for_interpreter(&self, name: &str, server_wide: bool) -> bool {
         self.0
             .iter()
             .rev()
-            .find(|(g, _)| g.as_deref().is_none_or(|g| g == name))
+            .find(|(g, _)| applies_to(g.as_deref(), name))
             .map_or(server_wide, |(_, on)| *on)
     }
 }
