@@ -9,6 +9,7 @@ pub mod fake_daemon;
 pub mod http;
 pub mod json;
 pub mod lifecycle_apps;
+pub mod pip_express;
 pub mod sites;
 
 #[allow(unused_imports)]
@@ -180,15 +181,29 @@ impl Server {
     }
 
     pub fn start_with_mpm(tag: &str, extra: &str, mpm: &str) -> Server {
+        Self::start_inner(tag, extra, mpm, None)
+    }
+
+    /// Like `start`, with another build of the module (a wheel's, say).
+    pub fn start_with_module(tag: &str, extra: &str, module: &Path) -> Server {
+        Self::start_inner(tag, extra, &mpm(), Some(module))
+    }
+
+    fn start_inner(tag: &str, extra: &str, mpm: &str, module: Option<&Path>) -> Server {
         failure::remember_panics();
         let root = temp_dir(tag);
         // The free port is found by binding and letting go, so another
         // process (a parallel test) may take it first: then a new port.
         for attempt in 1.. {
             let port = free_port();
+            let mut base = base_config(&root, port, mpm);
+            if let Some(m) = module {
+                let ours = format!("LoadModule wsgi_module {}", module_path().display());
+                base = base.replace(&ours, &format!("LoadModule wsgi_module {}", m.display()));
+            }
             let conf = format!(
                 "{}\n{}\n",
-                base_config(&root, port, mpm),
+                base,
                 extra.replace("@ROOT@", &root.display().to_string())
             );
             let conf_path = write_file(&root, "httpd.conf", &conf);

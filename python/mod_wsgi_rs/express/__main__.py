@@ -1,0 +1,5 @@
+"""python -m mod_wsgi_rs.express ..."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,264 @@
+"""The options of start-server and setup-server: mod_wsgi 6.1's names,
+metavars and defaults. Options we do not support are still listed (so
+--help shows every mod_wsgi-express option) and are refused by name when
+given, never ignored."""
+
+import argparse
+
+#: (flags, argparse keywords) of every option that takes effect here.
+SUPPORTED = [
+    (['--application-type'], dict(default='script', metavar='TYPE',
+        choices=['script', 'module'],
+        help="'script' (a WSGI script file, the default) or 'module' "
+             "(a Python module imported by name)")),
+    (['--entry-point'], dict(metavar='FILE-PATH|MODULE',
+        help='the WSGI script file or module, instead of the argument')),
+    (['--callable-object'], dict(default='application', metavar='NAME',
+        help="the WSGI application's name in the entry point (default "
+             "'application')")),
+    (['--application-group'], dict(metavar='NAME',
+        help='the interpreter to run in (default %%{GLOBAL}, the main one)')),
+    (['--process-group'], dict(metavar='NAME',
+        help='the daemon process group name (default HOST:PORT)')),
+    (['--host'], dict(metavar='IP-ADDRESS',
+        help='the address to listen on (default: every address)')),
+    (['--port'], dict(type=int, default=8000, metavar='NUMBER',
+        help='the HTTP port (default 8000)')),
+    (['--https-port', '--ssl-port'], dict(type=int, dest='https_port',
+        metavar='NUMBER', help='also serve HTTPS on this port')),
+    (['--ssl-certificate-file'], dict(metavar='FILE-PATH',
+        help='the certificate for --https-port (PEM)')),
+    (['--ssl-certificate-key-file'], dict(metavar='FILE-PATH',
+        help='its private key (PEM)')),
+    (['--ssl-certificate'], dict(metavar='FILE-PATH',
+        help='FILE-PATH.crt and FILE-PATH.key at once')),
+    (['--ssl-ca-certificate-file'], dict(metavar='FILE-PATH',
+        help='CA certificates for client certificates (SSLCACertificateFile)')),
+    (['--ssl-certificate-chain-file'], dict(metavar='FILE-PATH',
+        help='intermediate certificates (SSLCertificateChainFile)')),
+    (['--server-name'], dict(metavar='HOSTNAME',
+        help='ServerName (default: localhost)')),
+    (['--server-alias'], dict(action='append', dest='server_aliases',
+        metavar='HOSTNAME', help='a ServerAlias (repeatable)')),
+    (['--processes'], dict(type=int, metavar='NUMBER',
+        help='daemon processes (default 1; giving it sets wsgi.multiprocess)')),
+    (['--threads'], dict(type=int, default=5, metavar='NUMBER',
+        help='threads per daemon process (default 5)')),
+    (['--max-clients'], dict(type=int, metavar='NUMBER',
+        help="Apache's MaxRequestWorkers (default: from processes x threads)")),
+    (['--limit-request-body'], dict(type=int, default=10485760,
+        metavar='NUMBER', help='LimitRequestBody in bytes (default 10485760)')),
+    (['--maximum-requests'], dict(type=int, default=0, metavar='NUMBER',
+        help='recycle a daemon process after this many requests (0: never)')),
+    (['--startup-timeout'], dict(type=int, default=15, metavar='SECONDS',
+        help='a daemon that cannot load the app in this time restarts '
+             '(default 15)')),
+    (['--shutdown-timeout'], dict(type=int, default=5, metavar='SECONDS',
+        help='how long a stopping daemon waits for requests (default 5)')),
+    (['--graceful-timeout'], dict(type=int, default=15, metavar='SECONDS',
+        help='how long a recycling daemon drains (default 15)')),
+    (['--restart-interval'], dict(type=int, default=0, metavar='SECONDS')),
+    (['--cpu-time-limit'], dict(type=int, default=0, metavar='SECONDS')),
+    (['--eviction-timeout'], dict(type=int, default=0, metavar='SECONDS')),
+    (['--deadlock-timeout'], dict(type=int, default=60, metavar='SECONDS')),
+    (['--inactivity-timeout'], dict(type=int, default=0, metavar='SECONDS')),
+    (['--request-timeout'], dict(type=int, default=60, metavar='SECONDS',
+        help='a request running longer restarts its daemon (default 60)')),
+    (['--interrupt-timeout'], dict(type=int, default=0, metavar='SECONDS')),
+    (['--connect-timeout'], dict(type=int, default=15, metavar='SECONDS')),
+    (['--socket-timeout'], dict(type=int, default=60, metavar='SECONDS')),
+    (['--queue-timeout'], dict(type=int, default=45, metavar='SECONDS',
+        help='a request that waited longer for a daemon thread gets 503 '
+             '(default 45)')),
+    (['--header-timeout'], dict(type=int, default=15, metavar='SECONDS')),
+    (['--header-max-timeout'], dict(type=int, default=30, metavar='SECONDS')),
+    (['--header-min-rate'], dict(type=int, default=500, metavar='BYTES')),
+    (['--body-timeout'], dict(type=int, default=15, metavar='SECONDS')),
+    (['--body-max-timeout'], dict(type=int, default=0, metavar='SECONDS')),
+    (['--body-min-rate'], dict(type=int, default=500, metavar='BYTES')),
+    (['--server-backlog'], dict(type=int, default=500, metavar='NUMBER')),
+    (['--daemon-backlog'], dict(type=int, default=100, metavar='NUMBER')),
+    (['--send-buffer-size'], dict(type=int, default=0, metavar='NUMBER')),
+    (['--receive-buffer-size'], dict(type=int, default=0, metavar='NUMBER')),
+    (['--header-buffer-size'], dict(type=int, default=0, metavar='NUMBER')),
+    (['--response-buffer-size'], dict(type=int, default=0, metavar='NUMBER')),
+    (['--response-socket-timeout'], dict(type=int, default=0,
+        metavar='SECONDS')),
+    (['--response-flush-delay'], dict(type=int, default=5,
+        metavar='MILLISECONDS')),
+    (['--keep-alive-timeout'], dict(type=int, default=2, metavar='SECONDS',
+        help='KeepAliveTimeout; 0 turns keep-alive off (default 2)')),
+    (['--enable-sendfile'], dict(action='store_true')),
+    (['--disable-reloading'], dict(action='store_true',
+        help='never load the entry point again when it changes')),
+    (['--reload-on-changes'], dict(action='store_true',
+        help='restart the daemon when any loaded Python file changes')),
+    (['--user'], dict(metavar='USERNAME',
+        help='the account the server and daemons run as (needed as root)')),
+    (['--group'], dict(metavar='GROUP')),
+    (['--map-head-to-get'], dict(default='Auto', metavar='OFF|ON|AUTO')),
+    (['--document-root'], dict(metavar='DIRECTORY-PATH',
+        help='files here are served by Apache before the app is asked')),
+    (['--directory-index'], dict(metavar='FILE-NAME')),
+    (['--directory-listing'], dict(action='store_true')),
+    (['--allow-override'], dict(action='append', metavar='DIRECTIVE-TYPE')),
+    (['--mount-point'], dict(default='/', metavar='URL-PATH',
+        help="the app's URL prefix (default /)")),
+    (['--url-alias'], dict(action='append', nargs=2, dest='url_aliases',
+        metavar=('URL-PATH', 'FILE-PATH|DIRECTORY-PATH'),
+        help='serve a file or directory at a URL (repeatable)')),
+    (['--error-document'], dict(action='append', nargs=2,
+        dest='error_documents', metavar=('STATUS', 'URL-PATH'))),
+    (['--error-override'], dict(action='store_true')),
+    (['--trust-proxy-header'], dict(action='append', default=[],
+        dest='trusted_proxy_headers', metavar='HEADER-NAME')),
+    (['--trust-proxy'], dict(action='append', default=[],
+        dest='trusted_proxies', metavar='IP-ADDRESS/SUBNET')),
+    (['--compress-responses'], dict(action='store_true')),
+    (['--server-metrics'], dict(action='store_true')),
+    (['--server-status'], dict(action='store_true')),
+    (['--host-access-script'], dict(metavar='SCRIPT-PATH')),
+    (['--auth-user-script'], dict(metavar='SCRIPT-PATH')),
+    (['--auth-type'], dict(default='Basic', metavar='TYPE',
+        choices=['Basic', 'Digest'])),
+    (['--auth-group-script'], dict(metavar='SCRIPT-PATH')),
+    (['--auth-group'], dict(default='wsgi', metavar='NAME')),
+    (['--include-file'], dict(action='append', dest='include_files',
+        metavar='FILE-PATH', help='Include this file at the end of httpd.conf')),
+    (['--rewrite-rules'], dict(metavar='FILE-PATH')),
+    (['--envvars-script'], dict(metavar='FILE-PATH')),
+    (['--lang'], dict(metavar='NAME')),
+    (['--locale'], dict(metavar='NAME')),
+    (['--setenv'], dict(action='append', nargs=2, dest='setenv_variables',
+        metavar=('KEY', 'VALUE'), help='set a WSGI environ key (repeatable)')),
+    (['--passenv'], dict(action='append', dest='passenv_variables',
+        metavar='KEY', help="pass a variable of this command's environment "
+        'to the WSGI environ (repeatable)')),
+    (['--working-directory'], dict(metavar='DIRECTORY-PATH',
+        help="the daemons' current directory, first on sys.path "
+             '(default: the current directory)')),
+    (['--pid-file'], dict(metavar='FILE-PATH')),
+    (['--server-root'], dict(metavar='DIRECTORY-PATH',
+        help='where the configuration is written (default '
+             '/tmp/mod_wsgi-HOST:PORT:UID)')),
+    (['--server-mpm'], dict(action='append', dest='server_mpm_variables',
+        metavar='NAME', choices=['event', 'worker', 'prefork'])),
+    (['--log-directory'], dict(metavar='DIRECTORY-PATH')),
+    (['--log-level'], dict(default='warn', metavar='NAME')),
+    (['--access-log'], dict(action='store_true')),
+    (['--log-to-terminal'], dict(action='store_true',
+        help='the error log to stderr and the access log to stdout')),
+    (['--access-log-format'], dict(metavar='FORMAT')),
+    (['--error-log-format'], dict(metavar='FORMAT')),
+    (['--error-log-name'], dict(default='error_log', metavar='FILE-NAME')),
+    (['--access-log-name'], dict(default='access_log', metavar='FILE-NAME')),
+    (['--python-path'], dict(action='append', dest='python_paths',
+        metavar='DIRECTORY-PATH', help='add to sys.path (repeatable)')),
+    (['--python-eggs'], dict(metavar='DIRECTORY-PATH')),
+    (['--httpd-executable'], dict(metavar='FILE-PATH')),
+    (['--modules-directory'], dict(metavar='DIRECTORY-PATH')),
+    (['--mime-types'], dict(metavar='FILE-PATH')),
+    (['--process-name'], dict(metavar='NAME')),
+    (['--socket-prefix'], dict(metavar='DIRECTORY-PATH')),
+    (['--chunked-request'], dict(action='store_true')),
+    (['--switch-interval'], dict(type=float, metavar='SECONDS')),
+    (['--orphan-interpreter'], dict(action='store_true',
+        help='WSGIDestroyInterpreter Off')),
+    (['--embedded-mode'], dict(action='store_true',
+        help="run the app in Apache's children, not in daemons")),
+    (['--setup-only'], dict(action='store_true')),
+]
+
+#: mod_wsgi-express options that do not take effect here, with how many
+#: values each takes: given, they are an error naming them.
+REFUSED = {
+    '--http2': 0, '--ssl-verify-client': 1, '--ssl-environment': 0,
+    '--https-only': 0, '--hsts-policy': 1, '--allow-localhost': 0,
+    '--initial-workers': 1, '--minimum-spare-workers': 1,
+    '--maximum-spare-workers': 1, '--ignore-activity': 1,
+    '--proxy-timeout': 1, '--proxy-mount-point': 2, '--proxy-url-alias': 2,
+    '--proxy-virtual-host': 2, '--telemetry-service': 1,
+    '--enable-telemetry': 0, '--telemetry-ui-port': 1,
+    '--telemetry-interval': 1, '--telemetry-options': 1,
+    '--slow-requests': 1, '--free-threading': 0, '--startup-log': 0,
+    '--verbose-debugging': 0, '--startup-log-name': 1, '--rotate-logs': 0,
+    '--max-log-size': 1, '--rotatelogs-executable': 1,
+    '--python-warnings': 1, '--shell-executable': 1, '--add-handler': 2,
+    '--with-php5': 0, '--with-cgi': 0, '--service-script': 2,
+    '--service-user': 2, '--service-group': 2, '--service-log-file': 2,
+    '--enable-docs': 0, '--debug-mode': 0, '--enable-debugger': 0,
+    '--debugger-startup': 0, '--enable-coverage': 0,
+    '--coverage-directory': 1, '--enable-profiler': 0,
+    '--profiler-directory': 1, '--enable-recorder': 0,
+    '--recorder-directory': 1, '--enable-gdb': 0, '--gdb-executable': 1,
+    '--isatty': 0,
+}
+
+
+class OptionError(Exception):
+    """A bad command line: the message names the option."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # One line naming the problem, exit status 2, as a script expects.
+    def error(self, message):
+        raise OptionError(message)
+
+
+class _Refuse(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise OptionError('%s is an option of mod_wsgi-express that '
+                          'mod_wsgi-rs does not support' % option_string)
+
+
+def parser(command):
+    """The parser of `mod_wsgi-express COMMAND [script] [options]`."""
+    p = _Parser(prog='mod_wsgi-express %s' % command,
+                usage='%(prog)s [script] [options]')
+    p.add_argument('entry', nargs='?', metavar='script',
+                   help='the WSGI script file or module')
+    for flags, kwargs in SUPPORTED:
+        p.add_argument(*flags, **kwargs)
+    refused = p.add_argument_group('mod_wsgi-express options mod_wsgi-rs '
+                                   'refuses (an error if given)')
+    for flag, nargs in sorted(REFUSED.items()):
+        refused.add_argument(flag, action=_Refuse, nargs=nargs or 0,
+                             help='not supported here')
+    return p
+
+
+def parse(command, argv):
+    """The options as a dict (the keys are the options' dest names)."""
+    opts = vars(parser(command).parse_args(argv))
+    check(opts)
+    return opts
+
+
+def check(opts):
+    """What argparse cannot check: values that must make sense together."""
+    for name in ('port', 'https_port'):
+        v = opts.get(name)
+        if v is not None and not 0 < v < 65536:
+            raise OptionError('--%s %d is not a port number'
+                              % (name.replace('_', '-'), v))
+    for name in ('processes', 'threads'):
+        v = opts.get(name)
+        if v is not None and v < 1:
+            raise OptionError('--%s must be at least 1, not %d' % (name, v))
+    if not opts['mount_point'].startswith('/'):
+        raise OptionError('--mount-point %s must start with /'
+                          % opts['mount_point'])
+    tls = [opts[k] for k in ('ssl_certificate_file', 'ssl_certificate_key_file',
+                              'ssl_certificate')]
+    if any(tls) and not opts['https_port']:
+        raise OptionError('--https-port must be given with the SSL '
+                          'certificate options')
+    if opts['https_port'] and not (opts['ssl_certificate'] or (
+            opts['ssl_certificate_file'] and opts['ssl_certificate_key_file'])):
+        raise OptionError('--https-port needs --ssl-certificate-file and '
+                          '--ssl-certificate-key-file (or --ssl-certificate)')
+    if opts['https_port'] is not None and opts['https_port'] == opts['port']:
+        raise OptionError('--https-port must differ from --port')
+    if opts.get('map_head_to_get', 'Auto').lower() not in ('on', 'off', 'auto'):
+        raise OptionError('--map-head-to-get takes On, Off or Auto, not %s'
+                          % opts['map_head_to_get'])
