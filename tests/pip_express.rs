@@ -28,7 +28,7 @@ def facts():
     except ImportError:
         extra_mod = None
     env = request.environ
-    return jsonify(pid=os.getpid(), uid=os.getuid(), cwd=os.getcwd(),
+    return jsonify(pid=os.getpid(), uid=os.getuid(), gid=os.getgid(), cwd=os.getcwd(),
                    procs=mod_wsgi.maximum_processes,
                    threads=mod_wsgi.threads_per_process,
                    group=mod_wsgi.process_group,
@@ -70,6 +70,15 @@ fn unsafe_free_is_root() -> bool {
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
+fn group_id(name: &str) -> u32 {
+    let groups = fs::read_to_string("/etc/group").unwrap();
+    let line = groups
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}:")))
+        .unwrap();
+    line.split(':').nth(2).unwrap().parse().unwrap()
+}
+
 /// A self-signed certificate for 127.0.0.1, made here with openssl.
 fn self_signed(dir: &Path) -> (String, String) {
     let (crt, key) = (dir.join("cert.crt"), dir.join("cert.key"));
@@ -93,6 +102,51 @@ fn https_get(port: u16, path: &str) -> String {
         "20",
         &format!("https://127.0.0.1:{port}{path}"),
     ]))
+}
+
+/// What the app sees of --processes, --threads, --user, --group,
+/// --working-directory, --mount-point, --python-path, --setenv,
+/// --include-file and --url-alias.
+fn app_sees_the_options(s: &StartServer, venv: &Path, dir: &Path) {
+    let port = s.port;
+    let r = s.get("/app/facts");
+    assert_eq!(r.status, 200, "{}", s.logs());
+    let facts = json_of(&r);
+    let num = |k: &str| facts.get(k).num();
+    let text = |k: &str| facts.get(k).str().to_string();
+    assert_eq!(
+        (num("procs"), num("threads")),
+        (2.0, 3.0),
+        "--processes/--threads"
+    );
+    assert_eq!(text("group"), format!("127.0.0.1:{port}"));
+    assert_eq!(
+        text("prefix"),
+        venv.display().to_string(),
+        "the venv's Python"
+    );
+    if unsafe_free_is_root() {
+        assert_eq!(num("uid") as u32, common::user_id("www-data"), "--user");
+        assert_eq!(num("gid") as u32, group_id("www-data"), "--group");
+    }
+    assert_eq!(
+        text("cwd"),
+        dir.display().to_string(),
+        "the working directory"
+    );
+    assert_eq!(
+        (text("script_name"), text("path_info")),
+        ("/app".into(), "/facts".into())
+    );
+    assert_eq!(s.get("/elsewhere").status, 404, "outside --mount-point");
+    assert_eq!(text("extra"), "from python-path");
+    assert_eq!(text("setenv"), "yes", "--setenv");
+    assert_eq!(r.header("x-included"), Some("yes"), "--include-file");
+    assert_eq!(
+        s.get("/static/a.txt").text(),
+        "a static file\n",
+        "--url-alias"
+    );
 }
 
 #[test]
@@ -130,43 +184,7 @@ fn start_server_serves_a_flask_app_with_each_option_in_effect() {
     ]);
     let s = StartServer::start(&venv, &dir, port, &args, "/app/facts");
 
-    let r = s.get("/app/facts");
-    assert_eq!(r.status, 200, "{}", s.logs());
-    let facts = json_of(&r);
-    let num = |k: &str| facts.get(k).num();
-    let text = |k: &str| facts.get(k).str().to_string();
-    assert_eq!(
-        (num("procs"), num("threads")),
-        (2.0, 3.0),
-        "--processes/--threads"
-    );
-    assert_eq!(text("group"), format!("127.0.0.1:{port}"));
-    assert_eq!(
-        text("prefix"),
-        venv.display().to_string(),
-        "the venv's Python"
-    );
-    if unsafe_free_is_root() {
-        assert_eq!(num("uid") as u32, common::user_id("www-data"), "--user");
-    }
-    assert_eq!(
-        text("cwd"),
-        dir.display().to_string(),
-        "the working directory"
-    );
-    assert_eq!(
-        (text("script_name"), text("path_info")),
-        ("/app".into(), "/facts".into())
-    );
-    assert_eq!(s.get("/elsewhere").status, 404, "outside --mount-point");
-    assert_eq!(text("extra"), "from python-path");
-    assert_eq!(text("setenv"), "yes", "--setenv");
-    assert_eq!(r.header("x-included"), Some("yes"), "--include-file");
-    assert_eq!(
-        s.get("/static/a.txt").text(),
-        "a static file\n",
-        "--url-alias"
-    );
+    app_sees_the_options(&s, &venv, &dir);
     // --host: only that address listens.
     assert!(
         TcpStream::connect(("127.0.0.2", port)).is_err(),

@@ -150,6 +150,11 @@ impl StartServer {
     /// Sends `sig` to the supervisor; its exit code within `within`.
     pub fn signal_and_wait(&mut self, sig: i32, within: Duration) -> Option<i32> {
         signal(self.pid() as i32, sig);
+        self.wait_exit(within)
+    }
+
+    /// Its exit code, once it exits within `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
         let mut code = None;
         wait_until(within, || {
             code = self.exited();
