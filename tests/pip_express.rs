@@ -460,3 +460,33 @@ fn module_config_location_and_install_module() {
         s.logs()
     );
 }
+
+fn get_host(port: u16, host: &str) -> u16 {
+    let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    common::http::send(port, raw.as_bytes())
+        .map(|r| r.status)
+        .unwrap_or(0)
+}
+
+#[test]
+fn server_name_and_alias_answer_other_host_names_refused() {
+    let dir = app_dir("pipx-names");
+    let venv = fresh_venv("pipx-names", &["flask"]);
+    let port = free_port();
+    let p = port.to_string();
+    let mut args = vec!["app.wsgi", "--host", "127.0.0.1", "--port", &p];
+    args.extend(account());
+    args.extend([
+        "--server-name",
+        "app.test",
+        "--server-alias",
+        "www.app.test",
+    ]);
+    let s = StartServer::start(&venv, &dir, port, &args, "/");
+    let at = |host: &str| get_host(port, &format!("{host}:{port}"));
+    // The app has no route for /: 404 from Flask means the app was reached.
+    assert_eq!(at("app.test"), 404, "{}", s.logs());
+    assert_eq!(at("www.app.test"), 404);
+    assert_eq!(at("other.test"), 403, "another host name");
+    assert_eq!(at("localhost"), 403, "localhost without --allow-localhost");
+}

@@ -59,8 +59,6 @@ def _server(s):
         out += ['KeepAlive On', 'KeepAliveTimeout %d' % s['keep_alive_timeout']]
     else:
         out.append('KeepAlive Off')
-    for name in s['server_aliases'] or []:
-        out.append('ServerAlias %s' % name)
     # A graceful stop (SIGTERM to start-server) waits for requests in
     # flight, but no longer than a request may run.
     out.append('GracefulShutdownTimeout %d'
@@ -259,10 +257,28 @@ def _https(s):
                   'SSLSessionCache "shmcb:%s/ssl_scache(512000)"' % s['server_root']]
 
 
+def _vhosts(s):
+    """A default virtual host on the port, so Apache knows the port it
+    serves (SERVER_PORT). With --server-name, requests for other host
+    names are refused (403), as mod_wsgi-express does; --allow-localhost
+    lets localhost in too."""
+    port = s['port']
+    if not s['server_name_given']:
+        return ['<VirtualHost _default_:%d>' % port, '</VirtualHost>']
+    out = ['<VirtualHost _default_:%d>' % port, 'ServerName _wsgi_',
+           '<Location />',
+           '    Require host localhost' if s['allow_localhost']
+           else '    Require all denied',
+           '</Location>', '</VirtualHost>',
+           '<VirtualHost *:%d>' % port, 'ServerName %s' % s['server_name']]
+    out += ['ServerAlias %s' % a for a in s['server_aliases'] or []]
+    return out + ['</VirtualHost>']
+
+
 def render(s):
     """The whole httpd.conf."""
     parts = [['# Written by mod_wsgi-express (mod_wsgi-rs) for %s'
               % s['entry_point']], _modules(s), _server(s), _capacity(s),
-             _logs(s), _python(s), _content(s), _https(s),
+             _logs(s), _python(s), _content(s), _vhosts(s), _https(s),
              ['Include %s' % q(f) for f in s['include_files']]]
     return '\n'.join(line for part in parts for line in part) + '\n'

@@ -6,7 +6,6 @@ import importlib
 import os
 import sys
 import types
-import zlib
 
 
 class Application:
@@ -33,7 +32,8 @@ class Application:
 
     def _load_script(self, path):
         self.mtime = os.stat(path).st_mtime
-        name = '_mod_wsgi_rs_express_%x' % zlib.crc32(path.encode())
+        # The name mod_wsgi-express gives the script's module.
+        name = '__wsgi__'
         module = types.ModuleType(name)
         module.__file__ = path
         with open(path, 'rb') as f:

@@ -101,11 +101,27 @@ def _socket_prefix(opts, root):
     return os.path.join(short, 'wsgi')
 
 
+def _default_locale():
+    """en_US.UTF-8, as mod_wsgi-express, where the machine has it; else
+    C.UTF-8, which every glibc has (an absent locale makes Python fall
+    back to ASCII-only behaviour in places)."""
+    import locale
+    saved = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, 'en_US.UTF-8')
+        return 'en_US.UTF-8'
+    except locale.Error:
+        return 'C.UTF-8'
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
+
+
 def resolve(opts):
     """The settings dict the configuration and scripts are written from."""
     s = dict(opts)
     s['listener_host'] = opts['host']
     s['host'] = opts['host'] or 'localhost'
+    s['server_name_given'] = bool(opts['server_name'])
     s['server_name'] = opts['server_name'] or s['host']
     root = opts['server_root'] or '%s/mod_wsgi-%s:%s:%s' % (
         (os.environ.get('TMPDIR') or '/tmp').rstrip('/'), s['host'],
@@ -153,7 +169,6 @@ def resolve(opts):
         s['ssl_certificate_key_file'] = s['ssl_certificate'] + '.key'
     s['include_files'] = [os.path.abspath(f) for f in opts['include_files'] or []]
     s['rewrite_rules'] = s['rewrite_rules'] or os.path.join(root, 'rewrite.conf')
-    # C.UTF-8 exists on every Debian; en_US.UTF-8 only where generated.
-    s['lang'] = opts['lang'] or opts['locale'] or 'C.UTF-8'
+    s['lang'] = opts['lang'] or opts['locale'] or _default_locale()
     s['locale'] = opts['locale'] or s['lang']
     return s

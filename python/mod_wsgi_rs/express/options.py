@@ -40,6 +40,8 @@ SUPPORTED = [
         help='ServerName (default: localhost)')),
     (['--server-alias'], dict(action='append', dest='server_aliases',
         metavar='HOSTNAME', help='a ServerAlias (repeatable)')),
+    (['--allow-localhost'], dict(action='store_true',
+        help='with --server-name, also answer requests for localhost')),
     (['--processes'], dict(type=int, metavar='NUMBER',
         help='daemon processes (default 1; giving it sets wsgi.multiprocess)')),
     (['--threads'], dict(type=int, default=5, metavar='NUMBER',
@@ -173,7 +175,7 @@ SUPPORTED = [
 #: values each takes: given, they are an error naming them.
 REFUSED = {
     '--http2': 0, '--ssl-verify-client': 1, '--ssl-environment': 0,
-    '--https-only': 0, '--hsts-policy': 1, '--allow-localhost': 0,
+    '--https-only': 0, '--hsts-policy': 1,
     '--initial-workers': 1, '--minimum-spare-workers': 1,
     '--maximum-spare-workers': 1, '--ignore-activity': 1,
     '--proxy-timeout': 1, '--proxy-mount-point': 2, '--proxy-url-alias': 2,

@@ -16,6 +16,8 @@ cd %(workdir)s || exit 1
 LANG=%(lang)s
 LC_ALL=%(locale)s
 export LANG LC_ALL
+# What mod_wsgi-express's apachectl exports too (apps may read them).
+%(exports)s
 [ -f "$SERVER_ROOT/envvars" ] && . "$SERVER_ROOT/envvars"
 %(envvars)s
 case "$1" in
@@ -30,7 +32,10 @@ esac
 '''
 
 HANDLER = '''# Written by mod_wsgi-express (mod_wsgi-rs): loads the entry point.
+import os
 from mod_wsgi_rs.express.handler import Application
+
+os.environ.update(%(environ)r)
 
 _app = Application(%(entry)r, application_type=%(kind)r,
                    callable_object=%(callable)r, mount_point=%(mount)r)
@@ -76,7 +81,7 @@ def write_all(s):
         httpd=shlex.quote(s['httpd']), conf=shlex.quote(conf),
         root=shlex.quote(root), workdir=shlex.quote(s['working_directory']),
         lang=shlex.quote(s['lang']), locale=shlex.quote(s['locale']),
-        envvars=envvars), 0o755)
+        envvars=envvars, exports=_exports(s)), 0o755)
     reload = '' if s['disable_reloading'] else \
         'reload_required = _app.reload_required\n'
     reloader = '' if s['disable_reloading'] or not s['reload_on_changes'] else \
@@ -87,10 +92,35 @@ def write_all(s):
     _write(os.path.join(root, 'handler.wsgi'), HANDLER % dict(
         entry=s['entry_point'], kind=s['application_type'],
         callable=s['callable_object'], mount=s['mount_point'],
-        reload=reload, reloader=reloader))
+        reload=reload, reloader=reloader, environ=_app_environ(s)))
     if s['entry_point'] == os.path.join(root, 'default.wsgi'):
         _write(s['entry_point'], DEFAULT)
     return conf
+
+
+def _exports(s):
+    import getpass
+    values = {
+        'MOD_WSGI_SERVER_ROOT': s['server_root'],
+        'MOD_WSGI_LISTENER_HOST': s['host'],
+        'MOD_WSGI_HTTP_PORT': str(s['port']),
+        'MOD_WSGI_HTTPS_PORT': str(s['https_port']),
+        'MOD_WSGI_USER': s['user'] or getpass.getuser(),
+        'MOD_WSGI_GROUP': s['group'] or getpass.getuser(),
+        'MOD_WSGI_MODULES_DIRECTORY': s['modules_directory'],
+        'MOD_WSGI_WORKING_DIRECTORY': s['working_directory'],
+    }
+    return '\n'.join('%s=%s\nexport %s' % (k, shlex.quote(v), k)
+                     for k, v in values.items())
+
+
+def _app_environ(s):
+    environ = {'MOD_WSGI_EXPRESS': 'true',
+               'MOD_WSGI_SERVER_NAME': s['server_name'],
+               'MOD_WSGI_SERVER_ALIASES': ' '.join(s['server_aliases'] or [])}
+    if s['reload_on_changes'] and not s['disable_reloading']:
+        environ['MOD_WSGI_RELOADER_ENABLED'] = 'true'
+    return environ
 
 
 def _uid(user):
