@@ -28,6 +28,7 @@ fn run(cmd: &mut Command) -> String {
 struct Express {
     root: PathBuf,
     port: u16,
+    _stopper: common::pip_express::PidFileServer,
 }
 
 const APP: &str = "import os
@@ -84,7 +85,11 @@ impl Express {
             conf_path.display()
         );
         fs::write(&conf_path, conf.join("\n") + "\n").unwrap();
-        Express { root, port }
+        Express {
+            _stopper: common::pip_express::PidFileServer { root: root.clone() },
+            root,
+            port,
+        }
     }
 
     fn apachectl(&self, what: &str) -> String {
@@ -92,11 +97,7 @@ impl Express {
     }
 
     fn pid(&self) -> Option<u32> {
-        fs::read_to_string(self.root.join("httpd.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        self._stopper.pid()
     }
 
     fn get(&self, path: &str) -> http::Response {
@@ -117,19 +118,6 @@ impl Express {
             self.error_log()
         );
         self.pid().expect("httpd.pid")
-    }
-}
-
-impl Drop for Express {
-    fn drop(&mut self) {
-        let Some(pid) = self.pid() else { return };
-        if alive(pid) {
-            common::signal(pid as i32, libc::SIGTERM);
-            if !wait_until(Duration::from_secs(15), || !alive(pid)) {
-                // Its children share its process group.
-                common::signal(-(pid as i32), libc::SIGKILL);
-            }
-        }
     }
 }
 

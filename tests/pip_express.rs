@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::pip_express::{express, fresh_venv, StartServer};
+use common::pip_express::{account, express, fresh_venv, is_root, serve, StartServer};
 use common::{free_port, json_of, temp_dir, wait_until, write_file};
 use std::fs;
 use std::net::TcpStream;
@@ -46,28 +46,18 @@ application = app
 
 /// An app directory: app.wsgi, lib/extra_mod.py (for --python-path),
 /// static/a.txt (for --url-alias).
+const FILES: &[(&str, &str)] = &[
+    ("app.wsgi", FLASK_APP),
+    ("lib/extra_mod.py", "VALUE = 'from python-path'\n"),
+    ("static/a.txt", "a static file\n"),
+];
+
 fn app_dir(tag: &str) -> std::path::PathBuf {
     let dir = temp_dir(tag);
-    write_file(&dir, "app.wsgi", FLASK_APP);
-    write_file(&dir, "lib/extra_mod.py", "VALUE = 'from python-path'\n");
-    write_file(&dir, "static/a.txt", "a static file\n");
-    dir
-}
-
-fn account() -> Vec<&'static str> {
-    // As root, mod_wsgi-express needs the account that serves.
-    if unsafe_free_is_root() {
-        vec!["--user", "www-data", "--group", "www-data"]
-    } else {
-        vec![]
+    for (name, text) in FILES {
+        write_file(&dir, name, text);
     }
-}
-
-fn unsafe_free_is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    dir
 }
 
 fn group_id(name: &str) -> u32 {
@@ -125,7 +115,7 @@ fn app_sees_the_options(s: &StartServer, venv: &Path, dir: &Path) {
         venv.display().to_string(),
         "the venv's Python"
     );
-    if unsafe_free_is_root() {
+    if is_root() {
         assert_eq!(num("uid") as u32, common::user_id("www-data"), "--user");
         assert_eq!(num("gid") as u32, group_id("www-data"), "--group");
     }
@@ -210,22 +200,22 @@ fn start_server_serves_a_flask_app_with_each_option_in_effect() {
 
 #[test]
 fn request_timeout_queue_timeout_and_maximum_requests_take_effect() {
-    let dir = app_dir("pipx-timeouts");
-    let venv = fresh_venv("pipx-timeouts", &["flask"]);
-    let port = free_port();
-    let p = port.to_string();
-    let mut args = vec!["app.wsgi", "--host", "127.0.0.1", "--port", &p];
-    args.extend(account());
-    args.extend([
-        "--threads",
-        "1",
-        "--request-timeout",
-        "3",
-        "--queue-timeout",
-        "1",
-    ]);
-    args.extend(["--maximum-requests", "3"]);
-    let s = StartServer::start(&venv, &dir, port, &args, "/facts");
+    let (_, _, s) = serve(
+        "pipx-timeouts",
+        FILES,
+        &["flask"],
+        "app.wsgi",
+        &[
+            "--threads",
+            "1",
+            "--request-timeout",
+            "3",
+            "--queue-timeout",
+            "1",
+            "--maximum-requests",
+            "3",
+        ],
+    );
     let pid_of = |s: &StartServer| json_of(&s.get("/facts")).get("pid").num();
     // --maximum-requests 3: the fourth request is served by a new process.
     let pids: Vec<_> = (0..4).map(|_| pid_of(&s)).collect();
@@ -470,19 +460,19 @@ fn get_host(port: u16, host: &str) -> u16 {
 
 #[test]
 fn server_name_and_alias_answer_other_host_names_refused() {
-    let dir = app_dir("pipx-names");
-    let venv = fresh_venv("pipx-names", &["flask"]);
-    let port = free_port();
-    let p = port.to_string();
-    let mut args = vec!["app.wsgi", "--host", "127.0.0.1", "--port", &p];
-    args.extend(account());
-    args.extend([
-        "--server-name",
-        "app.test",
-        "--server-alias",
-        "www.app.test",
-    ]);
-    let s = StartServer::start(&venv, &dir, port, &args, "/");
+    let (_, _, s) = serve(
+        "pipx-names",
+        FILES,
+        &["flask"],
+        "app.wsgi",
+        &[
+            "--server-name",
+            "app.test",
+            "--server-alias",
+            "www.app.test",
+        ],
+    );
+    let port = s.port;
     let at = |host: &str| get_host(port, &format!("{host}:{port}"));
     // The app has no route for /: 404 from Flask means the app was reached.
     assert_eq!(at("app.test"), 404, "{}", s.logs());

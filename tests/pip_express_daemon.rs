@@ -6,25 +6,12 @@
 
 mod common;
 
-use common::pip_express::{fresh_venv, StartServer};
+use common::pip_express::{fresh_venv, is_root, serve, StartServer};
 use common::{alive, children_named, free_port, http, temp_dir, wait_until, write_file};
 use std::fs;
 use std::os::unix::fs::chown;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn account() -> Vec<&'static str> {
-    if is_root() {
-        vec!["--user", "www-data", "--group", "www-data"]
-    } else {
-        vec![]
-    }
-}
 
 const APP: &str = "import os, subprocess, time\n\
 MARKER = os.path.join(os.path.dirname(__file__), 'deployed')\n\
@@ -63,15 +50,14 @@ fn report_total(log: &str, reason: &str) -> Option<u64> {
 
 #[test]
 fn startup_timeout_restarts_a_daemon_whose_app_does_not_load() {
-    let dir = temp_dir("pipd-startup");
-    write_file(&dir, "late.wsgi", APP);
-    let venv = fresh_venv("pipd-startup", &[]);
-    let port = free_port();
-    let p = port.to_string();
-    let mut args = vec!["late.wsgi", "--host", "127.0.0.1", "--port", &p];
-    args.extend(account());
-    args.extend(["--startup-timeout", "2", "--log-level", "info"]);
-    let s = StartServer::start(&venv, &dir, port, &args, "/");
+    let extra = ["--startup-timeout", "2", "--log-level", "info"];
+    let (dir, _, s) = serve(
+        "pipd-startup",
+        &[("late.wsgi", APP)],
+        &[],
+        "late.wsgi",
+        &extra,
+    );
     assert!(s.get("/").status >= 500, "not loadable yet");
     assert!(
         wait_until(Duration::from_secs(20), || error_log(&s)
@@ -89,15 +75,15 @@ fn startup_timeout_restarts_a_daemon_whose_app_does_not_load() {
 
 #[test]
 fn shutdown_timeout_bounds_a_stop_now() {
-    let dir = temp_dir("pipd-shutdown");
-    write_file(&dir, "app.wsgi", APP);
-    let venv = fresh_venv("pipd-shutdown", &[]);
-    let port = free_port();
-    let p = port.to_string();
-    let mut args = vec!["app.wsgi", "--host", "127.0.0.1", "--port", &p];
-    args.extend(account());
-    args.extend(["--shutdown-timeout", "2", "--log-level", "info"]);
-    let mut s = StartServer::start(&venv, &dir, port, &args, "/");
+    let extra = ["--shutdown-timeout", "2", "--log-level", "info"];
+    let (_, _, mut s) = serve(
+        "pipd-shutdown",
+        &[("app.wsgi", APP)],
+        &[],
+        "app.wsgi",
+        &extra,
+    );
+    let port = s.port;
     let busy = std::thread::spawn(move || get(port, "/sleep/30"));
     std::thread::sleep(Duration::from_millis(700));
     // Twice: the first asks for a graceful stop, the second for a stop now.
@@ -121,16 +107,22 @@ fn shutdown_timeout_bounds_a_stop_now() {
 
 #[test]
 fn graceful_timeout_bounds_a_recycling_daemons_drain() {
-    let dir = temp_dir("pipd-graceful");
-    write_file(&dir, "app.wsgi", APP);
-    let venv = fresh_venv("pipd-graceful", &[]);
-    let port = free_port();
-    let p = port.to_string();
-    let mut args = vec!["app.wsgi", "--host", "127.0.0.1", "--port", &p];
-    args.extend(account());
-    args.extend(["--maximum-requests", "1", "--graceful-timeout", "2"]);
-    args.extend(["--log-level", "info", "--threads", "2"]);
-    let s = StartServer::start(&venv, &dir, port, &args, "/");
+    let extra = [
+        "--maximum-requests",
+        "1",
+        "--graceful-timeout",
+        "2",
+        "--log-level",
+        "info",
+    ];
+    let (_, _, s) = serve(
+        "pipd-graceful",
+        &[("app.wsgi", APP)],
+        &[],
+        "app.wsgi",
+        &extra,
+    );
+    let port = s.port;
     let settled = |s: &StartServer| error_log(s).matches("reason=maximum_requests").count();
     // The probe was the first process's one request: wait for its successor.
     assert!(
@@ -265,7 +257,7 @@ fn as_pid_1_sigterm_stops_gracefully_and_orphans_are_reaped() {
         .arg(venv.join("bin/mod_wsgi-express"))
         .args(["start-server", "app.wsgi", "--host", "127.0.0.1", "--port"])
         .arg(port.to_string())
-        .args(account());
+        .args(common::pip_express::account());
     let mut s = StartServer::spawn(cmd, &dir, port, "/");
     let _guard = Namespace(s.pid() as i32);
     let init = children_named(s.pid(), "")[0];

@@ -6,21 +6,14 @@
 
 mod common;
 
-use common::pip_express::{express, fresh_venv, test_python, StartServer};
+use common::pip_express::{
+    account, express, fresh_venv, serve, test_python, PidFileServer, StartServer,
+};
 use common::{alive, children_named, free_port, http, temp_dir, wait_until, write_file};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-
-fn account() -> Vec<&'static str> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        vec!["--user", "www-data", "--group", "www-data"]
-    } else {
-        vec![]
-    }
-}
 
 const APP: &str = "import os, time\n\
 import helper\n\
@@ -30,10 +23,13 @@ def application(environ, start_response):\n\
 \x20   start_response('200 OK', [('Content-Type', 'text/plain')])\n\
 \x20   return [('%s pid=%d' % (helper.VERSION, os.getpid())).encode()]\n";
 
+const FILES: &[(&str, &str)] = &[("app.wsgi", APP), ("helper.py", "VERSION = 'v1'\n")];
+
 fn app_dir(tag: &str) -> PathBuf {
     let dir = temp_dir(tag);
-    write_file(&dir, "app.wsgi", APP);
-    write_file(&dir, "helper.py", "VERSION = 'v1'\n");
+    for (name, text) in FILES {
+        write_file(&dir, name, text);
+    }
     dir
 }
 
@@ -49,6 +45,7 @@ fn pid_in(text: &str) -> u32 {
 /// A server root written by setup-server; stopped by its pid file's pid.
 struct SetUp {
     root: PathBuf,
+    server: PidFileServer,
 }
 
 impl SetUp {
@@ -59,25 +56,10 @@ impl SetUp {
             .unwrap()
     }
     fn pid(&self) -> Option<u32> {
-        fs::read_to_string(self.root.join("httpd.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        self.server.pid()
     }
     fn log(&self) -> String {
         fs::read_to_string(self.root.join("error_log")).unwrap_or_default()
-    }
-}
-
-impl Drop for SetUp {
-    fn drop(&mut self) {
-        if let Some(pid) = self.pid().filter(|p| alive(*p)) {
-            common::signal(pid as i32, libc::SIGTERM);
-            if !wait_until(Duration::from_secs(15), || !alive(pid)) {
-                common::signal(-(pid as i32), libc::SIGKILL);
-            }
-        }
     }
 }
 
@@ -107,7 +89,10 @@ fn setup_server_then_its_apachectl_start_graceful_stop() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let s = SetUp { root };
+    let s = SetUp {
+        server: PidFileServer { root: root.clone() },
+        root,
+    };
     let test = s.apachectl("configtest");
     assert!(
         String::from_utf8_lossy(&test.stderr).contains("Syntax OK"),
@@ -149,20 +134,13 @@ fn setup_server_then_its_apachectl_start_graceful_stop() {
 
 #[test]
 fn reload_on_changes_picks_up_an_edited_module() {
-    let dir = app_dir("pipl-reload");
-    let venv = fresh_venv("pipl-reload", &[]);
-    let port = free_port();
-    let p = port.to_string();
-    let mut args = vec![
+    let (dir, _, s) = serve(
+        "pipl-reload",
+        FILES,
+        &[],
         "app.wsgi",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &p,
-        "--reload-on-changes",
-    ];
-    args.extend(account());
-    let s = StartServer::start(&venv, &dir, port, &args, "/");
+        &["--reload-on-changes"],
+    );
     let first = s.get("/").text();
     assert!(first.starts_with("v1 "), "{first}\n{}", s.logs());
     // The module the script imports, not the script itself, changes.
@@ -186,13 +164,8 @@ fn reload_on_changes_picks_up_an_edited_module() {
 
 #[test]
 fn sigterm_to_start_server_lets_a_request_in_flight_finish() {
-    let dir = app_dir("pipl-sigterm");
-    let venv = fresh_venv("pipl-sigterm", &[]);
-    let port = free_port();
-    let p = port.to_string();
-    let mut args = vec!["app.wsgi", "--host", "127.0.0.1", "--port", &p];
-    args.extend(account());
-    let mut s = StartServer::start(&venv, &dir, port, &args, "/");
+    let (_, _, mut s) = serve("pipl-sigterm", FILES, &[], "app.wsgi", &[]);
+    let port = s.port;
     let httpd: u32 = fs::read_to_string(s.root.join("httpd.pid"))
         .unwrap()
         .trim()

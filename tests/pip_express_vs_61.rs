@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::pip_express::{fresh_venv, StartServer};
+use common::pip_express::{account, fresh_venv, StartServer};
 use common::{free_port, pip_venv, temp_dir, write_file};
 use std::path::Path;
 
@@ -32,15 +32,6 @@ def application(environ, start_response):
     start_response('200 OK', [('Content-Type', 'application/json')])
     return [body]
 "#;
-
-fn account() -> Vec<&'static str> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        vec!["--user", "www-data", "--group", "www-data"]
-    } else {
-        vec![]
-    }
-}
 
 /// The app's view under `venv`'s mod_wsgi-express, ports and server root
 /// replaced by placeholders.

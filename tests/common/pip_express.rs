@@ -179,3 +179,71 @@ impl Drop for StartServer {
         let _ = alive(pid);
     }
 }
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The account options mod_wsgi-express needs as root (the one that
+/// serves); none otherwise.
+pub fn account() -> Vec<&'static str> {
+    if is_root() {
+        vec!["--user", "www-data", "--group", "www-data"]
+    } else {
+        vec![]
+    }
+}
+
+/// An app directory with `files`, a fresh venv with the wheel (and
+/// `packages`), and `start-server SCRIPT --host 127.0.0.1 --port P` with
+/// the account options and `extra`, up and answering `/`.
+pub fn serve(
+    tag: &str,
+    files: &[(&str, &str)],
+    packages: &[&str],
+    script: &str,
+    extra: &[&str],
+) -> (PathBuf, PathBuf, StartServer) {
+    let dir = temp_dir(tag);
+    for (name, text) in files {
+        super::write_file(&dir, name, text);
+    }
+    let venv = fresh_venv(tag, packages);
+    let port = super::free_port();
+    let p = port.to_string();
+    let mut args = vec![script, "--host", "127.0.0.1", "--port", &p];
+    args.extend(account());
+    args.extend(extra);
+    let s = StartServer::start(&venv, &dir, port, &args, "/");
+    (dir, venv, s)
+}
+
+/// A server root's Apache, found by its pid file and stopped by that pid
+/// when dropped (SIGTERM, then SIGKILL to its process group).
+pub struct PidFileServer {
+    pub root: PathBuf,
+}
+
+impl PidFileServer {
+    pub fn pid(&self) -> Option<u32> {
+        fs::read_to_string(self.root.join("httpd.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for PidFileServer {
+    fn drop(&mut self) {
+        let Some(pid) = self.pid().filter(|p| alive(*p)) else {
+            return;
+        };
+        signal(pid as i32, libc::SIGTERM);
+        if !wait_until(Duration::from_secs(15), || !alive(pid)) {
+            signal(-(pid as i32), libc::SIGKILL);
+        }
+    }
+}
