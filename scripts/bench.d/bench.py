@@ -49,6 +49,10 @@ if BEFORE:
     BASELINE['before-embedded'] = 'ours-embedded'
     BASELINE['before-daemon'] = 'ours-daemon'
 STATIC_PATHS = {'hello': '/hello', 'file1m': '/file1m'}
+sys.path.insert(0, HERE)
+import peers  # noqa: E402
+VARIANTS.update(peers.VARIANTS)
+PEERS = [v for v, spec in peers.VARIANTS.items() if spec.get('peer')]
 
 
 def apxs(var):
@@ -61,7 +65,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def config(root, port, variant):
+def config(root, port, variant, peer_port=None):
     spec = VARIANTS[variant]
     modules = apxs('LIBEXECDIR')
     lines = [
@@ -85,6 +89,8 @@ def config(root, port, variant):
         lines += ['User www-data', 'Group www-data']
     if spec.get('static'):
         lines += ['Alias /hello %s/hello.txt' % root, 'Alias /file1m %s/file1m.bin' % root]
+    elif spec.get('peer') or spec.get('c_handler'):
+        lines += peers.config_lines(spec, root, modules, peer_port)
     else:
         lines += ['LoadModule wsgi_module %s' % spec['module'],
                   'WSGIScriptAlias / %s/app.wsgi' % root]
@@ -129,10 +135,11 @@ class Apache:
         self.variant = variant
         self.root = prepare_root(variant)
         self.port = free_port()
-        with open(os.path.join(self.root, 'httpd.conf'), 'w') as f:
-            f.write(config(self.root, self.port, variant))
-        binary = os.path.join(apxs('SBINDIR'), apxs('TARGET'))
         t0 = time.monotonic()
+        self.peer, peer_port = peers.start(VARIANTS[variant], self.root)
+        with open(os.path.join(self.root, 'httpd.conf'), 'w') as f:
+            f.write(config(self.root, self.port, variant, peer_port))
+        binary = os.path.join(apxs('SBINDIR'), apxs('TARGET'))
         self.proc = subprocess.Popen([binary, '-f', os.path.join(self.root, 'httpd.conf'), '-DFOREGROUND'],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -158,7 +165,8 @@ class Apache:
     def processes(self):
         """(pid, rss_kib, cmdline) of every process in the server's session."""
         out = []
-        for pid in session_pids(self.proc.pid):
+        sessions = [self.proc.pid] + ([self.peer.pid] if self.peer else [])
+        for pid in (p for sid in sessions for p in session_pids(sid)):
             try:
                 with open('/proc/%d/status' % pid) as f:
                     rss = int(re.search(r'VmRSS:\s+(\d+)', f.read()).group(1))
@@ -187,19 +195,24 @@ class Apache:
         return cpu, switches
 
     def stop(self):
-        """SIGTERM (what `apachectl stop` sends) until the group is gone."""
+        """SIGTERM (what `apachectl stop` sends; the peer too) until every
+        process is gone."""
+        procs = [self.proc] + ([self.peer] if self.peer else [])
         t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
         deadline = t0 + 30
         while time.monotonic() < deadline and self.processes():
-            self.proc.poll()
+            for proc in procs:
+                proc.poll()
             time.sleep(0.02)
         elapsed = time.monotonic() - t0
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
         shutil.rmtree(self.root, ignore_errors=True)
         return elapsed
 
@@ -274,6 +287,11 @@ def main():
     APACHE_SENDFILE = args.apache_sendfile
     variants = args.variants.split(',')
     scenarios = args.scenarios.split(',')
+    # Installed and built before any round: not in a start-up time.
+    if any(VARIANTS[v].get('peer') for v in variants):
+        peers.venv()
+    if 'c-handler' in variants:
+        peers.c_handler()
     results = {}  # (variant, scenario) -> [run, ...]
     lifecycle = {}  # variant -> {'startup': [...], 'stop': [...], 'rss': [...], 'daemon_rss': [...]}
     unavailable = {}
@@ -308,6 +326,7 @@ def main():
                       flush=True)
             procs = server.processes()
             life['rss'].append(sum(p[1] for p in procs))
+            life.setdefault('pss', []).append(sum(pss_kib(p[0]) for p in procs))
             daemons = [p[1] for p in procs if '(wsgi:' in p[2]]
             if daemons:
                 life['daemon_rss'].append(statistics.mean(daemons))
@@ -316,44 +335,67 @@ def main():
     report(variants, scenarios, results, lifecycle, unavailable, args)
 
 
+def pss_kib(pid):
+    try:
+        with open('/proc/%d/smaps_rollup' % pid) as f:
+            return int(re.search(r'^Pss:\s+(\d+)', f.read(), re.M).group(1))
+    except (OSError, AttributeError):
+        return 0
+
+
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
 
 
+def against_peers(results, variant, scenario, rps):
+    """Ours against the best proxied peer and the C handler, same run."""
+    if not variant.startswith('ours-'):
+        return '', ''
+    peer_rps = [med([r['rps'] for r in results[(p, scenario)]])
+                for p in PEERS if results.get((p, scenario))]
+    best = '%.2f×' % (rps / max(peer_rps)) if peer_rps else ''
+    c = results.get(('c-handler', scenario))
+    ceiling = '%.2f×' % (rps / med([r['rps'] for r in c])) if c else ''
+    return best, ceiling
+
+
 def report(variants, scenarios, results, lifecycle, unavailable, args):
     print('\n## Throughput (median of %d rounds, wrk -t1 -c16 -d%ds, event MPM)\n' % (args.rounds, args.duration))
-    print('| variant | scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req | switches/req | ratio to baseline |')
-    print('|---|---|---:|---:|---:|---:|---:|---:|---:|')
+    print('| variant | scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req | switches/req | ratio to baseline | ÷ best proxied peer | ÷ C handler |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for scenario in scenarios:
         for variant in variants:
             runs = results.get((variant, scenario))
             if not runs:
                 if variant in unavailable:
-                    print('| %s | %s | n/a (%s) | | | | | | |' % (variant, scenario, unavailable[variant]))
+                    print('| %s | %s | n/a (%s) | | | | | | | | |' % (variant, scenario, unavailable[variant]))
                 continue
             rps = med([r['rps'] for r in runs])
             ratio = ''
             base = results.get((BASELINE.get(variant), scenario))
             if base:
                 ratio = '%.2f×' % (rps / med([r['rps'] for r in base]))
-            print('| %s | %s | %.0f | %.2f | %.2f | %d | %.0f | %.2f | %s |' % (
+            peer, ceiling = against_peers(results, variant, scenario, rps)
+            print('| %s | %s | %.0f | %.2f | %.2f | %d | %.0f | %.2f | %s | %s | %s |' % (
                 variant, scenario, rps, med([r['p50'] for r in runs]) or 0,
                 med([r['p99'] for r in runs]) or 0, sum(r['errors'] for r in runs),
-                med([r['cpu_us'] for r in runs]), med([r['switches'] for r in runs]), ratio))
+                med([r['cpu_us'] for r in runs]), med([r['switches'] for r in runs]), ratio,
+                peer, ceiling))
     print('\n## Processes (median over rounds)\n')
-    print('| variant | start → first 200 (s) | stop → all gone (s) | RSS total MiB | RSS per daemon MiB |')
-    print('|---|---:|---:|---:|---:|')
+    print('| variant | start → first 200 (s) | stop → all gone (s) | RSS total MiB | PSS total MiB | RSS per daemon MiB |')
+    print('|---|---:|---:|---:|---:|---:|')
     for variant in variants:
         life = lifecycle.get(variant)
         if not life:
             continue
         daemon = med(life['daemon_rss'])
-        print('| %s | %.2f | %.2f | %.1f | %s |' % (
+        print('| %s | %.2f | %.2f | %.1f | %.1f | %s |' % (
             variant, med(life['startup']), med(life['stop']), med(life['rss']) / 1024,
-            '%.1f' % (daemon / 1024) if daemon else '-'))
+            med(life.get('pss', [0])) / 1024, '%.1f' % (daemon / 1024) if daemon else '-'))
     print('\nround-by-round figures are printed above the tables; a ratio compares medians.')
-    print('ratio: ours-* to mod_wsgi, before-* (MOD_WSGI_RS_BEFORE_SO) and metrics-* (recording on) to ours.')
+    print('ratio: ours-* to mod_wsgi, before-* (MOD_WSGI_RS_BEFORE_SO) and metrics-* (recording on) to ours;')
+    print('÷ best proxied peer: to the fastest of gunicorn/granian/uwsgi behind the same Apache; ÷ C handler: to c-handler.')
     print('server CPU and switches: all processes of the server (Apache and daemons),')
     print('per request served; wrk\'s own CPU is not in them.')
 
