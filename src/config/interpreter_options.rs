@@ -43,8 +43,8 @@ pub(super) fn apply(cmd: &mut Cmd<'_>, name: &str, args: &str) -> Option<Result<
         let at = g.interpreter_options[index].at.clone();
         let mode = match name {
             "WSGIFreeThreading" | "WSGIPerInterpreterGIL" => {
-                let on = flag(args)?;
-                if let Some(note) = gil_mode(name, on)? {
+                let (on, note) = gil_mode(name, flag(args)?);
+                if let Some(note) = note {
                     g.note(note);
                 }
                 Some(on)
@@ -124,24 +124,27 @@ fn container(cmd: &mut Cmd<'_>, args: &str) -> Result<(), String> {
     walked
 }
 
-/// `WSGIPerInterpreterGIL On` needs Python 3.12 or newer; `WSGIFreeThreading
-/// On` a free-threaded build. Off is always fine. Errors name the Python;
-/// an accepted On comes with the note of what it means here.
-pub(super) fn gil_mode(name: &str, on: bool) -> Result<Option<String>, String> {
+/// What `WSGIPerInterpreterGIL` or `WSGIFreeThreading` set to `on` means
+/// with the Python this module runs: the value in effect, and the note
+/// logged at start-up. As under mod_wsgi 6.1.1, On where the Python cannot
+/// do it (no per-interpreter GIL before 3.12; a GIL build for free
+/// threading) is accepted and not in effect, so a 6.1 configuration starts
+/// unchanged; the note names the Python.
+pub(super) fn gil_mode(name: &str, on: bool) -> (bool, Option<String>) {
     if !on {
-        return Ok(None);
+        return (false, None);
     }
     let py = pyhost::runtime::linked_python();
     match name {
-        "WSGIPerInterpreterGIL" if (py.major, py.minor) < (3, 12) => Err(format!(
-            "On needs Python 3.12 or newer (PEP 684); this module runs Python {} ({})",
+        "WSGIPerInterpreterGIL" if (py.major, py.minor) < (3, 12) => (false, Some(format!(
+            "WSGIPerInterpreterGIL On: not in effect: it needs Python 3.12 or newer (PEP 684) and this module runs Python {} ({}); sub-interpreters share the GIL, as under mod_wsgi 6.1.1",
             py.version, py.library
-        )),
-        "WSGIFreeThreading" if !py.free_threaded => Err(format!(
-            "On needs a free-threaded build of Python 3.13 or newer (PEP 703, python3.13t); this module runs Python {} ({}), which has the GIL",
+        ))),
+        "WSGIFreeThreading" if !py.free_threaded => (false, Some(format!(
+            "WSGIFreeThreading On: not in effect: it needs a free-threaded build of Python 3.13 or newer (PEP 703, python3.13t) and this module runs Python {} ({}), which has the GIL; as under mod_wsgi 6.1.1",
             py.version, py.library
-        )),
-        "WSGIPerInterpreterGIL" => Ok(None),
-        _ => Ok(Some("WSGIFreeThreading On: accepted; Python still starts with the GIL enabled in this version of mod_wsgi-rs".into())),
+        ))),
+        "WSGIPerInterpreterGIL" => (true, None),
+        _ => (true, Some("WSGIFreeThreading On: accepted; Python still starts with the GIL enabled in this version of mod_wsgi-rs".into())),
     }
 }

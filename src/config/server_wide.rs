@@ -83,8 +83,8 @@ fn process_wide(g: &mut GlobalConfig, name: &str, args: &str) -> Result<(), Stri
             flag(args)?;
         }
         "WSGIPerInterpreterGIL" | "WSGIFreeThreading" => {
-            let on = flag(args)?;
-            if let Some(note) = super::interpreter_options::gil_mode(name, on)? {
+            let (on, note) = super::interpreter_options::gil_mode(name, flag(args)?);
+            if let Some(note) = note {
                 g.note(note);
             }
             if name == "WSGIFreeThreading" {
