@@ -6,7 +6,9 @@ use super::request::Request;
 use wsgi_core::environ::Environ;
 
 /// The CGI variables for `r` (Apache's own `ap_add_common_vars` and
-/// `ap_add_cgi_vars`, as mod_wsgi uses), plus mod_wsgi's string keys. The
+/// `ap_add_cgi_vars`, less what mod_wsgi 6.1 leaves out: no
+/// PATH_TRANSLATED, see `Request::add_cgi_vars`, and
+/// `wsgi_core::cgi_vars`), plus mod_wsgi's string keys. The
 /// entries borrow Apache's strings, which live as long as the request.
 /// `handler_script`: the `WSGIHandlerScript` serving it ("" if none).
 pub fn cgi_environ<'r>(
@@ -20,6 +22,10 @@ pub fn cgi_environ<'r>(
     if let Some(env) = r.subprocess_env() {
         env.each(|k, v| out.push(k, v));
     }
+    wsgi_core::cgi_vars::leave_out_server_variables(&mut out, |name| {
+        let name = std::str::from_utf8(name).ok()?;
+        std::env::var_os(name).map(|v| std::os::unix::ffi::OsStringExt::into_vec(v))
+    });
     if pass_authorization {
         if let Some(auth) = r.headers_in().and_then(|h| h.get(c"Authorization")) {
             out.set(b"HTTP_AUTHORIZATION", auth);

@@ -143,12 +143,38 @@ impl<'r> Request<'r> {
     }
 
     /// Adds Apache's CGI variables to the subprocess environment.
+    /// Apache's `ap_add_common_vars` and `ap_add_cgi_vars`, without
+    /// PATH_TRANSLATED (as mod_wsgi 6.1 leaves it out): for a request with
+    /// a path info, `ap_add_cgi_vars` finds it with a whole sub-request (a
+    /// second directory walk and every hook), on every request. The path
+    /// info is hidden from it, and SCRIPT_NAME and PATH_INFO are then set
+    /// as it sets them.
     pub fn add_cgi_vars(self) {
-        // SAFETY: a live request; these add entries to r->subprocess_env.
+        let path_info = self.rec().path_info;
+        // SAFETY: a live request, used by this thread only; these add
+        // entries to r->subprocess_env. r->path_info is hidden for the one
+        // call and put back at once.
         unsafe {
             ffi::ap_add_common_vars(self.raw());
+            (*self.raw()).path_info = std::ptr::null_mut();
             ffi::ap_add_cgi_vars(self.raw());
+            (*self.raw()).path_info = path_info;
         }
+        let info = self.text(path_info);
+        if info.is_empty() {
+            return;
+        }
+        let Some(env) = self.subprocess_env() else {
+            return;
+        };
+        let uri = self.uri();
+        if self.text(self.rec().protocol) != b"INCLUDED" {
+            // SAFETY: both are NUL-terminated request strings.
+            let at = unsafe { ffi::ap_find_path_info(self.rec().uri, path_info) };
+            let at = usize::try_from(at).unwrap_or(0).min(uri.len());
+            env.set(b"SCRIPT_NAME", &uri[..at]);
+        }
+        env.set(b"PATH_INFO", info);
     }
 
     /// What is at r->filename, and its modification time (APR µs).

@@ -8,7 +8,6 @@ import stat
 import sys
 import threading
 import types
-from time import time as _time
 
 try:
     # The small built-in md5: hashlib would load OpenSSL into every
@@ -484,39 +483,15 @@ def _apache_module(version, mpm_name, maximum_processes, threads_per_process,
     module.build_date = build_date
 
 
-_thread_ids = threading.local()
-_thread_count = [0]
-_thread_count_lock = threading.Lock()
-
-
-def _thread_id():
-    """mod_wsgi.thread_id: a small number per request thread, from 1."""
-    n = getattr(_thread_ids, 'n', None)
-    if n is None:
-        with _thread_count_lock:
-            _thread_count[0] += 1
-            n = _thread_ids.n = _thread_count[0]
-    return n
-
-
-def _seconds(environ, key):
-    """A time the host passed in microseconds, as mod_wsgi 6's float seconds."""
-    try:
-        return int(environ.get(key, 0)) / 1e6
-    except (TypeError, ValueError):
-        return 0.0
+# Python starts in the process that serves (never in a parent that forks
+# servers), so this process's pid is known once.
+_pid = os.getpid()
 
 
 def _environ_6x(environ, server_pid):
-    """The mod_wsgi 6 environ keys: request_start, queue_start and
-    daemon_start as float seconds (0.0 for the last two in embedded mode),
-    application_start, thread_id, server_pid."""
-    for key in ('mod_wsgi.request_start', 'mod_wsgi.queue_start', 'mod_wsgi.daemon_start'):
-        environ[key] = _seconds(environ, key)
-    environ['mod_wsgi.application_start'] = _time()
-    if 'mod_wsgi.thread_id' not in environ:
-        environ['mod_wsgi.thread_id'] = _thread_id()
-    environ['mod_wsgi.server_pid'] = str(server_pid or os.getpid())
+    """mod_wsgi 6's mod_wsgi.server_pid: the Apache child's (the host gives
+    the times as float seconds, application_start and thread_id)."""
+    environ['mod_wsgi.server_pid'] = str(server_pid or _pid)
 
 
 def _extend_public_package():

@@ -5,6 +5,7 @@
 //! this crate.
 
 pub mod auth_call;
+mod environ_keys;
 pub mod host;
 mod interpreter_events;
 pub mod io;

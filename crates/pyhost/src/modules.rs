@@ -131,5 +131,6 @@ pub(crate) fn bootstrap(name: &str, info: &ProcessInfo) -> PyResult<Interpreter>
         log_type: keep(&adapter, c"_Log")?,
         file_wrapper: keep(&adapter, c"FileWrapper")?,
         format_exception: keep(&public, c"_format_exception")?,
+        environ_keys: Default::default(),
     })
 }

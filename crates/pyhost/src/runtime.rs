@@ -27,10 +27,13 @@ pub struct Interpreter {
     pub log_type: *mut py::PyObject,
     pub file_wrapper: *mut py::PyObject,
     pub format_exception: *mut py::PyObject,
+    /// The environ's keys, interned (its own lock; used with the GIL held).
+    pub(crate) environ_keys: crate::environ_keys::EnvironKeys,
 }
 
 // SAFETY: the pointers are only dereferenced with this interpreter's GIL
-// held, through `with_interpreter`; the record itself is immutable.
+// held, through `with_interpreter`; the record itself is immutable apart
+// from `environ_keys`, which is behind its own lock.
 unsafe impl Send for Interpreter {}
 // SAFETY: see above.
 unsafe impl Sync for Interpreter {}

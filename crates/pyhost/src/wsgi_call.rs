@@ -201,17 +201,66 @@ fn call_app(interp: &Interpreter, t: &AppTarget, cgi: &Environ, handle: &PyObj) 
     ])
 }
 
+/// The environ's times, which mod_wsgi 6 gives as float seconds.
+const TIMES: [&std::ffi::CStr; 3] = [
+    c"mod_wsgi.request_start",
+    c"mod_wsgi.queue_start",
+    c"mod_wsgi.daemon_start",
+];
+
+/// A time the host passed in µs since the epoch, in seconds (0.0 if it is
+/// not a number).
+fn micros_as_seconds(v: &[u8]) -> f64 {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|t| t.parse::<u64>().ok())
+        .map_or(0.0, |us| us as f64 / 1e6)
+}
+
+fn now_as_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 fn build_environ(
     interp: &Interpreter,
     t: &AppTarget,
     cgi: &Environ,
     handle: &PyObj,
 ) -> PyResult<PyObj> {
-    let env = object::new_dict()?;
+    // The values first: making them may run Python code, which may let
+    // another thread of this interpreter build its environ; the key cache
+    // is locked only while no Python code runs.
+    let mut values = Vec::with_capacity(cgi.len() + 24);
+    let mut times_seen = [false; 3];
     for (k, v) in cgi.iter() {
-        env.dict_set(&object::str_latin1(k)?, &object::str_latin1(v)?)?;
+        // mod_wsgi 6's times are float seconds; the host passes µs.
+        let value = match TIMES.iter().position(|t| t.to_bytes() == k) {
+            Some(i) => {
+                times_seen[i] = true;
+                object::float(micros_as_seconds(v))?
+            }
+            None => object::str_latin1(v)?,
+        };
+        values.push(value);
     }
-    let set = |k: &std::ffi::CStr, v: PyObj| env.dict_set_str(k, &v);
+    let mut names: Vec<&[u8]> = cgi.iter().map(|(k, _)| k).collect();
+    let mut set = |k: &'static std::ffi::CStr, v: PyObj| -> PyResult<()> {
+        names.push(k.to_bytes());
+        values.push(v);
+        Ok(())
+    };
+    // Embedded mode has no queue or daemon start: 0.0, as in mod_wsgi 6.
+    for (t, seen) in TIMES.iter().zip(times_seen) {
+        if !seen {
+            set(t, object::float(0.0)?)?;
+        }
+    }
+    set(
+        c"mod_wsgi.application_start",
+        object::float(now_as_seconds())?,
+    )?;
     set(
         c"wsgi.version",
         object::tuple(vec![object::int(1)?, object::int(0)?])?,
@@ -262,6 +311,11 @@ fn build_environ(
         let (a, b, c) = p.apache.version;
         let v = object::tuple(vec![object::int(a)?, object::int(b)?, object::int(c)?])?;
         set(c"apache.version", v)?;
+    }
+    let keys = interp.environ_keys.keys(&names)?;
+    let env = object::new_dict()?;
+    for (k, v) in keys.iter().zip(values.iter()) {
+        env.dict_set(k, v)?;
     }
     Ok(env)
 }

@@ -49,6 +49,11 @@ impl<'a> Environ<'a> {
         self.pairs.retain(|(k, _)| k.as_ref() != name);
     }
 
+    /// Keeps the entries `keep` says yes to (name, value), in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &[u8]) -> bool) {
+        self.pairs.retain(|(k, v)| keep(k, v));
+    }
+
     /// Replaces the value of entry `i` (as `len()` was when it was pushed).
     pub fn set_at(&mut self, i: usize, value: impl Into<Cow<'a, [u8]>>) {
         self.pairs[i].1 = value.into();

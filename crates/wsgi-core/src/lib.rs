@@ -8,6 +8,7 @@
 
 pub mod app_group;
 pub mod body_length;
+pub mod cgi_vars;
 pub mod daemon;
 pub mod directives;
 pub mod environ;

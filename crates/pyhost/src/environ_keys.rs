@@ -1,0 +1,100 @@
+//! The environ's keys as interned `str`s, kept per interpreter. A request's
+//! environ has some 50 keys, nearly always the same ones in the same order
+//! as the previous request's; making, hashing and freeing a new `str` for
+//! each was about a quarter of building the environ (callgrind, hello
+//! world). Interned keys also let the application's `environ['PATH_INFO']`
+//! match by identity.
+
+use crate::object::{PyObj, PyResult};
+use pyo3_ffi as py;
+use std::collections::HashMap;
+use std::ffi::c_char;
+use std::sync::Mutex;
+
+/// Header names come from clients: the cache stops growing here.
+const MAX_KEYS: usize = 512;
+
+/// Strong references to interned key strings, owned by the interpreter
+/// they were made in and used only with its GIL held. They are never
+/// released: they live as long as the interpreter, whose teardown frees
+/// them with everything else.
+struct Cache {
+    /// The keys of the latest environ, by position.
+    recent: Vec<(Box<[u8]>, *mut py::PyObject)>,
+    by_name: HashMap<Box<[u8]>, *mut py::PyObject>,
+}
+
+pub struct EnvironKeys(Mutex<Cache>);
+
+impl EnvironKeys {
+    pub fn new() -> EnvironKeys {
+        EnvironKeys(Mutex::new(Cache {
+            recent: Vec::new(),
+            by_name: HashMap::new(),
+        }))
+    }
+
+    /// The keys called `names`, in order (GIL held). No Python code runs
+    /// while the cache is locked, so the GIL cannot pass to another thread
+    /// that would then wait here.
+    pub fn keys(&self, names: &[&[u8]]) -> PyResult<Vec<PyObj>> {
+        let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        names
+            .iter()
+            .enumerate()
+            .map(|(at, name)| c.key(at, name))
+            .collect()
+    }
+}
+
+impl Default for EnvironKeys {
+    fn default() -> Self {
+        EnvironKeys::new()
+    }
+}
+
+impl Cache {
+    /// The key `name`, the environ's `at`-th (GIL held).
+    fn key(&mut self, at: usize, name: &[u8]) -> PyResult<PyObj> {
+        let c = self;
+        if let Some((n, p)) = c.recent.get(at) {
+            if **n == *name {
+                return PyObj::borrowed(*p);
+            }
+        }
+        let p = match c.by_name.get(name) {
+            Some(p) => *p,
+            None if c.by_name.len() >= MAX_KEYS => return new_interned(name),
+            None => {
+                let key = new_interned(name)?;
+                let p = key.into_ptr();
+                c.by_name.insert(name.into(), p);
+                p
+            }
+        };
+        if at < c.recent.len() {
+            c.recent[at] = (name.into(), p);
+        } else if at == c.recent.len() && at < MAX_KEYS {
+            c.recent.push((name.into(), p));
+        }
+        PyObj::borrowed(p)
+    }
+}
+
+/// A new interned `str` of latin-1 `name` (as PEP 3333 makes keys).
+fn new_interned(name: &[u8]) -> PyResult<PyObj> {
+    // SAFETY: GIL held; every byte is valid latin-1, and the pointer and
+    // length describe `name`.
+    let s = PyObj::owned(unsafe {
+        py::PyUnicode_DecodeLatin1(
+            name.as_ptr().cast::<c_char>(),
+            name.len() as isize,
+            std::ptr::null(),
+        )
+    })?;
+    let mut p = s.into_ptr();
+    // SAFETY: GIL held; `p` is our strong reference to an exact str, which
+    // InternInPlace may swap for the interned one (moving the reference).
+    unsafe { py::PyUnicode_InternInPlace(&mut p) };
+    PyObj::owned(p)
+}
