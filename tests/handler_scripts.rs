@@ -103,3 +103,56 @@ fn bad_handler_script_lines_are_refused() {
         assert!(!ok && out.contains(needle), "{conf}:\n{out}");
     }
 }
+
+const RELOAD_REQUIRED_APP: &str = r#"import os
+MARK = os.path.join(os.path.dirname(__file__), 'reload-now')
+
+def reload_required(path):
+    # mod_wsgi's hook: True loads the script anew before this request.
+    return os.path.exists(MARK)
+
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [str(id(reload_required)).encode()]
+"#;
+
+/// mod_wsgi's `reload_required(path)` in a script: consulted on every
+/// request (script reloading on), and a True loads the script again; in
+/// embedded and daemon mode.
+#[test]
+fn a_scripts_reload_required_hook_loads_it_again() {
+    let dir = probe_dir("reload-required");
+    write_file(&dir, "r.wsgi", RELOAD_REQUIRED_APP);
+    let d = dir.display();
+    let conf = format!(
+        "WSGIDaemonProcess rr processes=1 threads=2\n\
+         WSGIScriptAlias /e {d}/r.wsgi\n\
+         WSGIScriptAlias /d {d}/r.wsgi process-group=rr\n"
+    );
+    let s = Server::start("reload-required", &conf);
+    for mode in ["/e", "/d"] {
+        let first = s.get(mode).text();
+        assert_eq!(
+            s.get(mode).text(),
+            first,
+            "{mode}: loaded again without reason\n{}",
+            s.logs()
+        );
+        write_file(&dir, "reload-now", "");
+        let again = s.get(mode).text();
+        assert_ne!(
+            again,
+            first,
+            "{mode}: reload_required() said True, yet the same module served\n{}",
+            s.logs()
+        );
+        std::fs::remove_file(dir.join("reload-now")).unwrap();
+        let after = s.get(mode).text();
+        assert_eq!(
+            s.get(mode).text(),
+            after,
+            "{mode}: loaded again after the hook said False\n{}",
+            s.logs()
+        );
+    }
+}

@@ -245,7 +245,8 @@ fn build_environ(
         };
         values.push(value);
     }
-    let mut names: Vec<&[u8]> = cgi.iter().map(|(k, _)| k).collect();
+    let mut names: Vec<&[u8]> = Vec::with_capacity(values.capacity());
+    names.extend(cgi.iter().map(|(k, _)| k));
     let mut set = |k: &'static std::ffi::CStr, v: PyObj| -> PyResult<()> {
         names.push(k.to_bytes());
         values.push(v);
