@@ -11,6 +11,7 @@ pub mod json;
 pub mod lifecycle_apps;
 pub mod pip_express;
 pub mod sites;
+pub mod vs61;
 
 #[allow(unused_imports)]
 pub use sites::*;

@@ -223,15 +223,10 @@ fn now_as_seconds() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn build_environ(
-    interp: &Interpreter,
-    t: &AppTarget,
-    cgi: &Environ,
-    handle: &PyObj,
-) -> PyResult<PyObj> {
-    // The values first: making them may run Python code, which may let
-    // another thread of this interpreter build its environ; the key cache
-    // is locked only while no Python code runs.
+/// The CGI entries' names and values (room left for the WSGI and mod_wsgi
+/// keys), and which of the times were among them.
+#[allow(clippy::type_complexity)]
+fn cgi_entries<'c>(cgi: &'c Environ) -> PyResult<(Vec<&'c [u8]>, Vec<PyObj>, [bool; 3])> {
     let mut values = Vec::with_capacity(cgi.len() + 24);
     let mut times_seen = [false; 3];
     for (k, v) in cgi.iter() {
@@ -247,6 +242,19 @@ fn build_environ(
     }
     let mut names: Vec<&[u8]> = Vec::with_capacity(values.capacity());
     names.extend(cgi.iter().map(|(k, _)| k));
+    Ok((names, values, times_seen))
+}
+
+fn build_environ(
+    interp: &Interpreter,
+    t: &AppTarget,
+    cgi: &Environ,
+    handle: &PyObj,
+) -> PyResult<PyObj> {
+    // The values first: making them may run Python code, which may let
+    // another thread of this interpreter build its environ; the key cache
+    // is locked only while no Python code runs.
+    let (mut names, mut values, times_seen) = cgi_entries(cgi)?;
     let mut set = |k: &'static std::ffi::CStr, v: PyObj| -> PyResult<()> {
         names.push(k.to_bytes());
         values.push(v);
@@ -285,23 +293,16 @@ fn build_environ(
     set(c"wsgi.multiprocess", object::boolean(t.multiprocess))?;
     set(c"wsgi.run_once", object::boolean(false))?;
     set(c"wsgi.file_wrapper", PyObj::borrowed(interp.file_wrapper)?)?;
-    set(
-        c"mod_wsgi.process_group",
-        object::str_utf8(&t.process_group)?,
-    )?;
-    set(
-        c"mod_wsgi.application_group",
-        object::str_utf8(&t.application_group)?,
-    )?;
-    set(c"mod_wsgi.callable_object", object::str_utf8(&t.callable)?)?;
-    set(
-        c"mod_wsgi.script_reloading",
-        object::str_utf8(if t.reload { "1" } else { "0" })?,
-    )?;
-    set(
-        c"mod_wsgi.enable_sendfile",
-        object::str_utf8(if t.sendfile { "1" } else { "0" })?,
-    )?;
+    let flag = |on: bool| if on { "1" } else { "0" };
+    for (k, v) in [
+        (c"mod_wsgi.process_group", t.process_group.as_str()),
+        (c"mod_wsgi.application_group", &t.application_group),
+        (c"mod_wsgi.callable_object", &t.callable),
+        (c"mod_wsgi.script_reloading", flag(t.reload)),
+        (c"mod_wsgi.enable_sendfile", flag(t.sendfile)),
+    ] {
+        set(k, object::str_utf8(v)?)?;
+    }
     set(c"mod_wsgi.version", native::api_version()?)?;
     // The request thread's slot, as request_metrics() numbers them.
     set(
