@@ -142,8 +142,8 @@ impl<'r> Request<'r> {
         self.subprocess_env()?.get(&k).map(lossy)
     }
 
-    /// Adds Apache's CGI variables to the subprocess environment.
-    /// Apache's `ap_add_common_vars` and `ap_add_cgi_vars`, without
+    /// Adds Apache's CGI variables to the subprocess environment
+    /// (`ap_add_common_vars` and `ap_add_cgi_vars`), without
     /// PATH_TRANSLATED (as mod_wsgi 6.1 leaves it out): for a request with
     /// a path info, `ap_add_cgi_vars` finds it with a whole sub-request (a
     /// second directory walk and every hook), on every request. The path

@@ -295,7 +295,9 @@ def _run(script, mtime, callable_name, reload, sendfile, environ, handle):
     # In a daemon, the Apache child that took the request (private: the
     # application never sees the key).
     server_pid = environ.pop('mod_wsgi.rs.server_pid', None)
-    _environ_6x(environ, server_pid)
+    # mod_wsgi 6's server_pid: the Apache child's (the host gives the
+    # times as float seconds, application_start and thread_id).
+    environ['mod_wsgi.server_pid'] = str(server_pid or _pid)
     module = _load_script(script, reload, mtime)
     if reload:
         # mod_wsgi's hook for scripts that know better than the file's
@@ -488,12 +490,6 @@ def _apache_module(version, mpm_name, maximum_processes, threads_per_process,
 # Python starts in the process that serves (never in a parent that forks
 # servers), so this process's pid is known once.
 _pid = os.getpid()
-
-
-def _environ_6x(environ, server_pid):
-    """mod_wsgi 6's mod_wsgi.server_pid: the Apache child's (the host gives
-    the times as float seconds, application_start and thread_id)."""
-    environ['mod_wsgi.server_pid'] = str(server_pid or _pid)
 
 
 def _extend_public_package():

@@ -56,26 +56,25 @@ impl Default for EnvironKeys {
 impl Cache {
     /// The key `name`, the environ's `at`-th (GIL held).
     fn key(&mut self, at: usize, name: &[u8]) -> PyResult<PyObj> {
-        let c = self;
-        if let Some((n, p)) = c.recent.get(at) {
+        if let Some((n, p)) = self.recent.get(at) {
             if **n == *name {
                 return PyObj::borrowed(*p);
             }
         }
-        let p = match c.by_name.get(name) {
+        let p = match self.by_name.get(name) {
             Some(p) => *p,
-            None if c.by_name.len() >= MAX_KEYS => return new_interned(name),
+            None if self.by_name.len() >= MAX_KEYS => return new_interned(name),
             None => {
                 let key = new_interned(name)?;
                 let p = key.into_ptr();
-                c.by_name.insert(name.into(), p);
+                self.by_name.insert(name.into(), p);
                 p
             }
         };
-        if at < c.recent.len() {
-            c.recent[at] = (name.into(), p);
-        } else if at == c.recent.len() && at < MAX_KEYS {
-            c.recent.push((name.into(), p));
+        if at < self.recent.len() {
+            self.recent[at] = (name.into(), p);
+        } else if at == self.recent.len() && at < MAX_KEYS {
+            self.recent.push((name.into(), p));
         }
         PyObj::borrowed(p)
     }
