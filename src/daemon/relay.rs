@@ -30,7 +30,7 @@ pub fn note_child_pid() {
 }
 
 fn child_pid() -> u32 {
-    *CHILD_PID.get().unwrap_or(&std::process::id())
+    CHILD_PID.get().copied().unwrap_or_else(std::process::id)
 }
 
 /// The handler's decisions as the typed route of the Request frame.
@@ -170,12 +170,12 @@ pub fn relay<'a>(
         Err(status) => return status,
     };
     let (server, start) = (r.server(), r.start_us());
-    let vhost = crate::apache::vhosts::describe(server).into_bytes();
+    let vhost = crate::apache::vhosts::describe(server);
     let request_id = r.log_id().into_bytes();
     let mut head = RequestHead {
         version: PROTOCOL_VERSION,
         token: &p.token,
-        route: route_of(target, &opts, &vhost, &request_id, start),
+        route: route_of(target, &opts, vhost.as_bytes(), &request_id, start),
     };
     if p.eager.is_some() {
         head.route.flags |= route::EAGER_BODY;

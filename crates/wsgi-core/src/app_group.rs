@@ -18,19 +18,28 @@ pub struct RequestIdentity<'a> {
 pub fn application_group_name(spec: &ApplicationGroup, req: &RequestIdentity) -> String {
     match spec {
         ApplicationGroup::Global => String::new(),
-        ApplicationGroup::Server => server_part(req),
-        ApplicationGroup::Resource => format!("{}|{}", server_part(req), req.script_name),
+        ApplicationGroup::Server => server_part(req, 0),
+        ApplicationGroup::Resource => {
+            // One allocation: this runs for every request.
+            let mut name = server_part(req, 1 + req.script_name.len());
+            name.push('|');
+            name.push_str(req.script_name);
+            name
+        }
         ApplicationGroup::Env(name) => (req.env)(name).unwrap_or_default(),
         ApplicationGroup::Named(name) => name.clone(),
     }
 }
 
-fn server_part(req: &RequestIdentity) -> String {
-    if req.default_port {
-        req.server_hostname.to_string()
-    } else {
-        format!("{}:{}", req.server_hostname, req.port)
+/// The host part, in a string with room for `more` bytes after it.
+fn server_part(req: &RequestIdentity, more: usize) -> String {
+    let mut part = String::with_capacity(req.server_hostname.len() + 6 + more);
+    part.push_str(req.server_hostname);
+    if !req.default_port {
+        use std::fmt::Write;
+        let _ = write!(part, ":{}", req.port);
     }
+    part
 }
 
 #[cfg(test)]
