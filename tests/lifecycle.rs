@@ -17,6 +17,7 @@ fn every_interpreter_hears_process_stopping_and_atexit_runs() {
     let mut s = Server::start("lstop", &two_groups(&dir, ""));
     assert_eq!(s.get("/a/").status, 200);
     assert_eq!(s.get("/b/").status, 200);
+    s.wait_until_connections_closed();
     let took = s.stop();
     eprintln!("stop took {took:?}");
     let stopping = markers(&dir, "stopping");
@@ -88,6 +89,7 @@ fn destroy_interpreter_off_skips_atexit() {
     let dir = app_dir("lnoatexit");
     let mut s = Server::start("lnoatexit", &two_groups(&dir, "WSGIDestroyInterpreter Off"));
     assert_eq!(s.get("/a/").status, 200);
+    s.wait_until_connections_closed();
     s.stop();
     assert!(!markers(&dir, "stopping").is_empty(), "{}", s.logs());
     assert!(
@@ -111,6 +113,7 @@ fn a_stuck_non_daemon_thread_does_not_delay_stop() {
     let dir = app_dir("lthread");
     let mut s = Server::start("lthread", &two_groups(&dir, ""));
     assert_eq!(s.get("/a/thread").text(), "thread started");
+    s.wait_until_connections_closed();
     let took = s.stop();
     eprintln!("stop with a never-ending non-daemon thread took {took:?}");
     // A child that hung would make Apache escalate: AH00045 (its SIGTERM,
@@ -138,6 +141,7 @@ fn the_watchdog_ends_a_shutdown_that_hangs_and_shows_where() {
     let dir = app_dir("lwatchdog");
     let mut s = Server::start("lwatchdog", &two_groups(&dir, ""));
     assert_eq!(s.get("/a/hang-on-stop").text(), "will hang");
+    s.wait_until_connections_closed();
     let took = s.stop();
     eprintln!("stop with a hanging subscriber took {took:?}");
     // The watchdog (2 s) ends the child before Apache's SIGKILL (AH00046).

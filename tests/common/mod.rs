@@ -7,6 +7,7 @@ pub mod cores;
 pub mod failure;
 pub mod fake_daemon;
 pub mod http;
+pub mod idle;
 pub mod json;
 pub mod lifecycle_apps;
 pub mod pip_express;
