@@ -198,3 +198,22 @@ fn request_events_and_request_data() {
         v.get("events")
     );
 }
+
+#[test]
+fn the_wait_before_a_stop_sees_a_connection_apache_still_holds() {
+    use std::io::{Read, Write};
+    let dir = app_dir("lheld");
+    let mut s = Server::start("lheld", &two_groups(&dir, ""));
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET /a/ HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut first = [0u8; 12];
+    c.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200", "{}", s.logs());
+    // A keep-alive connection: Apache holds it until the client goes.
+    assert_eq!(s.held_connections(), 1, "{}", s.logs());
+    drop(c);
+    s.wait_until_connections_closed();
+    assert_eq!(s.held_connections(), 0, "{}", s.logs());
+    s.stop();
+}
