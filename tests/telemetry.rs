@@ -177,6 +177,17 @@ fn exercise(tag: &str, module: Option<&str>) -> (Vec<Value>, u32) {
         "no process_stopped from the daemon\n{}",
         fs::read_to_string(&ingester.out).unwrap_or_default()
     );
+    // The ingester writes what it reads in its own time: the daemon's last
+    // datagram may be written before an Apache child's (check_children
+    // then tells which child sent none).
+    let every_child_stopped = |all: &[Value]| {
+        of(all, "process_started", |p| p != daemon)
+            .iter()
+            .all(|st| !of(all, "process_stopped", |q| q == pid(st)).is_empty())
+    };
+    wait_until(Duration::from_secs(10), || {
+        every_child_stopped(&ingester.samples())
+    });
     (ingester.samples(), daemon)
 }
 

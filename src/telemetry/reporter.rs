@@ -52,6 +52,9 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
+/// How long a stop's report waits for room in the ingester's queue.
+const STOP_SEND_PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
+
 impl Reporter {
     /// Opens the socket and turns on the accounting the reports need.
     pub fn new(s: Settings) -> Result<Reporter, String> {
@@ -189,12 +192,25 @@ impl Reporter {
         }
     }
 
+    /// At a stop, when every process of the server reports at once, the
+    /// ingester's queue (net.unix.max_dgram_qlen, often 10) can be full:
+    /// no request waits then, so a full queue is retried for a moment.
+    fn send_at_stop(&self, d: Datagram) {
+        let deadline = Instant::now() + STOP_SEND_PATIENCE;
+        while let Err(e) = self.socket.send_to(d.bytes(), &self.target) {
+            if e.kind() != std::io::ErrorKind::WouldBlock || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     pub fn send_stopping(&self, reason: &str, active: u64) {
         let d = records::stopping(&self.id, self.seq(), metrics::now(), reason, active);
-        self.send(d);
+        self.send_at_stop(d);
     }
 
     pub fn send_stopped(&self, s: &Stopped) {
-        self.send(records::stopped(&self.id, self.seq(), metrics::now(), s));
+        self.send_at_stop(records::stopped(&self.id, self.seq(), metrics::now(), s));
     }
 }
