@@ -12,9 +12,9 @@
 //! /proc/net/tcp (TIME_WAIT, once the client's FIN came), so this counts
 //! the sockets Apache's processes still hold instead.
 
-use super::Server;
+use super::{wait_until, Server};
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Inodes of the sockets that are not client connections: listening TCP
 /// sockets, and every UNIX, UDP and netlink socket.
@@ -42,26 +42,11 @@ fn other_sockets() -> HashSet<u64> {
     known
 }
 
-/// The pids of process group `pgid` (Apache's parent and children; the
-/// daemons have groups of their own).
-fn group_pids(pgid: i32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-            after.split_whitespace().nth(2) == Some(&pgid.to_string())
-        })
-        .collect()
-}
-
-/// How many client connections the processes of group `pgid` still hold.
-fn held_connections(pgid: i32) -> usize {
+/// How many client connections the processes `pids` still hold.
+fn held_connections(pids: &[u32]) -> usize {
     let other = other_sockets();
     let mut held = HashSet::new();
-    for pid in group_pids(pgid) {
+    for pid in pids {
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };
@@ -83,21 +68,17 @@ fn held_connections(pgid: i32) -> usize {
 }
 
 impl Server {
-    /// How many client connections Apache's processes hold.
+    /// How many client connections Apache's processes hold (its
+    /// children name the server's directory; the daemons hold none).
     pub fn held_connections(&self) -> usize {
-        held_connections(self.pgid)
+        held_connections(&self.processes())
     }
 
     /// Waits (at most 5 s) until Apache holds no client connection; says
     /// so on stderr if it still did by then.
     pub fn wait_until_connections_closed(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.held_connections() > 0 {
-            if Instant::now() > deadline {
-                eprintln!("Apache still holds a connection after 5 s");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        if !wait_until(Duration::from_secs(5), || self.held_connections() == 0) {
+            eprintln!("Apache still holds a connection after 5 s");
         }
     }
 }
