@@ -38,7 +38,7 @@ def _server(s):
     out = ['ServerRoot %s' % q(s['server_root']),
            'PidFile %s' % q(s['pid_file']),
            'DefaultRuntimeDir %s' % q(s['server_root']),
-           'Mutex file:%s' % s['server_root'],
+           'Mutex %s' % q('file:' + s['server_root']),
            'ServerName %s' % s['server_name'],
            'ServerTokens ProductOnly', 'ServerSignature Off',
            'HostnameLookups Off', 'TypesConfig %s' % q(s['mime_types'])]
@@ -197,9 +197,9 @@ def _content(s):
         out.append('    RewriteCond %{REQUEST_URI} !^/server-status')
     out += ['    RewriteRule .* - [H=wsgi-handler]', '</Directory>',
             'WSGIHandlerScript wsgi-handler %s process-group=%s '
-            'application-group=%s' % (q(handler), q(group), app_group),
+            'application-group=%s' % (q(handler), q(group), q(app_group)),
             'WSGIImportScript %s process-group=%s application-group=%s'
-            % (q(handler), q(group), app_group)]
+            % (q(handler), q(group), q(app_group))]
     for url, path in s['url_aliases']:
         out += ['Alias %s %s' % (q(url), q(path)),
                 '<Directory %s>' % q(path), '    Require all granted',

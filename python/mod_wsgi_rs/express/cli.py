@@ -78,10 +78,12 @@ def setup(command, argv):
     try:
         opts = options.parse(command, argv)
         settings = layout.resolve(opts)
+        _module_or_fail()
+        conf = scripts.write_all(settings)
     except OptionError as e:
         _fail(str(e))
-    _module_or_fail()
-    conf = scripts.write_all(settings)
+    except OSError as e:
+        _fail('cannot write the server root: %s' % e)
     print(scripts.describe(settings, conf))
     sys.stdout.flush()
     return settings

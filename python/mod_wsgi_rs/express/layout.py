@@ -12,6 +12,7 @@ import zlib
 
 from .. import server
 from .options import OptionError
+from .server_root import own_directory
 
 
 def _apxs(name):
@@ -84,20 +85,24 @@ def _entry(opts, server_root):
     return path, kind
 
 
-def _socket_prefix(opts, root):
+def serving_gid(group):
+    """The gid Apache's children and the daemons run with (None: this
+    user's own, when not root)."""
+    return grp.getgrnam(group).gr_gid if group else None
+
+
+def _socket_prefix(opts, root, group):
     """Where the daemon sockets go: --socket-prefix, else the server root,
     else (a server root too deep for a socket's 108-byte path) a short
-    directory of this server's own under /tmp."""
+    directory of this server's own under /tmp, made and checked as the
+    server root is (server_root.py)."""
     if opts['socket_prefix']:
         return os.path.join(os.path.abspath(opts['socket_prefix']), 'wsgi')
     prefix = os.path.join(root, 'wsgi')
     if len(prefix) <= 40:
         return prefix
-    short = '/tmp/mod_wsgi_rs-%x' % zlib.crc32(root.encode())
-    os.makedirs(short, mode=0o755, exist_ok=True)
-    if os.stat(short).st_uid != os.getuid():
-        raise OptionError('%s belongs to another user: give --socket-prefix'
-                          % short)
+    short = '/tmp/mod_wsgi_rs-%x-%d' % (zlib.crc32(root.encode()), os.getuid())
+    own_directory(short, '--socket-prefix', serving_gid(group))
     return os.path.join(short, 'wsgi')
 
 
@@ -137,7 +142,8 @@ def resolve(opts):
         opts['pid_file'] or os.path.join(root, 'httpd.pid'))
     s['error_log_file'] = os.path.join(s['log_directory'], opts['error_log_name'])
     s['access_log_file'] = os.path.join(s['log_directory'], opts['access_log_name'])
-    s['socket_prefix'] = _socket_prefix(opts, root)
+    s['user'], s['group'] = _account(opts)
+    s['socket_prefix'] = _socket_prefix(opts, root, s['group'])
     s['python_eggs'] = os.path.abspath(
         opts['python_eggs'] or os.path.join(root, 'python-eggs'))
     s['process_group'] = opts['process_group'] or '%s:%s' % (
@@ -149,7 +155,6 @@ def resolve(opts):
     s['display_name'] = opts['process_name'] or '(wsgi:%s)' % s['process_group']
     s['multiprocess'] = opts['processes'] is not None
     s['processes'] = opts['processes'] or 1
-    s['user'], s['group'] = _account(opts)
     s['httpd'], s['modules_directory'], s['mime_types'] = httpd_facts(opts)
     s['module'] = server.where()
     s['python_home'] = sys.prefix

@@ -4,6 +4,7 @@ metavars and defaults. Options we do not support are still listed (so
 given, never ignored."""
 
 import argparse
+import re
 
 #: (flags, argparse keywords) of every option that takes effect here.
 SUPPORTED = [
@@ -236,8 +237,66 @@ def parse(command, argv):
     return opts
 
 
+#: Values written into httpd.conf unquoted must be one word of these.
+_HOST = re.compile(r'^[A-Za-z0-9._*?:\[\]-]+$')
+_ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_.-]*$')
+_WORD = re.compile(r'^[A-Za-z0-9_=,.:-]+$')
+
+
+def _flag(dest):
+    """The option's name on the command line, from its dest."""
+    for flags, kwargs in SUPPORTED:
+        if kwargs.get('dest', flags[0][2:].replace('-', '_')) == dest:
+            return flags[0]
+    return dest
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+def check_written_values(opts):
+    """Every value ends up in httpd.conf, apachectl or envvars: none may
+    carry a line break, NUL, other control character or double quote (a
+    second directive or shell command smuggled in), and the values written
+    as bare words must be one word of their kind."""
+    for dest, value in opts.items():
+        for v in _strings(value):
+            if any(c == '"' or ord(c) < 32 or ord(c) == 127 for c in v):
+                raise OptionError('%s %r: a value may not contain a line '
+                                  'break, control character or double quote'
+                                  % (_flag(dest), v))
+    for dest in ('host', 'server_name', 'server_aliases'):
+        for v in _strings(opts.get(dest)):
+            if not _HOST.match(v):
+                raise OptionError('%s %s is not a host name or address'
+                                  % (_flag(dest), v))
+    names = [k for k, _ in opts.get('setenv_variables') or []]
+    for v in names + list(opts.get('passenv_variables') or []):
+        if not _ENV_NAME.match(v):
+            raise OptionError('%s is not a variable name (--setenv, '
+                              '--passenv)' % v)
+    for dest in ('allow_override', 'trusted_proxy_headers', 'trusted_proxies',
+                 'user', 'group', 'log_level', 'auth_group'):
+        for v in _strings(opts.get(dest)):
+            # LogLevel alone takes several words ("info ssl:warn").
+            words = v.split(' ') if dest == 'log_level' else [v]
+            if not all(_WORD.match(w) for w in words):
+                raise OptionError('%s %s: not a word of letters, digits '
+                                  'and _=,.:-' % (_flag(dest), v))
+    for status, _ in opts.get('error_documents') or []:
+        if not (status.isdigit() and len(status) == 3):
+            raise OptionError('--error-document %s: not an HTTP status code'
+                              % status)
+
+
 def check(opts):
     """What argparse cannot check: values that must make sense together."""
+    check_written_values(opts)
     for name in ('port', 'https_port'):
         v = opts.get(name)
         if v is not None and not 0 < v < 65536:

@@ -5,6 +5,8 @@ import os
 import shlex
 
 from . import apache_conf
+from .layout import serving_gid
+from .server_root import is_own_regular_file, own_directory, write_file
 
 APACHECTL = '''#!/bin/sh
 # Written by mod_wsgi-express (mod_wsgi-rs): controls this server root's
@@ -52,32 +54,28 @@ def application(environ, start_response):
 '''
 
 
-def _write(path, text, mode=0o644):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def write_all(s):
     """Writes the server root; returns the path of httpd.conf."""
     root = s['server_root']
-    for d in (root, s['document_root'], s['log_directory'], s['python_eggs']):
+    own_directory(root, '--server-root', serving_gid(s['group']))
+    for d in (s['document_root'], s['log_directory'], s['python_eggs']):
         os.makedirs(d, exist_ok=True)
     if s['user']:
         # The daemons (running as --user) keep egg caches here.
-        os.chown(s['python_eggs'], _uid(s['user']), -1)
+        os.chown(s['python_eggs'], _uid(s['user']), -1, follow_symlinks=False)
     conf = os.path.join(root, 'httpd.conf')
-    _write(conf, apache_conf.render(s))
-    if not os.path.exists(s['rewrite_rules']):
-        _write(s['rewrite_rules'], '')
-    if not os.path.exists(os.path.join(root, 'envvars')):
-        _write(os.path.join(root, 'envvars'),
+    write_file(conf, apache_conf.render(s))
+    # (A --rewrite-rules file of the user's is theirs; ours is checked.)
+    ours = os.path.dirname(s['rewrite_rules']) == root
+    if not (is_own_regular_file(s['rewrite_rules']) if ours
+            else os.path.exists(s['rewrite_rules'])):
+        write_file(s['rewrite_rules'], '')
+    if not is_own_regular_file(os.path.join(root, 'envvars')):
+        write_file(os.path.join(root, 'envvars'),
                '# Sourced by apachectl: export variables for the server here.\n')
     envvars = '. %s' % shlex.quote(s['envvars_script']) \
         if s['envvars_script'] else ''
-    _write(os.path.join(root, 'apachectl'), APACHECTL % dict(
+    write_file(os.path.join(root, 'apachectl'), APACHECTL % dict(
         httpd=shlex.quote(s['httpd']), conf=shlex.quote(conf),
         root=shlex.quote(root), workdir=shlex.quote(s['working_directory']),
         lang=shlex.quote(s['lang']), locale=shlex.quote(s['locale']),
@@ -89,12 +87,12 @@ def write_all(s):
          'reloader.start(extra=[%r])\n' % s['entry_point']
          if s['application_type'] == 'script' else
          '\nfrom mod_wsgi_rs.express import reloader\nreloader.start()\n')
-    _write(os.path.join(root, 'handler.wsgi'), HANDLER % dict(
+    write_file(os.path.join(root, 'handler.wsgi'), HANDLER % dict(
         entry=s['entry_point'], kind=s['application_type'],
         callable=s['callable_object'], mount=s['mount_point'],
         reload=reload, reloader=reloader, environ=_app_environ(s)))
     if s['entry_point'] == os.path.join(root, 'default.wsgi'):
-        _write(s['entry_point'], DEFAULT)
+        write_file(s['entry_point'], DEFAULT)
     return conf
 
 
