@@ -7,78 +7,13 @@
 mod common;
 
 use common::fake_daemon::*;
+use common::hardening::{as_apache_user, is_root, server, socket_path};
 use common::json::Value;
 use common::{http, temp_dir, wait_until, write_file, Server};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// A directory with the hardening app and a markers/ directory the
-/// daemons (running as Apache's User) can write to.
-fn app_dir(tag: &str) -> PathBuf {
-    let dir = temp_dir(tag);
-    write_file(&dir, "app.wsgi", include_str!("apps/hardening.wsgi"));
-    write_file(&dir, "forge.py", include_str!("apps/forge.py"));
-    let markers = dir.join("markers");
-    fs::create_dir_all(&markers).unwrap();
-    fs::set_permissions(&markers, fs::Permissions::from_mode(0o777)).unwrap();
-    dir
-}
-
-/// A server whose /app runs in daemon group `site`, and /embedded in the
-/// Apache children.
-fn server(tag: &str, options: &str, extra: &str) -> (Server, PathBuf) {
-    let dir = app_dir(tag);
-    let conf = format!(
-        "WSGIDaemonProcess site {options}\n\
-         WSGIScriptAlias /app {d}/app.wsgi process-group=site\n\
-         WSGIScriptAlias /embedded {d}/app.wsgi\n{extra}",
-        d = dir.display()
-    );
-    let s = Server::start(tag, &conf);
-    assert!(
-        s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)),
-        "daemons did not start\n{}",
-        s.logs()
-    );
-    (s, dir)
-}
-
-/// The group's socket, as its daemon's ready line names it.
-fn socket_path(s: &Server) -> PathBuf {
-    let line = s.log_line("daemon process 1 ready");
-    let path = line
-        .split("socket ")
-        .nth(1)
-        .expect("socket in the ready line");
-    PathBuf::from(path.trim().trim_end_matches(')'))
-}
-
-/// Runs `cmd` as Apache's User when the tests run as root (as a CGI or an
-/// embedded app of another site would), else as ourselves.
-fn as_apache_user(cmd: &[&str]) -> std::process::Output {
-    let mut full: Vec<&str> = Vec::new();
-    if is_root() {
-        full.extend([
-            "setpriv",
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-        ]);
-    }
-    full.extend(cmd);
-    std::process::Command::new(full[0])
-        .args(&full[1..])
-        .output()
-        .expect("running the command")
-}
 
 fn json(r: &http::Response) -> Value {
     common::json::parse_response(r)

@@ -11,6 +11,7 @@ mod host;
 pub mod incoming;
 pub mod keeper;
 mod pool;
+mod preauth;
 pub mod process;
 pub mod relay;
 pub mod secret;

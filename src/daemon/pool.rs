@@ -6,12 +6,14 @@
 
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
+use super::preauth::Step;
+use super::secret;
 use super::serve::serve_connection;
 use super::state::Daemon;
 use crate::apache::{ffi, log};
 use crate::os::{self, Epoll, Latch};
 use std::os::fd::RawFd;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use wsgi_core::protocol::Frame;
@@ -50,20 +52,23 @@ pub(super) fn accept_loop(listener: &UnixListener, d: &Daemon) {
             }
             // At most 100 ms, so a drain check waiting for the lock is not
             // held up long.
+            d.gate.expire();
             let Some(ready) = d.epoll.wait_one(100) else {
                 continue;
             };
             if ready == d.stop_event.fd() {
                 return;
             }
+            let secret = secret::token(&g.spec.name);
+            let secret = secret.as_ref().map(|t| &t[..]);
             if ready == g.listener {
+                // Counted busy only once it has shown the secret.
                 match listener.accept() {
-                    Ok((stream, _)) => {
-                        now_busy(d);
-                        Some(Ok(new_conn(stream, g)))
-                    }
+                    Ok((stream, _)) => authentic(d, d.gate.admit(stream, secret, &d.epoll)),
                     Err(e) => Some(Err(e)),
                 }
+            } else if let Some(step) = d.gate.ready(ready, secret, &d.epoll) {
+                authentic(d, step)
             } else {
                 let mut idle = d.idle.lock().unwrap_or_else(|e| e.into_inner());
                 let at = idle.iter().position(|c| c.raw_fd() == ready);
@@ -99,6 +104,18 @@ pub(super) fn accept_loop(listener: &UnixListener, d: &Daemon) {
     }
 }
 
+/// An authenticated new connection, counted busy and set up as the
+/// group's connections are.
+fn authentic(d: &Daemon, step: Step) -> Option<std::io::Result<FramedConn>> {
+    match step {
+        Step::Request(conn) => {
+            now_busy(d);
+            Some(Ok(set_up(conn, &d.group)))
+        }
+        Step::Nothing => None,
+    }
+}
+
 /// Counts a request in flight. When that leaves no worker free, the idle
 /// connections are handed back (Retry, then closed): their next requests
 /// then come as new connections, which any process of the group with a
@@ -116,11 +133,10 @@ pub(super) fn now_busy(d: &Daemon) {
 /// (docs/benchmarks.md: stream1m).
 pub(super) const DEFAULT_SEND_BUFFER: u32 = 1 << 20;
 
-/// A connection just accepted (accepted sockets do not inherit the
-/// listener's O_NONBLOCK, nor its buffer sizes), with the group's socket
-/// timeouts and buffer sizes.
-pub(super) fn new_conn(stream: UnixStream, g: &DaemonGroup) -> FramedConn {
-    let conn = FramedConn::new(stream);
+/// A connection just authenticated (accepted sockets do not inherit the
+/// listener's buffer sizes), with the group's socket timeouts and buffer
+/// sizes.
+pub(super) fn set_up(conn: FramedConn, g: &DaemonGroup) -> FramedConn {
     let send = match g.spec.send_buffer_size {
         0 => DEFAULT_SEND_BUFFER,
         n => n,

@@ -38,7 +38,10 @@ pub(super) struct Daemon {
     /// armed one-shot when put back: the waiting worker sees it without
     /// being woken to rebuild a list.
     pub(super) idle: Mutex<Vec<FramedConn>>,
-    /// The epoll set: the listening socket, the stop event, idle connections.
+    /// New connections that have not shown the group's secret yet.
+    pub(super) gate: super::preauth::Gate,
+    /// The epoll set: the listening socket, the stop event, idle
+    /// connections, connections not yet authenticated.
     pub(super) epoll: Epoll,
     /// An eventfd in the epoll set, written once when the process stops
     /// taking requests, so the waiting worker sees `stop_accepting` at once.
@@ -62,6 +65,7 @@ impl Daemon {
             accept_lock: Mutex::new(()),
             stop_accepting: AtomicBool::new(false),
             idle: Mutex::new(Vec::new()),
+            gate: Default::default(),
             epoll,
             stop_event,
             script_mtimes: Mutex::new(Vec::new()),

@@ -6,6 +6,7 @@
 pub mod cores;
 pub mod failure;
 pub mod fake_daemon;
+pub mod hardening;
 pub mod http;
 pub mod idle;
 pub mod json;

@@ -12,6 +12,7 @@ pub mod cgi_vars;
 pub mod daemon;
 pub mod directives;
 pub mod environ;
+pub mod preauth;
 pub mod protocol;
 pub mod proxy_headers;
 pub mod python_home;

@@ -54,6 +54,17 @@ impl FramedConn {
         }
     }
 
+    /// A connection whose first bytes were already read (a daemon's look
+    /// before authentication): they are read again as the start of the
+    /// first frame.
+    pub fn with_received(stream: UnixStream, received: &[u8]) -> FramedConn {
+        let mut conn = FramedConn::new(stream);
+        conn.rbuf = vec![0; FIRST_READ.max(received.len())];
+        conn.rbuf[..received.len()].copy_from_slice(received);
+        conn.rend = received.len();
+        conn
+    }
+
     /// Caps how much is read ahead while streaming (a frame larger than
     /// that still fits: the buffer grows for it).
     pub fn set_max_read(&mut self, bytes: usize) {
@@ -427,8 +438,18 @@ impl FramedConn {
     pub fn consume(&mut self, n: usize) {
         self.rpos = (self.rpos + n).min(self.rend);
         if self.rpos == self.rend {
-            self.rpos = 0;
-            self.rend = 0;
+            self.emptied();
+        }
+    }
+
+    /// Everything read was consumed. A buffer that grew past the read-ahead
+    /// bound for one large frame is let go: a kept connection does not
+    /// hold megabytes between requests.
+    fn emptied(&mut self) {
+        self.rpos = 0;
+        self.rend = 0;
+        if self.rbuf.len() > self.max_read {
+            self.rbuf = Vec::new();
         }
     }
 
@@ -458,8 +479,7 @@ impl FramedConn {
                 Ok(Some((frame, used))) => {
                     self.rpos += used;
                     if self.rpos == self.rend {
-                        self.rpos = 0;
-                        self.rend = 0;
+                        self.emptied();
                     }
                     return Ok(frame);
                 }

@@ -97,3 +97,34 @@ fn body_frames_land_in_the_callers_buffer_and_the_rest_waits() {
     assert_eq!(rx.recv_body_onto(&mut out, 4, &mut pending).unwrap(), None);
     assert!(matches!(rx.recv().unwrap(), Frame::BodyEnd));
 }
+
+#[test]
+fn the_read_buffer_shrinks_back_after_a_large_frame() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut tx = FramedConn::new(a);
+        // One frame far over the read-ahead bound, then a small one.
+        tx.send(&Frame::Error {
+            status: 500,
+            message: vec![b'x'; 8 << 20],
+        })
+        .unwrap();
+        tx.send(&Frame::End).unwrap();
+    });
+    let mut rx = FramedConn::new(b);
+    assert!(matches!(rx.recv().unwrap(), Frame::Error { .. }));
+    assert!(matches!(rx.recv().unwrap(), Frame::End));
+    sender.join().unwrap();
+    assert!(rx.rbuf.len() <= BIG_READ, "{} bytes kept", rx.rbuf.len());
+}
+
+#[test]
+fn bytes_read_before_the_connection_are_read_again_first() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let mut whole = Vec::new();
+    Frame::Data(b"hello".to_vec()).encode(&mut whole).unwrap();
+    let (first, rest) = whole.split_at(3);
+    (&a).write_all(rest).unwrap();
+    let mut rx = FramedConn::with_received(b, first);
+    assert_eq!(rx.recv().unwrap(), Frame::Data(b"hello".to_vec()));
+}
