@@ -260,6 +260,11 @@ fn liar_cases(fifo_fd: i32) -> Vec<(&'static str, Answer, &'static str)> {
             "exceeds the limit",
         ),
         (
+            "a million empty headers (8 MB on the wire)",
+            plain([&ACCEPTED[..], &million_header_head(), &END].concat()),
+            "more response headers than a head may carry",
+        ),
+        (
             "a FIFO passed as a file",
             Answer {
                 bytes: [&ACCEPTED[..], &file_frame].concat(),
@@ -268,6 +273,17 @@ fn liar_cases(fifo_fd: i32) -> Vec<(&'static str, Answer, &'static str)> {
             "without a regular file",
         ),
     ]
+}
+
+/// A Head frame of a million empty headers: bounded by its bytes (under
+/// the 16 MiB frame limit), not by its entries, it would cost the child
+/// hundreds of MB to decode.
+fn million_header_head() -> Vec<u8> {
+    let mut p = 200u16.to_be_bytes().to_vec();
+    p.extend(bstr(b"200 OK"));
+    p.extend_from_slice(&1_000_000u32.to_be_bytes());
+    p.extend(std::iter::repeat_n(0u8, 8_000_000));
+    frame(17, &p)
 }
 
 /// One lying answer: nothing of it reaches the client, the child logs

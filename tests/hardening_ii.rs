@@ -66,3 +66,94 @@ fn connections_trickling_without_the_secret_hold_no_thread_and_restart_nothing()
     let lines = log.matches("did not show this group's secret").count();
     assert!(lines <= 2, "{lines} refusal lines\n{}", s.logs());
 }
+
+/// A connection whose receive buffer is 4 KiB from the start (so the
+/// window stays small, and Apache's send buffer with it: most of a large
+/// response stays unsent, in Apache's hands, while we do not read).
+fn small_window_connect(port: u16) -> std::net::TcpStream {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a new socket of ours, a 4-byte option, a sockaddr_in we own;
+    // the descriptor is handed to TcpStream, which closes it.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let size: libc::c_int = 4096;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            4,
+        );
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_port = port.to_be();
+        addr.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(
+            libc::connect(fd, (&addr as *const libc::sockaddr_in).cast(), len),
+            0
+        );
+        std::net::TcpStream::from_raw_fd(fd)
+    }
+}
+
+/// GET `path` and read nothing for `pause`, then read to the end (or a
+/// 20 s bound): the bytes that came.
+fn slow_read(port: u16, path: &str, pause: Duration) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut c = small_window_connect(port);
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // gzip: mod_deflate reads the file's bytes itself, as any filter that
+    // looks at a body does (a mapping would be read in this process).
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    std::thread::sleep(pause);
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    got
+}
+
+fn a_file_truncated_under_a_slow_client(sendfile: &str) {
+    let (s, _dir) = server(
+        &format!("htrunc{}", sendfile.len()),
+        "processes=1 threads=2",
+        &format!(
+            "EnableMMAP On\nEnableSendfile {sendfile}\nWSGIEnableSendfile On\n\
+             LoadModule filter_module {m}/mod_filter.so\n\
+             LoadModule deflate_module {m}/mod_deflate.so\n\
+             <Location /app/truncate>\n  SetOutputFilter DEFLATE\n</Location>\n",
+            m = common::apxs("LIBEXECDIR")
+        ),
+    );
+    for i in 0..20 {
+        let t0 = Instant::now();
+        let pause = Duration::from_millis(if i % 2 == 0 { 0 } else { 300 });
+        let got = slow_read(s.port, &format!("/app/truncate?{i}"), pause);
+        assert!(t0.elapsed() < Duration::from_secs(15), "{}", s.logs());
+        assert!(got.len() <= (2 << 20) + 1000, "never more than the file");
+    }
+    // The child lived through it and still serves.
+    assert_eq!(s.get("/app/environ").status, 200, "{}", s.logs());
+    assert_eq!(s.get("/embedded/environ").status, 200, "{}", s.logs());
+    let log = s.error_log();
+    assert!(
+        !log.contains("Bus error"),
+        "a child died of SIGBUS\n{}",
+        s.logs()
+    );
+    assert!(!log.contains("exit signal"), "a child died\n{}", s.logs());
+}
+
+#[test]
+fn a_daemon_truncating_its_file_cannot_crash_the_child_read_path() {
+    a_file_truncated_under_a_slow_client("Off");
+}
+
+#[test]
+fn a_daemon_truncating_its_file_cannot_crash_the_child_sendfile_path() {
+    a_file_truncated_under_a_slow_client("On");
+}

@@ -3,7 +3,7 @@
 
 use super::log;
 use super::request::Request;
-use super::response::SMALL_WRITE;
+use super::response::{FileFrom, SMALL_WRITE};
 use pyhost::io::{Preread, RequestIo};
 use std::ffi::CString;
 
@@ -47,7 +47,7 @@ impl RequestIo for ApacheIo {
     }
 
     fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> bool {
-        self.r.send_file(fd, offset, len)
+        self.r.send_file(fd, offset, len, FileFrom::ThisProcess)
     }
 
     /// Only marks the request: no I/O.

@@ -28,6 +28,15 @@ pub enum Then {
     End = 2,
 }
 
+/// Whose descriptor a file bucket reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum FileFrom {
+    /// An embedded application's own file, in this process.
+    ThisProcess,
+    /// One a daemon passed: another process can change it meanwhile.
+    Daemon,
+}
+
 extern "C" {
     fn mod_wsgi_rs_sendfile_enabled(r: *mut ffi::request_rec) -> c_int;
     fn mod_wsgi_rs_send_file(
@@ -35,6 +44,7 @@ extern "C" {
         fd: *mut ffi::apr_file_t,
         offset: ffi::apr_off_t,
         len: ffi::apr_size_t,
+        may_mmap: c_int,
     ) -> c_int;
     fn mod_wsgi_rs_abort_response(r: *mut ffi::request_rec);
     fn mod_wsgi_rs_write_pieces(
@@ -215,10 +225,13 @@ impl<'r> Request<'r> {
 
     /// Sends `len` bytes of the open file `fd` from `offset` through Apache's
     /// output filters as a file bucket (sendfile where EnableSendfile allows).
-    /// The fd is duplicated so the application may close its file at once.
-    pub fn send_file(self, fd: c_int, offset: u64, len: u64) -> bool {
+    /// The fd is duplicated (close-on-exec: no CGI child inherits it) so the
+    /// application may close its file at once. `from` says whose file it
+    /// is: a daemon's is never memory-mapped, since a daemon that truncates
+    /// it while the mapping is read would kill this child with SIGBUS.
+    pub fn send_file(self, fd: c_int, offset: u64, len: u64, from: FileFrom) -> bool {
         // SAFETY: duplicating a descriptor the application holds open.
-        let own = unsafe { libc::dup(fd) };
+        let own = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
         if own < 0 {
             return false;
         }
@@ -248,7 +261,9 @@ impl<'r> Request<'r> {
         // No flush: like Apache's own static files, the file bucket goes out
         // with what follows (at the latest with the end of the response).
         // SAFETY: a live request and the APR file just made.
-        let rv = unsafe { mod_wsgi_rs_send_file(self.raw(), file, offset as _, len as _) };
+        let may_mmap = c_int::from(from == FileFrom::ThisProcess);
+        let rv =
+            unsafe { mod_wsgi_rs_send_file(self.raw(), file, offset as _, len as _, may_mmap) };
         rv == 0 && !self.client_gone()
     }
 }

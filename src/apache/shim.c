@@ -75,9 +75,11 @@ int mod_wsgi_rs_sendfile_enabled(request_rec *r)
 }
 
 /* Sends `len` bytes of `fd` from `offset` as a file bucket, mmap'able as
- * the request's EnableMMAP says, the way Apache's own static files go.
+ * the request's EnableMMAP says (never when `may_mmap` is 0: a file
+ * another process may truncate), the way Apache's own static files go.
  * Returns 0 or an APR error. */
-int mod_wsgi_rs_send_file(request_rec *r, apr_file_t *fd, apr_off_t offset, apr_size_t len)
+int mod_wsgi_rs_send_file(request_rec *r, apr_file_t *fd, apr_off_t offset, apr_size_t len,
+                          int may_mmap)
 {
     conn_rec *c = r->connection;
     core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
@@ -85,11 +87,12 @@ int mod_wsgi_rs_send_file(request_rec *r, apr_file_t *fd, apr_off_t offset, apr_
     apr_bucket *e = apr_brigade_insert_file(bb, fd, offset, len, r->pool);
     apr_status_t rv;
 #if APR_HAS_MMAP
-    if (d->enable_mmap == ENABLE_MMAP_OFF) {
+    if (!may_mmap || d->enable_mmap == ENABLE_MMAP_OFF) {
         (void)apr_bucket_file_enable_mmap(e, 0);
     }
 #else
     (void)e;
+    (void)may_mmap;
 #endif
     rv = ap_pass_brigade(r->output_filters, bb);
     apr_brigade_destroy(bb);

@@ -7,7 +7,7 @@
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
 use crate::apache::request::Request;
-use crate::apache::response::Then;
+use crate::apache::response::{FileFrom, Then};
 use crate::apache::{ffi, log};
 use std::ffi::{c_int, CString};
 use std::io;
@@ -192,7 +192,11 @@ impl<'a> Relay<'a> {
         let size = meta.filter(|m| m.file_type().is_file()).map(|m| m.len());
         let step = self.rules.file(offset, len, size);
         if let (Step::File { offset, len }, Some(file)) = (&step, &file) {
-            if *len > 0 && !self.r.send_file(file.as_raw_fd(), *offset, *len) {
+            if *len > 0
+                && !self
+                    .r
+                    .send_file(file.as_raw_fd(), *offset, *len, FileFrom::Daemon)
+            {
                 return Err(self.client_gone());
             }
             return Ok(None);

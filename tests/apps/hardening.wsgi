@@ -2,6 +2,7 @@
 # hardening tests need and reports what it saw.
 import json
 import os
+import threading
 import time
 
 MARKER_DIR = os.path.join(os.path.dirname(__file__), 'markers')
@@ -43,5 +44,20 @@ def application(environ, start_response):
         time.sleep(float(query or 1))
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return [b'slept']
+    if path == '/truncate':
+        # A 2 MiB file_wrapper response whose file another thread of this
+        # process keeps cutting to nothing and growing back for 2 s, while
+        # Apache sends it: what a hostile daemon could do.
+        name = os.path.join(MARKER_DIR, 'trunc-%d-%s' % (os.getpid(), query))
+        with open(name, 'wb') as f:
+            f.write(os.urandom(2 << 20))
+
+        def toggle(end=time.monotonic() + 2):
+            while time.monotonic() < end:
+                os.truncate(name, 0)
+                os.truncate(name, 2 << 20)
+        threading.Thread(target=toggle, daemon=True).start()
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return environ['wsgi.file_wrapper'](open(name, 'rb'))
     start_response('404 Not Found', [('Content-Type', 'text/plain')])
     return [b'no such path']

@@ -24,6 +24,13 @@ pub const MAX_PIECE: usize = 1 << 20;
 /// Bytes in a frame header.
 pub const HEADER_LEN: usize = 5;
 
+/// The most response headers one Head frame may carry, and the most bytes
+/// of one header (name and value): a daemon's answer is bounded by entries
+/// as a client's request is by `LimitRequestFields`/`LimitRequestFieldSize`,
+/// so a Head cannot cost the Apache child more than about its own size.
+pub const MAX_HEAD_FIELDS: usize = 1000;
+pub const MAX_HEAD_FIELD: usize = 64 << 10;
+
 /// Name/value pairs (environ entries, headers), as bytes.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -123,6 +130,13 @@ impl Frame {
                 status_line,
                 headers,
             } => {
+                if let Err(e) = head_bounds(
+                    headers.len(),
+                    headers.iter().map(|(k, v)| k.len() + v.len()),
+                ) {
+                    out.truncate(start);
+                    return Err(e);
+                }
                 out.extend_from_slice(&status.to_be_bytes());
                 put_bytes(out, status_line);
                 put_pairs(out, headers);
@@ -208,7 +222,7 @@ impl Frame {
             T_HEAD => {
                 let status = r.u16()?;
                 let status_line = r.bytes()?;
-                let headers = r.pairs()?;
+                let headers = r.head_fields()?;
                 Frame::Head {
                     status,
                     status_line,
@@ -237,6 +251,19 @@ impl Frame {
         }
         Ok(f)
     }
+}
+
+/// Checks a Head's header count and each header's size (`sizes`).
+fn head_bounds(count: usize, mut sizes: impl Iterator<Item = usize>) -> Result<(), DecodeError> {
+    if count > MAX_HEAD_FIELDS {
+        return Err(DecodeError::Malformed(
+            "more response headers than a head may carry (1000)",
+        ));
+    }
+    if sizes.any(|n| n > MAX_HEAD_FIELD) {
+        return Err(DecodeError::Malformed("a response header over 64 KiB"));
+    }
+    Ok(())
 }
 
 /// Reads a frame header: (type, payload length), or None if incomplete.
@@ -294,17 +321,21 @@ impl Reader<'_> {
         let n = self.u32()? as usize;
         Ok(self.take(n)?.to_vec())
     }
-    fn pairs(&mut self) -> Result<Pairs, DecodeError> {
+    /// A Head's headers, within MAX_HEAD_FIELDS and MAX_HEAD_FIELD.
+    fn head_fields(&mut self) -> Result<Pairs, DecodeError> {
         let n = self.u32()? as usize;
         // Each pair needs at least 8 bytes, which bounds a hostile count.
         if n > self.b.len() / 8 {
             return Err(DecodeError::Malformed("pair count exceeds payload"));
         }
+        head_bounds(n, std::iter::empty())?;
         // Reserved in proportion to the bytes there, not to the count
         // (a pair is 48 bytes in memory but may be 8 on the wire).
         let mut out = Vec::with_capacity(n.min(self.b.len() / 64));
         for _ in 0..n {
-            out.push((self.bytes()?, self.bytes()?));
+            let (k, v) = (self.bytes()?, self.bytes()?);
+            head_bounds(0, std::iter::once(k.len() + v.len()))?;
+            out.push((k, v));
         }
         Ok(out)
     }
@@ -403,17 +434,33 @@ mod tests {
     }
 
     #[test]
-    fn a_hostile_pair_count_reserves_little() {
-        // 100 000 pairs claimed in 800 000 bytes of empty names and values:
-        // the reservation is bounded by the bytes, not 48 bytes a pair.
+    fn a_head_is_bounded_by_entries_not_only_bytes() {
+        // A million empty headers fit in 8 MB on the wire, and would cost
+        // ~100 MB decoded: refused before any is decoded.
         let mut p = 0u16.to_be_bytes().to_vec();
         p.extend_from_slice(&[0, 0, 0, 0]);
-        p.extend_from_slice(&100_000u32.to_be_bytes());
-        p.extend(std::iter::repeat_n(0u8, 800_000));
-        let Frame::Head { headers, .. } = Frame::decode_payload(T_HEAD, &p).unwrap() else {
-            panic!("not a Head")
+        p.extend_from_slice(&1_000_000u32.to_be_bytes());
+        p.extend(std::iter::repeat_n(0u8, 8_000_000));
+        let e = Frame::decode_payload(T_HEAD, &p).unwrap_err();
+        assert!(e.to_string().contains("1000"), "{e}");
+        // The bound itself is allowed; one header too large is not.
+        let head = |headers: Pairs| Frame::Head {
+            status: 200,
+            status_line: b"200 OK".to_vec(),
+            headers,
         };
-        assert_eq!(headers.len(), 100_000);
+        let many = head(vec![(b"X".to_vec(), Vec::new()); MAX_HEAD_FIELDS]);
+        round_trip(many);
+        let mut out = Vec::new();
+        let more = head(vec![(b"X".to_vec(), Vec::new()); MAX_HEAD_FIELDS + 1]);
+        assert!(more.encode(&mut out).is_err() && out.is_empty());
+        let big = head(vec![(b"X".to_vec(), vec![b'v'; MAX_HEAD_FIELD])]);
+        assert!(big.encode(&mut out).is_err());
+        let mut wire = 0u16.to_be_bytes().to_vec();
+        wire.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+        put_bytes(&mut wire, b"X");
+        put_bytes(&mut wire, &vec![b'v'; MAX_HEAD_FIELD]);
+        assert!(Frame::decode_payload(T_HEAD, &wire).is_err());
     }
 
     #[test]
