@@ -157,3 +157,75 @@ fn a_daemon_truncating_its_file_cannot_crash_the_child_read_path() {
 fn a_daemon_truncating_its_file_cannot_crash_the_child_sendfile_path() {
     a_file_truncated_under_a_slow_client("On");
 }
+
+/// Reads one response's head (and `body` bytes after it) from `c`.
+fn read_response(c: &mut std::net::TcpStream, body: usize) -> Result<String, String> {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut b = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        match c.read(&mut b) {
+            Ok(1) => got.push(b[0]),
+            _ => return Err(format!("closed after {:?}", String::from_utf8_lossy(&got))),
+        }
+    }
+    let mut rest = vec![0u8; body];
+    c.read_exact(&mut rest).map_err(|e| e.to_string())?;
+    got.extend(rest);
+    Ok(String::from_utf8_lossy(&got).into_owned())
+}
+
+#[test]
+fn a_head_answered_with_the_gets_length_keeps_the_connection() {
+    let (s, _dir) = server("hhead", "processes=1 threads=2", "WSGIMapHEADToGET Off\n");
+    for mount in ["/app", "/embedded"] {
+        use std::io::Write;
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        for (method, body) in [("HEAD", 0), ("GET", 11), ("HEAD", 0), ("GET", 11)] {
+            write!(c, "{method} {mount}/werkzeug HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let r = read_response(&mut c, body)
+                .unwrap_or_else(|e| panic!("{mount} {method}: {e}\n{}", s.logs()));
+            assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+            assert!(r.contains("Content-Length: 11"), "{r}");
+            assert_eq!(r.ends_with("hello world"), method == "GET", "{r}");
+        }
+    }
+    let log = s.error_log();
+    assert!(!log.contains("declared a Content-Length"), "{}", s.logs());
+    assert!(!log.contains("short"), "{}", s.logs());
+}
+
+#[test]
+fn a_content_length_with_a_sign_is_an_application_error_in_both_modes() {
+    let (s, _dir) = server("hplus", "processes=1 threads=2", "");
+    for mount in ["/app", "/embedded"] {
+        let r = s.get(&format!("{mount}/plus-length"));
+        assert_eq!(r.status, 500, "{mount}: {}\n{}", r.text(), s.logs());
+    }
+    let log = s.error_log();
+    assert_eq!(
+        log.matches("invalid Content-Length '+5'").count(),
+        2,
+        "{}",
+        s.logs()
+    );
+}
+
+#[test]
+fn an_environ_too_large_for_a_daemon_is_a_500_not_sent_again() {
+    let (s, _dir) = server("hbigenv", "processes=1 threads=2", "LimitRequestFieldSize 2100000\n");
+    let mut raw = b"GET /app/environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".to_vec();
+    for i in 0..9 {
+        raw.extend(format!("X-Big-{i}: ").bytes());
+        raw.extend(std::iter::repeat_n(b'x', 2_000_000));
+        raw.extend(b"\r\n");
+    }
+    raw.extend(b"\r\n");
+    let r = common::http::send(s.port, &raw).expect("an answer");
+    assert_eq!(r.status, 500, "{}", s.logs());
+    let log = s.error_log();
+    assert!(log.contains("its environ is too large"), "{}", s.logs());
+    assert!(!log.contains("turned the request away"), "{}", s.logs());
+    assert_eq!(s.get("/app/environ").status, 200, "{}", s.logs());
+}

@@ -44,7 +44,7 @@ impl<'a> Relay<'a> {
             r,
             g,
             conn,
-            rules: ResponseRules::default(),
+            rules: ResponseRules::for_request(r.header_only()),
             body_started: eager,
             body_done: eager,
             clean_end: false,

@@ -192,7 +192,17 @@ pub fn relay<'a>(
             head.route.connects += 1;
         }
         // The request and a small body go out in one write.
-        conn.defer_request(&head, &cgi);
+        if let Err(e) = conn.defer_request(&head, &cgi) {
+            log::request(
+                ffi::APLOG_ERR,
+                r,
+                &format!(
+                    "cannot send the request to daemon process group '{}': its environ is too large ({}); answered 500",
+                    g.spec.name, e
+                ),
+            );
+            return ffi::HTTP_INTERNAL_SERVER_ERROR;
+        }
         let sent = match &p.eager {
             Some(body) => conn.send_payload_then(body, true, Some(&Frame::BodyEnd)),
             None => conn.send_deferred(),

@@ -44,6 +44,15 @@ def application(environ, start_response):
         time.sleep(float(query or 1))
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return [b'slept']
+    if path == '/werkzeug':
+        # HEAD answered as Werkzeug does: the GET's headers, no body.
+        body = b'' if environ['REQUEST_METHOD'] == 'HEAD' else b'hello world'
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('Content-Length', '11')])
+        return [body]
+    if path == '/plus-length':
+        start_response('200 OK', [('Content-Length', '+5')])
+        return [b'hello']
     if path == '/truncate':
         # A 2 MiB file_wrapper response whose file another thread of this
         # process keeps cutting to nothing and growing back for 2 s, while

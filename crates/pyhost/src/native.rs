@@ -23,9 +23,9 @@ unsafe extern "C" fn free_state(capsule: *mut py::PyObject) {
     }
 }
 
-/// A new request handle (capsule) over `chan`.
-pub fn new_handle(chan: Box<dyn RequestIo>) -> PyResult<PyObj> {
-    let state = Box::new(RequestState::new(chan));
+/// A new request handle (capsule) over `chan` (`head_request`: a HEAD).
+pub fn new_handle(chan: Box<dyn RequestIo>, head_request: bool) -> PyResult<PyObj> {
+    let state = Box::new(RequestState::new(chan, head_request));
     let p = Box::into_raw(state);
     // SAFETY: GIL held; on failure we take the box back.
     let cap = unsafe { py::PyCapsule_New(p.cast(), CAPSULE_NAME.as_ptr(), Some(free_state)) };

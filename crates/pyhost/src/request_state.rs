@@ -11,7 +11,7 @@ use super::io::RequestIo;
 use super::object::{self, raise_runtime, PyErrSet, PyResult};
 use std::ffi::CString;
 use std::time::{Duration, Instant};
-use wsgi_core::body_length::BodyLength;
+use wsgi_core::body_length::{body_expected, BodyLength};
 
 /// A piece up to this size is sent without giving up the GIL when the
 /// channel takes it at once (RequestIo::try_write and try_write_final): a
@@ -34,6 +34,8 @@ pub struct RequestState {
     pub(crate) body_started: bool,
     pub(crate) body_done: bool,
     pub(crate) client_gone: bool,
+    /// The request is a HEAD (as the application sees it).
+    pub(crate) head_request: bool,
     pub(crate) stats: Stats,
 }
 
@@ -48,7 +50,7 @@ pub(crate) struct Stats {
 }
 
 impl RequestState {
-    pub(crate) fn new(chan: Box<dyn RequestIo>) -> RequestState {
+    pub(crate) fn new(chan: Box<dyn RequestIo>, head_request: bool) -> RequestState {
         RequestState {
             chan: Some(chan),
             head: None,
@@ -57,6 +59,7 @@ impl RequestState {
             body_started: false,
             body_done: false,
             client_gone: false,
+            head_request,
             stats: Stats::default(),
         }
     }
@@ -110,6 +113,13 @@ impl RequestState {
         self.head = Some(head);
         self.headers_sent = true;
         self.check_sent(ok)
+    }
+
+    /// Whether the response, ended now, is short of its Content-Length (a
+    /// HEAD, 204 or 304 answer has no body to be short of).
+    fn ends_short(&self) -> bool {
+        let status = self.head.as_ref().map_or(200, |h| h.status);
+        body_expected(self.head_request, status) && self.length.short_after(0)
     }
 
     /// The part of `len` bytes that still fits the declared Content-Length
@@ -190,7 +200,7 @@ impl RequestState {
     pub(crate) fn write_final(&mut self, data: &[u8]) -> PyResult<()> {
         self.send_head()?;
         let n = self.allowed(data.len() as u64);
-        let short = self.length.short_after(0);
+        let short = self.ends_short();
         if short {
             self.warn_short();
         }
@@ -214,7 +224,7 @@ impl RequestState {
 
     pub(crate) fn finish(&mut self) -> PyResult<()> {
         self.send_head()?;
-        let short = self.length.short_after(0) && !self.client_gone;
+        let short = self.ends_short() && !self.client_gone;
         if short {
             self.warn_short();
         }

@@ -63,8 +63,9 @@ fn run_in_interpreter<Io: RequestIo>(
 ) -> Result<(Outcome, Option<Io>), String> {
     runtime::with_interpreter(&target.application_group, |interp| {
         object::gil_wait_reset(runtime::last_gil_wait());
-        let handle =
-            native::new_handle(Box::new(io)).map_err(|_| runtime::describe_error(Some(interp)))?;
+        let head_request = cgi.get(b"REQUEST_METHOD") == Some(&b"HEAD"[..]);
+        let handle = native::new_handle(Box::new(io), head_request)
+            .map_err(|_| runtime::describe_error(Some(interp)))?;
         // Whatever happens below (a panic included), the channel is taken
         // from the handle before this returns: the application may keep
         // the handle, never the embedder's I/O (which may borrow the

@@ -3,6 +3,13 @@
 //! Used by the Python host in both modes (the Apache child checks a
 //! daemon's frames again with `relay_rules`).
 
+/// Whether a response may carry a body at all: not to a HEAD request, not
+/// with 1xx, 204 or 304. A Content-Length on those describes the body a
+/// GET would have had (Werkzeug answers HEAD so); no body is not short.
+pub fn body_expected(head_request: bool, status: u16) -> bool {
+    !(head_request || status == 204 || status == 304 || (100..200).contains(&status))
+}
+
 /// What the application declared and what went out so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BodyLength {
@@ -63,6 +70,15 @@ impl BodyLength {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_204_and_304_carry_no_body() {
+        assert!(body_expected(false, 200));
+        assert!(body_expected(false, 404));
+        assert!(!body_expected(true, 200));
+        assert!(!body_expected(false, 304));
+        assert!(!body_expected(false, 204));
+    }
 
     #[test]
     fn without_a_declared_length_everything_goes() {

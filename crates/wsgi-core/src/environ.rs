@@ -3,7 +3,7 @@
 //! Request frame in a daemon. Building, sending and reading one then costs
 //! a few allocations per request instead of two per entry.
 
-use crate::protocol::{DecodeError, HEADER_LEN, PROTOCOL_VERSION, T_REQUEST};
+use crate::protocol::{DecodeError, HEADER_LEN, MAX_PAYLOAD, PROTOCOL_VERSION, T_REQUEST};
 use crate::route::{put_bytes, Cursor, RequestHead, TOKEN_LEN};
 use std::borrow::Cow;
 
@@ -73,10 +73,16 @@ impl<'a> Environ<'a> {
     }
 
     /// Appends a whole Request frame (see `protocol::Frame::Request` and
-    /// `route`): version, token, route, then this environ.
-    pub fn encode_request(&self, head: &RequestHead, out: &mut Vec<u8>) {
+    /// `route`): version, token, route, then this environ. One over the
+    /// frame limit is refused (`out` left as it was): no daemon would take
+    /// it, and sending it again would not help.
+    pub fn encode_request(&self, head: &RequestHead, out: &mut Vec<u8>) -> Result<(), DecodeError> {
         let size: usize = self.pairs.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
-        out.reserve(HEADER_LEN + 5 + head.token.len() + head.route.encoded_len() + size);
+        let bound = 5 + head.token.len() + head.route.encoded_len() + size;
+        if bound > MAX_PAYLOAD {
+            return Err(DecodeError::TooLarge(bound));
+        }
+        out.reserve(HEADER_LEN + bound);
         let start = out.len();
         out.extend_from_slice(&[0; HEADER_LEN]);
         out.push(head.version);
@@ -90,6 +96,7 @@ impl<'a> Environ<'a> {
         let len = (out.len() - start - HEADER_LEN) as u32;
         out[start] = T_REQUEST;
         out[start + 1..start + HEADER_LEN].copy_from_slice(&len.to_be_bytes());
+        Ok(())
     }
 
     /// Reads a Request frame's payload: its head and the environ, both
@@ -167,7 +174,7 @@ mod tests {
     fn decodes_what_it_encodes_borrowing_the_payload() {
         let e = sample();
         let mut buf = Vec::new();
-        e.encode_request(&head(), &mut buf);
+        e.encode_request(&head(), &mut buf).unwrap();
         let (h, back) = Environ::decode_request(&buf[HEADER_LEN..]).unwrap();
         assert_eq!(h, head());
         assert_eq!(back, e);
@@ -183,6 +190,18 @@ mod tests {
     }
 
     #[test]
+    fn an_environ_over_the_frame_limit_is_refused_not_sent() {
+        let mut e = sample();
+        e.push(&b"HTTP_X_BIG"[..], vec![b'x'; MAX_PAYLOAD]);
+        let mut buf = b"kept".to_vec();
+        assert!(matches!(
+            e.encode_request(&head(), &mut buf),
+            Err(DecodeError::TooLarge(_))
+        ));
+        assert_eq!(buf, b"kept");
+    }
+
+    #[test]
     fn another_version_is_named_before_anything_else_is_read() {
         assert_eq!(
             Environ::decode_request(&[1, 0, 0]),
@@ -193,7 +212,7 @@ mod tests {
     #[test]
     fn rejects_truncated_trailing_and_hostile_payloads() {
         let mut buf = Vec::new();
-        sample().encode_request(&head(), &mut buf);
+        sample().encode_request(&head(), &mut buf).unwrap();
         let p = &buf[HEADER_LEN..];
         for cut in 0..p.len() {
             assert!(Environ::decode_request(&p[..cut]).is_err(), "cut {cut}");
@@ -206,7 +225,9 @@ mod tests {
         );
         // A hostile pair count right after a valid head.
         let mut hostile = Vec::new();
-        Environ::default().encode_request(&head(), &mut hostile);
+        Environ::default()
+            .encode_request(&head(), &mut hostile)
+            .unwrap();
         let n = hostile.len();
         hostile[n - 4..].copy_from_slice(&[0xff; 4]);
         assert_eq!(

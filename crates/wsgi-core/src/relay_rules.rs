@@ -5,6 +5,7 @@
 //! status that is not an error, body past its Content-Length and a file
 //! range past the file's end are all caught here.
 
+use crate::body_length::body_expected;
 use crate::protocol::Frame;
 use crate::response::{check_daemon_head, daemon_error_status};
 
@@ -42,9 +43,22 @@ pub struct ResponseRules {
     declared: Option<u64>,
     written: u64,
     over: bool,
+    /// The request was HEAD (Apache's header_only).
+    head_request: bool,
+    /// The response carries no body (HEAD, 204, 304): its Content-Length
+    /// describes what a GET would have had.
+    bodiless: bool,
 }
 
 impl ResponseRules {
+    /// The rules for the answer to a request (`head_request`: a HEAD).
+    pub fn for_request(head_request: bool) -> ResponseRules {
+        ResponseRules {
+            head_request,
+            ..ResponseRules::default()
+        }
+    }
+
     pub fn accepted(&self) -> bool {
         self.accepted
     }
@@ -64,7 +78,7 @@ impl ResponseRules {
 
     /// Whether the body, `more` bytes on, is still short of Content-Length.
     pub fn short_of_declared(&self, more: u64) -> bool {
-        matches!(self.declared, Some(cl) if self.written + more < cl)
+        !self.bodiless && matches!(self.declared, Some(cl) if self.written + more < cl)
     }
 
     /// Body bytes: how many of `n` may go to the client (the rest would
@@ -132,6 +146,7 @@ impl ResponseRules {
                     Ok(length) => {
                         self.declared = length;
                         self.head_sent = true;
+                        self.bodiless = !body_expected(self.head_request, status);
                         Step::Head {
                             status,
                             status_line,
@@ -181,6 +196,32 @@ mod tests {
         assert_eq!(r.on_frame(Frame::End), Step::End { short: false });
         assert!(r.is_over());
         assert!(matches!(r.on_frame(Frame::End), Step::Refuse(_)));
+    }
+
+    #[test]
+    fn a_head_answer_or_304_with_a_length_and_no_body_is_whole() {
+        for (head_request, status) in [(true, 200), (false, 304), (false, 204)] {
+            let mut r = ResponseRules::for_request(head_request);
+            r.on_frame(Frame::Accepted);
+            let mut h = head(Some("1234"));
+            if let Frame::Head {
+                status: s,
+                status_line,
+                ..
+            } = &mut h
+            {
+                *s = status;
+                *status_line = format!("{status} X").into_bytes();
+            }
+            assert!(matches!(r.on_frame(h), Step::Head { .. }));
+            assert!(!r.short_of_declared(0));
+            assert_eq!(r.on_frame(Frame::End), Step::End { short: false });
+        }
+        // A GET's 200 that stops early is short.
+        let mut r = ResponseRules::for_request(false);
+        r.on_frame(Frame::Accepted);
+        r.on_frame(head(Some("1234")));
+        assert_eq!(r.on_frame(Frame::End), Step::End { short: true });
     }
 
     #[test]

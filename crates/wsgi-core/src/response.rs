@@ -108,11 +108,7 @@ pub fn check_daemon_head(
             return Err(format!("hop-by-hop header '{}'", k));
         }
         if k.eq_ignore_ascii_case("content-length") {
-            let n = v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|_| v.trim().bytes().all(|b| b.is_ascii_digit()))
+            let n = content_length(&v)
                 .ok_or_else(|| format!("invalid Content-Length '{}'", v.escape_debug()))?;
             if length.is_some_and(|m| m != n) {
                 return Err("two different Content-Length headers".into());
@@ -156,10 +152,19 @@ pub fn check_app_header(name: &str, value: &str) -> Result<Option<u64>, String> 
     if !name.eq_ignore_ascii_case("content-length") {
         return Ok(None);
     }
-    match value.trim().parse::<u64>() {
-        Ok(n) => Ok(Some(n)),
-        Err(_) => Err(format!("invalid Content-Length '{}'", value)),
+    content_length(value)
+        .map(Some)
+        .ok_or_else(|| format!("invalid Content-Length '{}'", value.escape_debug()))
+}
+
+/// A Content-Length value: digits only (around them, spaces), as HTTP
+/// says; Rust's own parse would take a leading '+'.
+pub fn content_length(value: &str) -> Option<u64> {
+    let v = value.trim_matches([' ', '\t']);
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    v.parse().ok()
 }
 
 #[cfg(test)]
@@ -168,6 +173,26 @@ mod tests {
 
     fn h(k: &str, v: &str) -> (Vec<u8>, Vec<u8>) {
         (k.as_bytes().to_vec(), v.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_content_length_is_digits_only() {
+        assert_eq!(content_length("5"), Some(5));
+        assert_eq!(content_length(" 12 "), Some(12));
+        for bad in [
+            "+5",
+            "-5",
+            "",
+            " ",
+            "5a",
+            "0x5",
+            "1e3",
+            "5 5",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(content_length(bad), None, "{bad:?}");
+            assert!(check_app_header("Content-Length", bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -224,8 +224,8 @@ impl FramedConn {
 
     /// Encodes a Request frame (`head`, then `env`) to go out with the
     /// next send.
-    pub fn defer_request(&mut self, head: &RequestHead, env: &Environ) {
-        env.encode_request(head, &mut self.wbuf);
+    pub fn defer_request(&mut self, head: &RequestHead, env: &Environ) -> io::Result<()> {
+        env.encode_request(head, &mut self.wbuf).map_err(too_large)
     }
 
     /// Sends what was deferred.
