@@ -214,7 +214,11 @@ fn a_content_length_with_a_sign_is_an_application_error_in_both_modes() {
 
 #[test]
 fn an_environ_too_large_for_a_daemon_is_a_500_not_sent_again() {
-    let (s, _dir) = server("hbigenv", "processes=1 threads=2", "LimitRequestFieldSize 2100000\n");
+    let (s, _dir) = server(
+        "hbigenv",
+        "processes=1 threads=2",
+        "LimitRequestFieldSize 2100000\n",
+    );
     let mut raw = b"GET /app/environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".to_vec();
     for i in 0..9 {
         raw.extend(format!("X-Big-{i}: ").bytes());

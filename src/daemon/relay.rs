@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+use super::conn::FramedConn;
 use super::connections::{keep, obtain, MAX_RETRIES};
 use super::exchange::Relay;
 use super::group::DaemonGroup;
@@ -157,6 +158,39 @@ pub struct Options {
     pub error_override: bool,
 }
 
+/// The request and a small body in one write. A failed send is not an
+/// error here: whatever the daemon said before it closed still decides
+/// (Retry, or Accepted and then a failure), so the relay reads it. Err:
+/// an environ no daemon would take, answered with that status.
+fn send_request(
+    r: Request<'_>,
+    g: &DaemonGroup,
+    conn: &mut FramedConn,
+    head: &RequestHead,
+    cgi: &Environ,
+    eager: Option<&[u8]>,
+) -> Result<(), c_int> {
+    if let Err(e) = conn.defer_request(head, cgi) {
+        log::request(
+            ffi::APLOG_ERR,
+            r,
+            &format!(
+                "cannot send the request to daemon process group '{}': its environ is too large ({}); answered 500",
+                g.spec.name, e
+            ),
+        );
+        return Err(ffi::HTTP_INTERNAL_SERVER_ERROR);
+    }
+    let sent = match eager {
+        Some(body) => conn.send_payload_then(body, true, Some(&Frame::BodyEnd)),
+        None => conn.send_deferred(),
+    };
+    if sent.is_err() {
+        conn.shutdown_write();
+    }
+    Ok(())
+}
+
 /// Sends request `r` to daemon group `g` and relays its response.
 pub fn relay<'a>(
     r: Request<'_>,
@@ -191,26 +225,8 @@ pub fn relay<'a>(
         if !reused {
             head.route.connects += 1;
         }
-        // The request and a small body go out in one write.
-        if let Err(e) = conn.defer_request(&head, &cgi) {
-            log::request(
-                ffi::APLOG_ERR,
-                r,
-                &format!(
-                    "cannot send the request to daemon process group '{}': its environ is too large ({}); answered 500",
-                    g.spec.name, e
-                ),
-            );
-            return ffi::HTTP_INTERNAL_SERVER_ERROR;
-        }
-        let sent = match &p.eager {
-            Some(body) => conn.send_payload_then(body, true, Some(&Frame::BodyEnd)),
-            None => conn.send_deferred(),
-        };
-        if sent.is_err() {
-            // Whatever the daemon said before it closed still decides
-            // (Retry, or Accepted and then a failure): read it.
-            conn.shutdown_write();
+        if let Err(status) = send_request(r, g, &mut conn, &head, &cgi, p.eager.as_deref()) {
+            return status;
         }
         let mut relay = Relay::new(r, g, conn, p.eager.is_some(), opts.error_override);
         if let Ok(status) = relay.run() {
