@@ -167,3 +167,38 @@ fn option_values_cannot_add_directives_or_commands() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// A file in the checkout that git does not track, removed when dropped.
+struct Untracked(PathBuf);
+
+impl Drop for Untracked {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn the_sdist_ships_tracked_files_only() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let name = format!("untracked-{}.env", std::process::id());
+    let secret = Untracked(root.join(&name));
+    fs::write(&secret.0, "SECRET=1\n").unwrap();
+    let out_dir = temp_dir("pipx-sdist-files");
+    let script = format!(
+        "import sys, os, tarfile; os.chdir({root:?}); sys.path.insert(0, 'packaging/python'); \
+         import build_backend; name = build_backend.build_sdist({out:?}); \
+         print('\\n'.join(tarfile.open(os.path.join({out:?}, name)).getnames()))",
+        root = root.display().to_string(),
+        out = out_dir.display().to_string()
+    );
+    let listing =
+        common::run_ok(Command::new(common::pip_express::test_python()).args(["-c", &script]));
+    assert!(
+        listing.lines().any(|l| l.ends_with("/Cargo.toml")),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains(&name),
+        "an untracked file was shipped:\n{listing}"
+    );
+}

@@ -176,12 +176,17 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 
 
 def _source_files():
+    """The files an sdist ships: those git tracks (never an untracked
+    .env or scratch file lying in the checkout); in an unpacked sdist
+    (no git), what it shipped."""
     try:
-        out = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others',
-                              '--exclude-standard'], capture_output=True,
-                             check=True).stdout.decode()
+        out = subprocess.run(['git', 'ls-files', '-z', '--cached'],
+                             capture_output=True, check=True).stdout.decode()
         files = [f for f in out.split('\0') if f and os.path.isfile(f)]
     except (OSError, subprocess.CalledProcessError):
+        if not os.path.exists('PKG-INFO'):
+            raise RuntimeError('an sdist is made from a git checkout (it '
+                               'ships the files git tracks)') from None
         files = [os.path.relpath(os.path.join(d, f))
                  for d, _, names in os.walk('.') for f in names]
     return sorted(f for f in files if not SKIP.search(f))
