@@ -8,6 +8,21 @@
 #include <apr_buckets.h>
 #include <sys/uio.h>
 
+/* The request's one brigade for what we pass down the filters, made on
+ * first use and emptied after each pass: a brigade made per write stays
+ * in the request pool until the request ends, which an hours-long stream
+ * of small writes would grow without bound. */
+static apr_bucket_brigade *request_brigade(request_rec *r)
+{
+    void *bb = NULL;
+    apr_pool_userdata_get(&bb, "mod_wsgi_rs.bb", r->pool);
+    if (bb == NULL) {
+        bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        apr_pool_userdata_setn(bb, "mod_wsgi_rs.bb", NULL, r->pool);
+    }
+    return bb;
+}
+
 /* Ends a response whose headers already went out but whose body cannot be
  * completed, the way mod_proxy treats a backend that broke: the error
  * bucket tells the chunking filter not to write the last chunk, so the
@@ -15,7 +30,7 @@
 void mod_wsgi_rs_abort_response(request_rec *r)
 {
     conn_rec *c = r->connection;
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_bucket_brigade *bb = request_brigade(r);
     apr_bucket *e = ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, c->bucket_alloc);
     APR_BRIGADE_INSERT_TAIL(bb, e);
     e = apr_bucket_eos_create(c->bucket_alloc);
@@ -23,6 +38,7 @@ void mod_wsgi_rs_abort_response(request_rec *r)
     r->no_cache = 1;
     c->keepalive = AP_CONN_CLOSE;
     ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
 }
 
 /* What follows the pieces mod_wsgi_rs_write_pieces passes (request.rs
@@ -44,7 +60,7 @@ void mod_wsgi_rs_abort_response(request_rec *r)
 int mod_wsgi_rs_write_pieces(request_rec *r, const struct iovec *iov, int n, int then)
 {
     conn_rec *c = r->connection;
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_bucket_brigade *bb = request_brigade(r);
     apr_status_t rv;
     int i;
     for (i = 0; i < n; i++) {
@@ -62,7 +78,7 @@ int mod_wsgi_rs_write_pieces(request_rec *r, const struct iovec *iov, int n, int
         APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
         rv = ap_pass_brigade(c->output_filters, bb);
     }
-    apr_brigade_destroy(bb);
+    apr_brigade_cleanup(bb);
     return rv;
 }
 
@@ -81,9 +97,8 @@ int mod_wsgi_rs_sendfile_enabled(request_rec *r)
 int mod_wsgi_rs_send_file(request_rec *r, apr_file_t *fd, apr_off_t offset, apr_size_t len,
                           int may_mmap)
 {
-    conn_rec *c = r->connection;
     core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_bucket_brigade *bb = request_brigade(r);
     apr_bucket *e = apr_brigade_insert_file(bb, fd, offset, len, r->pool);
     apr_status_t rv;
 #if APR_HAS_MMAP
@@ -95,6 +110,6 @@ int mod_wsgi_rs_send_file(request_rec *r, apr_file_t *fd, apr_off_t offset, apr_
     (void)may_mmap;
 #endif
     rv = ap_pass_brigade(r->output_filters, bb);
-    apr_brigade_destroy(bb);
+    apr_brigade_cleanup(bb);
     return rv;
 }
