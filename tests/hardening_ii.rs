@@ -233,3 +233,35 @@ fn an_environ_too_large_for_a_daemon_is_a_500_not_sent_again() {
     assert!(!log.contains("turned the request away"), "{}", s.logs());
     assert_eq!(s.get("/app/environ").status, 200, "{}", s.logs());
 }
+
+#[test]
+fn several_python_threads_on_one_request_are_refused_not_undefined() {
+    let (s, _dir) = server("hthreads", "processes=1 threads=2", "");
+    for mount in ["/app", "/embedded"] {
+        // Writes: what went through arrives whole, in pieces of 1000.
+        let r = s.get(&format!("{mount}/threads-write"));
+        assert_eq!(r.status, 200, "{mount}\n{}", s.logs());
+        let text = r.text();
+        let (body, counts) = text.rsplit_once('\n').expect("the counts");
+        let mut c = counts.split(' ').map(|n| n.parse::<usize>().unwrap());
+        let (done, refused) = (c.next().unwrap(), c.next().unwrap());
+        assert_eq!(done + refused, 200, "{mount}: {counts}");
+        assert_eq!(body.len(), done * 1000, "{mount}: {counts}");
+        assert!(body.bytes().all(|b| b == b'x'), "{mount}");
+        // Reads: every byte of a 1 MiB body, exactly once.
+        let body = vec![b'b'; 1 << 20];
+        let mut raw = format!(
+            "POST {mount}/threads-read HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        raw.extend(&body);
+        let r = common::http::send(s.port, &raw).expect("an answer");
+        assert_eq!(r.status, 200, "{mount}\n{}", s.logs());
+        let text = r.text();
+        let total = text.split(' ').next().unwrap().parse::<usize>().unwrap();
+        assert_eq!(total, 1 << 20, "{mount}: read {text}");
+    }
+    let log = s.error_log();
+    assert!(!log.contains("exit signal"), "a child died\n{}", s.logs());
+}

@@ -8,6 +8,29 @@ import time
 MARKER_DIR = os.path.join(os.path.dirname(__file__), 'markers')
 
 
+def _in_threads(call, times, threads=4):
+    """Runs `call` `times` times in each of `threads` threads at once;
+    (calls that went through, calls refused with RuntimeError)."""
+    done, refused, lock = [0], [0], threading.Lock()
+
+    def run():
+        for _ in range(times):
+            try:
+                if call() == b'':
+                    return
+                with lock:
+                    done[0] += 1
+            except RuntimeError:
+                with lock:
+                    refused[0] += 1
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return done[0], refused[0]
+
+
 def application(environ, start_response):
     path = environ['PATH_INFO']
     query = environ.get('QUERY_STRING', '')
@@ -53,6 +76,25 @@ def application(environ, start_response):
     if path == '/plus-length':
         start_response('200 OK', [('Content-Length', '+5')])
         return [b'hello']
+    if path == '/threads-write':
+        # Four threads write() parts of one response at once; a write that
+        # is refused (another thread is writing) is counted, not retried.
+        write = start_response('200 OK', [('Content-Type', 'text/plain')])
+        counts = _in_threads(lambda: write(b'x' * 1000), 50)
+        return [b'\n%d %d' % counts]
+    if path == '/threads-read':
+        # Four threads read one request body at once, each retrying when
+        # another is reading; every byte must arrive exactly once.
+        stream = environ['wsgi.input']
+        got = []
+
+        def read_some():
+            data = stream.read(8192)
+            got.append(len(data))
+            return data
+        counts = _in_threads(read_some, 400)
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'%d %d %d' % ((sum(got),) + counts)]
     if path == '/truncate':
         # A 2 MiB file_wrapper response whose file another thread of this
         # process keeps cutting to nothing and growing back for 2 s, while

@@ -82,14 +82,14 @@ fn run_in_interpreter<Io: RequestIo>(
         native::set_current(handle.as_ptr());
         let result = call_app(interp, target, cgi, &handle);
         native::set_current(std::ptr::null_mut());
-        let state = native::state_of(handle.as_ptr()).expect("our own capsule");
+        let mut state = native::state_when_free(handle.as_ptr()).expect("our own capsule");
         match recording {
-            Some((start, cpu)) => record_sample(state, cgi, start, cpu),
+            Some((start, cpu)) => record_sample(&state, cgi, start, cpu),
             // Recording began during this request (the application asked
             // for it): mod_wsgi 6.1 counts the request in the interval; its
             // CPU before the call is not known and is taken as none.
             None if metrics::recording() => {
-                record_sample(state, cgi, start, object::thread_cpu_time())
+                record_sample(&state, cgi, start, object::thread_cpu_time())
             }
             None => {}
         }
@@ -182,7 +182,7 @@ struct DetachOnExit(*mut pyo3_ffi::PyObject);
 
 impl Drop for DetachOnExit {
     fn drop(&mut self) {
-        if let Ok(state) = native::state_of(self.0) {
+        if let Ok(mut state) = native::state_when_free(self.0) {
             drop(state.detach());
         }
     }
