@@ -31,6 +31,21 @@ def _in_threads(call, times, threads=4):
     return done[0], refused[0]
 
 
+def _threads_read(environ, start_response):
+    """Four threads read one request body at once, each retrying when
+    another is reading; every byte must arrive exactly once."""
+    stream = environ['wsgi.input']
+    got = []
+
+    def read_some():
+        data = stream.read(8192)
+        got.append(len(data))
+        return data
+    counts = _in_threads(read_some, 400)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'%d %d %d' % ((sum(got),) + counts)]
+
+
 def application(environ, start_response):
     path = environ['PATH_INFO']
     query = environ.get('QUERY_STRING', '')
@@ -83,18 +98,7 @@ def application(environ, start_response):
         counts = _in_threads(lambda: write(b'x' * 1000), 50)
         return [b'\n%d %d' % counts]
     if path == '/threads-read':
-        # Four threads read one request body at once, each retrying when
-        # another is reading; every byte must arrive exactly once.
-        stream = environ['wsgi.input']
-        got = []
-
-        def read_some():
-            data = stream.read(8192)
-            got.append(len(data))
-            return data
-        counts = _in_threads(read_some, 400)
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        return [b'%d %d %d' % ((sum(got),) + counts)]
+        return _threads_read(environ, start_response)
     if path == '/truncate':
         # A 2 MiB file_wrapper response whose file another thread of this
         # process keeps cutting to nothing and growing back for 2 s, while

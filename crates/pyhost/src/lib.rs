@@ -16,6 +16,7 @@ mod modules;
 mod native;
 mod new_interpreter;
 pub mod object;
+mod request_handle;
 mod request_state;
 pub mod runtime;
 pub mod scoreboard;

@@ -9,6 +9,7 @@ use super::metrics;
 use super::metrics_interval;
 use super::native;
 use super::object::{self, PyObj, PyResult};
+use super::request_handle;
 use super::request_state::RequestState;
 use super::runtime::{self, Interpreter};
 use super::slow_requests;
@@ -64,7 +65,7 @@ fn run_in_interpreter<Io: RequestIo>(
     runtime::with_interpreter(&target.application_group, |interp| {
         object::gil_wait_reset(runtime::last_gil_wait());
         let head_request = cgi.get(b"REQUEST_METHOD") == Some(&b"HEAD"[..]);
-        let handle = native::new_handle(Box::new(io), head_request)
+        let handle = request_handle::new_handle(Box::new(io), head_request)
             .map_err(|_| runtime::describe_error(Some(interp)))?;
         // Whatever happens below (a panic included), the channel is taken
         // from the handle before this returns: the application may keep
@@ -82,7 +83,7 @@ fn run_in_interpreter<Io: RequestIo>(
         native::set_current(handle.as_ptr());
         let result = call_app(interp, target, cgi, &handle);
         native::set_current(std::ptr::null_mut());
-        let mut state = native::state_when_free(handle.as_ptr()).expect("our own capsule");
+        let mut state = request_handle::state_when_free(handle.as_ptr()).expect("our own capsule");
         match recording {
             Some((start, cpu)) => record_sample(&state, cgi, start, cpu),
             // Recording began during this request (the application asked
@@ -182,7 +183,7 @@ struct DetachOnExit(*mut pyo3_ffi::PyObject);
 
 impl Drop for DetachOnExit {
     fn drop(&mut self) {
-        if let Ok(mut state) = native::state_when_free(self.0) {
+        if let Ok(mut state) = request_handle::state_when_free(self.0) {
             drop(state.detach());
         }
     }
