@@ -265,3 +265,38 @@ fn several_python_threads_on_one_request_are_refused_not_undefined() {
     let log = s.error_log();
     assert!(!log.contains("exit signal"), "a child died\n{}", s.logs());
 }
+
+/// What /scoreboard-peek says in a group's daemon after a client sent
+/// `needle` in a request line: (found in shared memory, the shared mappings).
+fn peek(s: &Server, mount: &str, needle: &str) -> (bool, String) {
+    assert_eq!(s.get(&format!("/embedded/environ?{needle}")).status, 200);
+    let r = s.get(&format!("{mount}/scoreboard-peek?{needle}"));
+    assert_eq!(r.status, 200, "{}", s.logs());
+    let text = r.text();
+    let (verdict, maps) = text.split_once('\n').unwrap_or((&text, ""));
+    (verdict == "found", maps.to_string())
+}
+
+#[test]
+fn daemons_keep_no_writable_view_of_apaches_scoreboard() {
+    let dir = common::hardening::app_dir("hscore");
+    let conf = format!(
+        "WSGIDaemonProcess site processes=1 threads=2\n\
+         WSGIDaemonProcess metrics processes=1 threads=2 server-metrics=On\n\
+         WSGIScriptAlias /app {d}/app.wsgi process-group=site\n\
+         WSGIScriptAlias /metrics {d}/app.wsgi process-group=metrics\n\
+         WSGIScriptAlias /embedded {d}/app.wsgi\n",
+        d = dir.display()
+    );
+    let s = Server::start("hscore", &conf);
+    // Without server-metrics: nothing of it is there to read.
+    let (found, maps) = peek(&s, "/app", "token-a1b2c3");
+    assert!(!found, "a daemon read other clients' request lines\n{maps}");
+    assert!(!maps.contains("rw-s"), "a writable shared mapping:\n{maps}");
+    // With it: readable (mod_wsgi.server_metrics() reads it), not writable.
+    let (_, maps) = peek(&s, "/metrics", "token-d4e5f6");
+    assert!(!maps.contains("rw-s"), "a writable shared mapping:\n{maps}");
+    assert!(maps.contains("r--s"), "the scoreboard, read-only:\n{maps}");
+    let log = s.error_log();
+    assert!(!log.contains("cannot restrict"), "{}", s.logs());
+}

@@ -179,8 +179,17 @@ impl Gate {
     }
 
     /// Logs a refusal: the first of its kind at once, then one line per
-    /// interval with how many there were.
+    /// interval with how many there were. What the peer had sent so far is
+    /// read and dropped (at most 256 KiB, without waiting), so closing
+    /// ends the connection cleanly: closed with unread bytes, a UNIX socket
+    /// resets the peer, which may then lose the Error frame it was sent.
     fn refused(&self, stream: &UnixStream, why: &str) {
+        let mut sink = [0u8; 4096];
+        for _ in 0..64 {
+            if !matches!((&*stream).read(&mut sink), Ok(n) if n > 0) {
+                break;
+            }
+        }
         let mut counts = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let entry = match counts.iter_mut().position(|c| c.why == why) {

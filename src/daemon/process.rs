@@ -10,7 +10,7 @@
 use super::group::DaemonGroup;
 use super::health;
 use super::pool::{accept_loop, drain, join_in_flight};
-use super::setup::{close_inherited, set_identity, set_title};
+use super::setup::{close_inherited, restrict_scoreboard, set_identity, set_title};
 use super::state::Daemon;
 use super::stop_loop::wait_for_stop;
 use crate::apache::{ffi, log};
@@ -88,6 +88,7 @@ fn setup_and_serve(
     signals::set_parent(parent);
     signals::install()?;
     close_inherited(g, parent_pipe);
+    restrict_scoreboard(g)?;
     set_identity(g)?;
     set_title(g);
     if !delay.is_zero() {

@@ -24,6 +24,13 @@ pub(super) fn close_inherited(g: &DaemonGroup, parent_pipe: RawFd) {
     super::secret::keep_only(&g.spec.name);
 }
 
+/// Apache's scoreboard: gone, or read-only with `server-metrics=On`
+/// (docs/security.md).
+pub(super) fn restrict_scoreboard(g: &DaemonGroup) -> Result<(), String> {
+    crate::apache::scoreboard::restrict_in_daemon(g.spec.server_metrics)
+        .map_err(|e| format!("cannot restrict Apache's scoreboard: {}", e))
+}
+
 pub(super) fn set_identity(g: &DaemonGroup) -> Result<(), String> {
     let spec = &g.spec;
     crate::os::identity::switch_to(&crate::os::identity::Identity {

@@ -135,3 +135,18 @@ pub fn set_backlog(fd: RawFd, backlog: u32) {
     // SAFETY: listen on our own bound socket.
     unsafe { libc::listen(fd, backlog.clamp(1, i32::MAX as u32) as i32) };
 }
+
+/// The [start, end) of this process's memory mapping that holds `addr`,
+/// from /proc/self/maps.
+pub fn mapping_containing(addr: usize) -> Option<(usize, usize)> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|line| {
+        let range = line.split(' ').next()?;
+        let (a, b) = range.split_once('-')?;
+        let (a, b) = (
+            usize::from_str_radix(a, 16).ok()?,
+            usize::from_str_radix(b, 16).ok()?,
+        );
+        (a <= addr && addr < b).then_some((a, b))
+    })
+}

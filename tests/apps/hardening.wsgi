@@ -46,6 +46,27 @@ def _threads_read(environ, start_response):
     return [b'%d %d %d' % ((sum(got),) + counts)]
 
 
+def _scoreboard_peek(environ, start_response):
+    """What an application can see of shared memory: each shared mapping
+    of this process with its permissions, and whether the query string
+    (also sent to the server by others) is in any readable one."""
+    import ctypes
+    needle = environ.get('QUERY_STRING', '').encode()
+    shared, found = [], False
+    with open('/proc/self/maps') as maps:
+        for line in maps:
+            fields = line.split()
+            if not fields[1].endswith('s'):
+                continue
+            shared.append('%s %s' % (fields[1], ' '.join(fields[5:])))
+            start, end = (int(x, 16) for x in fields[0].split('-'))
+            if fields[1][0] == 'r' and needle:
+                found |= needle in ctypes.string_at(start, end - start)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [('%s\n%s' % ('found' if found else 'not found',
+                          '\n'.join(shared))).encode()]
+
+
 def application(environ, start_response):
     path = environ['PATH_INFO']
     query = environ.get('QUERY_STRING', '')
@@ -99,6 +120,8 @@ def application(environ, start_response):
         return [b'\n%d %d' % counts]
     if path == '/threads-read':
         return _threads_read(environ, start_response)
+    if path == '/scoreboard-peek':
+        return _scoreboard_peek(environ, start_response)
     if path == '/truncate':
         # A 2 MiB file_wrapper response whose file another thread of this
         # process keeps cutting to nothing and growing back for 2 s, while
