@@ -45,6 +45,20 @@ impl Phases for Wsgi {
                 status = ffi::HTTP_INTERNAL_SERVER_ERROR;
             }
         }
+        if let Some(prefix) = g.socket_prefix.as_deref().filter(|_| !g.daemons.is_empty()) {
+            match crate::daemon::group::check_socket_dir(prefix) {
+                Ok(None) => {}
+                Ok(Some(warning)) => log::server(ffi::APLOG_WARNING, Some(s), &warning),
+                Err(e) => {
+                    log::server(
+                        ffi::APLOG_EMERG,
+                        Some(s),
+                        &format!("WSGISocketPrefix {}: {}", prefix, e),
+                    );
+                    status = ffi::HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+        }
         for f in crate::python_checks::findings(&g) {
             let level = if f.fatal {
                 ffi::APLOG_EMERG

@@ -127,8 +127,11 @@ fn exercise(tag: &str, module: Option<&str>) -> (Vec<Value>, u32) {
              WSGITelemetryOptions +CaptureUserAgent\n\
              WSGIDaemonProcess tele processes=1 threads=3\n\
              WSGIScriptAlias /d {d}/app.wsgi process-group=tele\n\
-             WSGIScriptAlias /e {d}/app.wsgi\n",
-            sock.display()
+             WSGIScriptAlias /e {d}/app.wsgi\n{sockets}\n",
+            sock.display(),
+            // mod_wsgi 6.1.1's own default (/var/run/apache2) exists only
+            // once Debian's init script has run.
+            sockets = common::vs61::SOCKETS
         ),
     );
     std::env::remove_var("MOD_WSGI_RS_SO");

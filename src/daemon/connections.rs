@@ -56,7 +56,16 @@ fn connect(g: &DaemonGroup, start: &str) -> io::Result<(UnixStream, String)> {
     let mut wait = Duration::from_millis(5);
     let mut path = start.to_string();
     loop {
-        match socket::connect(&path, g.expected) {
+        // A newer generation's socket is not known by its inode here.
+        let expected = if path == g.socket_path {
+            g.expected
+        } else {
+            socket::Expected {
+                file: None,
+                ..g.expected
+            }
+        };
+        match socket::connect(&path, expected) {
             Ok(s) => return Ok((s, path)),
             Err(e)
                 if matches!(

@@ -194,6 +194,11 @@ pub fn remove_parents_sockets(example: &str) {
 /// Builds every configured group: resolves its accounts, creates its socket.
 pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
     let settings = config::global_snapshot();
+    let generation = mpm::config_generation();
+    let process_pool = Server::main().ok_or("no main server")?.process_pool();
+    // (Also with no group left: the removed ones' secrets are wiped.)
+    let names: Vec<&str> = settings.daemons.iter().map(|d| d.name.as_str()).collect();
+    super::secret::configure(process_pool, &names, generation)?;
     if settings.daemons.is_empty() {
         return Ok(Vec::new());
     }
@@ -203,11 +208,10 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
             mpm::runtime_dir_relative(pconf, "wsgi").ok_or("cannot resolve DefaultRuntimeDir")?
         }
     };
+    // (check_config logged any warning already.)
+    check_socket_dir(&prefix)?;
     let (apache_uid, apache_gid, apache_user) = mpm::apache_identity();
-    let generation = mpm::config_generation();
-    let process_pool = Server::main().ok_or("no main server")?.process_pool();
     let parent_uid = process::euid();
-    super::secret::reset();
     let handler_mappings = crate::apache::conftree::find(&["AddHandler", "SetHandler"]);
     let handler_scripts: Vec<HandlerScript> = crate::apache::conftree::find(&["WSGIHandlerScript"])
         .iter()
@@ -224,7 +228,6 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
             .and_then(crate::os::users::user_id)
             .unwrap_or(apache_uid);
         let listener = listen(&socket_path, spec.listen_backlog, socket_owner)?;
-        super::secret::load(process_pool, &spec.name)?;
         let mut roots = alias_roots(&spec.name);
         for m in &handler_mappings {
             roots.add_handler_mapping(&m.args, &m.sections);
@@ -243,6 +246,8 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
                 parent_uid
             },
             listener_uid: parent_uid,
+            listener_pid: std::process::id() as i32,
+            file: socket_file_id(&socket_path),
         };
         let script_owner = match (&spec.script_user, &spec.script_group) {
             (Some(u), _) => crate::os::users::user_id(u).map(ScriptOwner::User),
@@ -312,6 +317,53 @@ fn socket_path_for(prefix: &str, generation: i32, name: &str) -> String {
         generation,
         hex_name
     )
+}
+
+/// The directory of the daemon sockets must be one only root (or the
+/// user Apache starts as) can write: anyone else who can create files
+/// there can plant or swap a socket. A sticky directory of root's (like
+/// /tmp) is accepted, with a warning (Ok(Some)): others cannot replace our
+/// files there, and a socket they make is refused by the children (its
+/// listener is not the parent's), but they can make one under a name a
+/// child would try after a restart and so fail its requests.
+pub(crate) fn check_socket_dir(prefix: &str) -> Result<Option<String>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = std::path::Path::new(prefix)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let meta = std::fs::metadata(dir)
+        .map_err(|e| format!("the daemon socket directory {}: {}", dir.display(), e))?;
+    let mode = meta.mode();
+    let others_write = mode & 0o022 != 0;
+    let sticky_roots = mode & 0o1000 != 0 && meta.uid() == 0;
+    if (meta.uid() != 0 && meta.uid() != process::euid()) || (others_write && !sticky_roots) {
+        return Err(format!(
+            "the daemon socket directory {} (owner uid {}, mode {:o}) can be written by users other than root: \
+             anyone who can create files there could plant or swap a daemon socket; \
+             give WSGISocketPrefix a directory only root can write",
+            dir.display(),
+            meta.uid(),
+            mode & 0o7777
+        ));
+    }
+    Ok(others_write.then(|| {
+        format!(
+            "the daemon socket directory {} is a shared sticky directory: other users can make files \
+             under names a child would try after a restart (failing its requests, never reaching them); \
+             a directory only root can write is better (WSGISocketPrefix)",
+            dir.display()
+        )
+    }))
+}
+
+/// (device, inode) of the socket file just made: the children take only
+/// that file for this group and generation.
+fn socket_file_id(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// What every virtual host's `WSGIScriptAlias[Match]` can route to `group`.

@@ -5,29 +5,79 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-/// Moves the group's socket aside and ours (a socket file at `ours`) into
-/// its place; returns where the real one went (the test renames it back).
-pub fn take_over(sock: &Path, ours: &Path) -> PathBuf {
-    let aside = sock.with_extension("real");
-    fs::rename(sock, &aside).unwrap();
-    fs::rename(ours, sock).unwrap();
-    aside
+/// A group's real listening socket, taken out of its daemon as a
+/// compromised application in the group holds it (pidfd_getfd, which
+/// needs the right to ptrace the daemon: root), with the daemon stopped
+/// (SIGSTOP) so every connection comes to the test. The socket file, its
+/// inode and its listener are the parent's, so the Apache child's checks
+/// of who made the socket pass: what is tested is what it does with the
+/// answers. The daemon goes on when this is dropped.
+pub struct StolenListener {
+    pub listener: Option<UnixListener>,
+    daemon: i32,
 }
 
-pub fn listener_as_apache_file(dir: &Path) -> (UnixListener, PathBuf) {
-    let p = dir.join("fake.sock");
-    let l = UnixListener::bind(&p).unwrap();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        let nobody = nobody_uid();
-        // SAFETY: chown of our own new socket file.
-        assert_eq!(unsafe { libc::chown(c.as_ptr(), nobody, u32::MAX) }, 0);
+impl StolenListener {
+    /// None where the daemon's descriptors cannot be had (not root).
+    pub fn take(sock: &Path, daemon: i32) -> Option<StolenListener> {
+        let inode = listening_inode(sock)?;
+        let target = fs::read_dir(format!("/proc/{daemon}/fd"))
+            .ok()?
+            .find_map(|e| {
+                let e = e.ok()?;
+                let link = fs::read_link(e.path()).ok()?;
+                (link.to_str()? == format!("socket:[{inode}]"))
+                    .then(|| e.file_name().to_str()?.parse::<i32>().ok())
+                    .flatten()
+            })?;
+        // SAFETY: pidfd_open and pidfd_getfd return new descriptors we own
+        // (or -1); nothing else is touched.
+        let fd = unsafe {
+            let pidfd = libc::syscall(libc::SYS_pidfd_open, daemon, 0) as i32;
+            if pidfd < 0 {
+                return None;
+            }
+            let fd = libc::syscall(libc::SYS_pidfd_getfd, pidfd, target, 0) as i32;
+            libc::close(pidfd);
+            fd
+        };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: a descriptor we now own.
+        let listener = unsafe { <UnixListener as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(daemon, libc::SIGSTOP) };
+        // (The flag is the shared file's: set back before the daemon goes on.)
+        listener.set_nonblocking(false).unwrap();
+        Some(StolenListener {
+            listener: Some(listener),
+            daemon,
+        })
     }
-    (l, p)
+}
+
+impl Drop for StolenListener {
+    fn drop(&mut self) {
+        if let Some(l) = self.listener.take() {
+            let _ = l.set_nonblocking(true);
+        }
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.daemon, libc::SIGCONT) };
+    }
+}
+
+/// The inode of the listening socket bound at `path` (/proc/net/unix).
+fn listening_inode(path: &Path) -> Option<String> {
+    let table = fs::read_to_string("/proc/net/unix").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // Num RefCount Protocol Flags Type St Inode Path; St 01 = listening.
+        (f.len() >= 8 && f[7] == path.to_str()? && f[5] == "01").then(|| f[6].to_string())
+    })
 }
 
 pub fn nobody_uid() -> u32 {

@@ -55,6 +55,16 @@ pub fn socket_path(s: &Server) -> PathBuf {
     PathBuf::from(path.trim().trim_end_matches(')'))
 }
 
+/// The pid of the group's daemon process 1, as its ready line gives it.
+pub fn daemon_pid(s: &Server) -> i32 {
+    let line = s.log_line("daemon process 1 ready");
+    let pid = line
+        .split("ready (pid=")
+        .nth(1)
+        .expect("pid in the ready line");
+    pid.split(',').next().unwrap().parse().unwrap()
+}
+
 /// Runs `cmd` as Apache's User when the tests run as root (as a CGI or an
 /// embedded app of another site would), else as ourselves.
 pub fn as_apache_user(cmd: &[&str]) -> std::process::Output {

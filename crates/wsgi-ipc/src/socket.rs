@@ -16,6 +16,12 @@ use std::os::unix::net::UnixStream;
 pub struct Expected {
     pub file_owner: u32,
     pub listener_uid: u32,
+    /// The process that made the listener (the Apache parent): a listener
+    /// another process of the same uid made is refused.
+    pub listener_pid: i32,
+    /// The socket file the parent made for this group and generation,
+    /// (device, inode); None for a newer generation's, not known yet.
+    pub file: Option<(u64, u64)>,
 }
 
 /// One non-blocking connect attempt. `WouldBlock`: the backlog is full;
@@ -34,14 +40,23 @@ pub fn connect(path: &str, expected: Expected) -> io::Result<UnixStream> {
             ),
         ));
     }
-    let stream = connect_nonblocking(path)?;
-    let uid = peer_uid(stream.as_raw_fd())?;
-    if uid != expected.listener_uid {
+    if expected.file.is_some_and(|f| f != (meta.dev(), meta.ino())) {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
-                "the listener at {} was made by uid {}, not by the Apache parent (uid {}): not used",
-                path, uid, expected.listener_uid
+                "{} is not the socket the Apache parent made for this group (it was replaced): not used",
+                path
+            ),
+        ));
+    }
+    let stream = connect_nonblocking(path)?;
+    let cred = peer(stream.as_raw_fd())?;
+    if cred.uid != expected.listener_uid || cred.pid != expected.listener_pid {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the listener at {} was made by pid {} uid {}, not by the Apache parent (pid {} uid {}): not used",
+                path, cred.pid, cred.uid, expected.listener_pid, expected.listener_uid
             ),
         ));
     }
