@@ -110,30 +110,33 @@ fn daemon_pid(s: &Server) -> u32 {
 
 /// Serves the test's requests under `module` (None: ours) with an ingester
 /// listening; what it received once the server stopped, and the daemon's pid.
+/// Telemetry to the ingester at `sock`, a daemon group at /d and embedded
+/// mode at /e, both running `dir`'s app.
+fn config(sock: &Path, dir: &Path) -> String {
+    format!(
+        "WSGITelemetryService unix:{} interval=0.5\n\
+         WSGISlowRequests 1\n\
+         WSGITelemetryOptions +CaptureUserAgent\n\
+         WSGIDaemonProcess tele processes=1 threads=3\n\
+         WSGIScriptAlias /d {d}/app.wsgi process-group=tele\n\
+         WSGIScriptAlias /e {d}/app.wsgi\n{sockets}\n",
+        sock.display(),
+        d = dir.display(),
+        // mod_wsgi 6.1.1's own default (/var/run/apache2) exists only
+        // once Debian's init script has run.
+        sockets = common::vs61::SOCKETS
+    )
+}
+
 fn exercise(tag: &str, module: Option<&str>) -> (Vec<Value>, u32) {
     let dir = temp_dir(&format!("{tag}-app"));
     write_file(&dir, "app.wsgi", APP);
     let (ingester, sock) = Ingester::start(&dir);
-    let d = dir.display();
     match module {
         Some(m) => std::env::set_var("MOD_WSGI_RS_SO", m),
         None => std::env::remove_var("MOD_WSGI_RS_SO"),
     }
-    let mut s = Server::start(
-        tag,
-        &format!(
-            "WSGITelemetryService unix:{} interval=0.5\n\
-             WSGISlowRequests 1\n\
-             WSGITelemetryOptions +CaptureUserAgent\n\
-             WSGIDaemonProcess tele processes=1 threads=3\n\
-             WSGIScriptAlias /d {d}/app.wsgi process-group=tele\n\
-             WSGIScriptAlias /e {d}/app.wsgi\n{sockets}\n",
-            sock.display(),
-            // mod_wsgi 6.1.1's own default (/var/run/apache2) exists only
-            // once Debian's init script has run.
-            sockets = common::vs61::SOCKETS
-        ),
-    );
+    let mut s = Server::start(tag, &config(&sock, &dir));
     std::env::remove_var("MOD_WSGI_RS_SO");
     let daemon = daemon_pid(&s);
     assert!(daemon > 0);

@@ -90,39 +90,21 @@ pub fn snapshot() -> Option<Scoreboard> {
     }
 }
 
-/// In a daemon right after fork: Apache's scoreboard is the parent's
-/// shared memory, with every Apache worker's client address and request
-/// line (query strings included) and fields the parent acts on. A daemon
-/// keeps none of it writable: with `server-metrics=Off` the mapping is
-/// removed (and the image forgotten, so nothing reads it), with `On` it
-/// stays readable only. Err: what could not be done (the daemon stops).
-pub fn restrict_in_daemon(readable: bool) -> Result<(), String> {
-    // SAFETY: reading the pointer the MPM set before any fork.
-    let image = unsafe { ffi::ap_scoreboard_image };
-    if image.is_null() {
-        return Ok(());
-    }
-    // SAFETY: the image is the parent's (heap) record of the shared
-    // memory; `global` points into the shared mapping.
-    let inside = unsafe { (*image).global } as usize;
-    let (start, end) = crate::os::process::mapping_containing(inside)
-        .ok_or("the scoreboard's shared memory is not in /proc/self/maps")?;
-    let len = end - start;
-    if readable {
-        // SAFETY: the whole mapping found above; reads stay valid.
-        if unsafe { libc::mprotect(start as *mut libc::c_void, len, libc::PROT_READ) } != 0 {
-            return Err(format!("mprotect: {}", std::io::Error::last_os_error()));
-        }
-        return Ok(());
-    }
-    // SAFETY: nothing in a daemon refers to the image past this point but
-    // through `ap_scoreboard_image`, which is cleared first (every reader
-    // checks it for null); then the mapping goes.
+/// An address inside the scoreboard's shared memory (None: this process
+/// has no scoreboard).
+pub fn shared_address() -> Option<usize> {
+    // SAFETY: reading the pointer the MPM set before any fork; `global`
+    // points into the shared mapping.
     unsafe {
-        std::ptr::addr_of_mut!(ffi::ap_scoreboard_image).write(std::ptr::null_mut());
-        if libc::munmap(start as *mut libc::c_void, len) != 0 {
-            return Err(format!("munmap: {}", std::io::Error::last_os_error()));
-        }
+        let image = ffi::ap_scoreboard_image;
+        (!image.is_null()).then(|| (*image).global as usize)
     }
-    Ok(())
+}
+
+/// Forgets the scoreboard in this process (a daemon about to unmap it):
+/// every reader checks the image for null.
+pub fn forget() {
+    // SAFETY: a daemon's own copy of the pointer; nothing holds a
+    // reference derived from it at this point (right after fork).
+    unsafe { std::ptr::addr_of_mut!(ffi::ap_scoreboard_image).write(std::ptr::null_mut()) };
 }

@@ -24,11 +24,25 @@ pub(super) fn close_inherited(g: &DaemonGroup, parent_pipe: RawFd) {
     super::secret::keep_only(&g.spec.name);
 }
 
-/// Apache's scoreboard: gone, or read-only with `server-metrics=On`
-/// (docs/security.md).
+/// Apache's scoreboard is the parent's shared memory, with every Apache
+/// worker's client address and request line (query strings included) and
+/// fields the parent acts on. A daemon keeps none of it writable: with
+/// `server-metrics=Off` the mapping is removed (and forgotten, so nothing
+/// reads it), with `On` it stays readable only (docs/security.md).
 pub(super) fn restrict_scoreboard(g: &DaemonGroup) -> Result<(), String> {
-    crate::apache::scoreboard::restrict_in_daemon(g.spec.server_metrics)
-        .map_err(|e| format!("cannot restrict Apache's scoreboard: {}", e))
+    use crate::os::process;
+    let Some(inside) = crate::apache::scoreboard::shared_address() else {
+        return Ok(());
+    };
+    let (start, end) = process::mapping_containing(inside)
+        .ok_or("cannot restrict Apache's scoreboard: its memory is not in /proc/self/maps")?;
+    let done = if g.spec.server_metrics {
+        process::make_read_only(start, end)
+    } else {
+        crate::apache::scoreboard::forget();
+        process::unmap(start, end)
+    };
+    done.map_err(|e| format!("cannot restrict Apache's scoreboard: {}", e))
 }
 
 pub(super) fn set_identity(g: &DaemonGroup) -> Result<(), String> {

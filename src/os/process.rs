@@ -150,3 +150,21 @@ pub fn mapping_containing(addr: usize) -> Option<(usize, usize)> {
         (a <= addr && addr < b).then_some((a, b))
     })
 }
+
+/// Removes the mapping [start, end) from this process.
+pub fn unmap(start: usize, end: usize) -> io::Result<()> {
+    // SAFETY: the caller names a whole mapping nothing will touch again.
+    match unsafe { libc::munmap(start as *mut libc::c_void, end - start) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// Makes the mapping [start, end) read-only in this process.
+pub fn make_read_only(start: usize, end: usize) -> io::Result<()> {
+    // SAFETY: changes only the protection of a whole mapping; reads stay valid.
+    match unsafe { libc::mprotect(start as *mut libc::c_void, end - start, libc::PROT_READ) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
