@@ -6,12 +6,11 @@
 
 mod common;
 
-use common::hardening::{app_dir, is_root};
+use common::hardening::{app_dir, group_socket, is_root};
 use common::{configtest, Server};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 use std::time::Duration;
 
 fn two_groups(tag: &str, dir: &std::path::Path) -> String {
@@ -22,24 +21,6 @@ fn two_groups(tag: &str, dir: &std::path::Path) -> String {
          WSGIScriptAlias /other {d}/app.wsgi process-group=other\n\
          # {tag}\n",
         d = dir.display()
-    )
-}
-
-/// Group `name`'s socket, as its daemon's ready line names it.
-fn group_socket(s: &Server, name: &str) -> PathBuf {
-    let ready = format!("process='{name}'): daemon process 1 ready");
-    assert!(
-        s.wait_for_log(&ready, Duration::from_secs(20)),
-        "{}",
-        s.logs()
-    );
-    let line = s.log_line(&ready);
-    PathBuf::from(
-        line.split("socket ")
-            .nth(1)
-            .unwrap()
-            .trim()
-            .trim_end_matches(')'),
     )
 }
 

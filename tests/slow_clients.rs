@@ -5,32 +5,9 @@
 
 mod common;
 
-use common::{temp_dir, write_file, Server};
-use std::fs;
+use common::hardening::server;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn server(tag: &str, options: &str, extra: &str) -> (Server, PathBuf) {
-    let dir = temp_dir(tag);
-    write_file(&dir, "app.wsgi", include_str!("apps/hardening.wsgi"));
-    let markers = dir.join("markers");
-    fs::create_dir_all(&markers).unwrap();
-    fs::set_permissions(&markers, fs::Permissions::from_mode(0o777)).unwrap();
-    let conf = format!(
-        "WSGIDaemonProcess site {options}\n\
-         WSGIScriptAlias /app {d}/app.wsgi process-group=site\n{extra}",
-        d = dir.display()
-    );
-    let s = Server::start(tag, &conf);
-    assert!(
-        s.wait_for_log("daemon process 1 ready", Duration::from_secs(20)),
-        "daemons did not start\n{}",
-        s.logs()
-    );
-    (s, dir)
-}
 
 /// Sends a request with a large body very slowly (100 bytes every 200 ms)
 /// until `for_at_most` or the server closes: a slow client.

@@ -1,5 +1,7 @@
 # The soak test's application: each path is one kind of traffic.
 import os
+import tempfile
+import threading
 
 BIG = b'x' * (80 << 20)
 MIB = b'y' * (1 << 20)
@@ -39,6 +41,16 @@ def application(environ, start_response):
         body = ('%d %d' % (os.getpid(), count)).encode()
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return [body]
+    if path == '/truncate':
+        # A file_wrapper response whose file this process cuts to nothing
+        # 20 ms later, while Apache may still be sending it (what a
+        # hostile daemon could do): the Apache child must not care.
+        f = tempfile.TemporaryFile()
+        f.write(os.urandom(1 << 20))
+        f.seek(0)
+        threading.Timer(0.02, os.ftruncate, (f.fileno(), 0)).start()
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return environ['wsgi.file_wrapper'](f, 65536)
     if path == '/raise':
         raise RuntimeError('an error on purpose (soak test)')
     start_response('404 Not Found', [('Content-Type', 'text/plain')])

@@ -2,8 +2,11 @@
 graceful restart every 60 s, sampling every process of the server.
 
 Traffic (loopback only, bounded by the duration): GET, POST (small and
-256 KiB), a wsgi.file_wrapper file, 1 MiB and (rarely) 80 MiB bodies, and
-an application error, half of it to a daemon group, half embedded. Every
+256 KiB), a wsgi.file_wrapper file, one whose file the application cuts
+short while it is sent, 1 MiB and (rarely) 80 MiB bodies, and an
+application error, half of it to a daemon group, half embedded. Beside
+it, local connections to the daemon socket that trickle a byte a second
+without the secret (as a process running as Apache's User could). Every
 10 s it samples, per process role (parent, Apache children, daemons):
 RSS, open descriptors and threads, plus the number of socket files and
 the number of processes of each role, and the most Python interpreters
@@ -71,7 +74,37 @@ MIX = [
     (10, 'GET', '/1m', None),
     (1, 'GET', '/80m', None),
     (4, 'GET', '/raise', None),
+    (5, 'GET', '/truncate', None),
 ]
+
+
+def trickler(root, deadline, counts, n=4):
+    """`n` connections to the newest daemon socket, each sending the start
+    of a Request frame one byte a second; one the daemon closes is made
+    again (counted as 'trickle closed')."""
+    prefix = bytes([1, 0, 0, 16, 0, 2]) + bytes(64)
+    conns = []
+    while time.monotonic() < deadline:
+        socks = sorted((n for n in os.listdir(root) if n.endswith('.sock')),
+                       key=lambda n: os.stat(os.path.join(root, n)).st_mtime)
+        while socks and len(conns) < n:
+            try:
+                c = socket.socket(socket.AF_UNIX)
+                c.connect(os.path.join(root, socks[-1]))
+                conns.append([c, 0])
+            except OSError:
+                break
+        for c in list(conns):
+            try:
+                c[0].send(prefix[c[1] % len(prefix):][:1])
+                c[1] += 1
+            except OSError:
+                counts.add('trickle closed')
+                c[0].close()
+                conns.remove(c)
+        time.sleep(1)
+    for c in conns:
+        c[0].close()
 
 
 class Counts:
@@ -90,7 +123,9 @@ def client(port, deadline, counts, seed):
     conn = None
     while time.monotonic() < deadline:
         _, method, path, body = rnd.choices(MIX, weights)[0]
-        mount = rnd.choice(['/d', '/e'])
+        # (A file cut short under Apache is a daemon's lie; in embedded
+        # mode the file is Apache's own to map, as with EnableMMAP.)
+        mount = '/d' if path == '/truncate' else rnd.choice(['/d', '/e'])
         try:
             if conn is None:
                 conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
@@ -210,6 +245,7 @@ def main():
         counts = Counts()
         workers = [threading.Thread(target=client, args=(port, end, counts, i), daemon=True)
                    for i in range(args.clients)]
+        workers.append(threading.Thread(target=trickler, args=(root, end, counts), daemon=True))
         for w in workers:
             w.start()
         series = {}
@@ -269,9 +305,10 @@ def main():
         with open(os.path.join(root, 'error.log'), errors='replace') as f:
             log = f.read()
         print()
-        print('error log: %d lines, %d with "refused", %d with "closed the connection", %d tracebacks'
+        print('error log: %d lines, %d with "refused", %d with "closed the connection", %d tracebacks, '
+              '%d processes died of a signal'
               % (log.count('\n'), log.count('refused'), log.count('closed the connection'),
-                 log.count('Traceback')))
+                 log.count('Traceback'), log.count('exit signal')))
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         try:

@@ -332,8 +332,18 @@ pub(crate) fn check_socket_dir(prefix: &str) -> Result<Option<String>, String> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let meta = std::fs::metadata(dir)
-        .map_err(|e| format!("the daemon socket directory {}: {}", dir.display(), e))?;
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        // Not there yet (at configtest): binding the socket says so at start.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(format!(
+                "the daemon socket directory {}: {}",
+                dir.display(),
+                e
+            ))
+        }
+    };
     let mode = meta.mode();
     let others_write = mode & 0o022 != 0;
     let sticky_roots = mode & 0o1000 != 0 && meta.uid() == 0;

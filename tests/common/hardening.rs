@@ -45,9 +45,20 @@ pub fn server(tag: &str, options: &str, extra: &str) -> (Server, PathBuf) {
     (s, dir)
 }
 
-/// The group's socket, as its daemon's ready line names it.
+/// Group `site`'s socket, as its daemon's ready line names it.
 pub fn socket_path(s: &Server) -> PathBuf {
-    let line = s.log_line("daemon process 1 ready");
+    group_socket(s, "site")
+}
+
+/// Group `name`'s socket, as its daemon's ready line names it.
+pub fn group_socket(s: &Server, name: &str) -> PathBuf {
+    let ready = format!("process='{name}'): daemon process 1 ready");
+    assert!(
+        s.wait_for_log(&ready, Duration::from_secs(20)),
+        "{}",
+        s.logs()
+    );
+    let line = s.log_line(&ready);
     let path = line
         .split("socket ")
         .nth(1)
@@ -65,9 +76,10 @@ pub fn daemon_pid(s: &Server) -> i32 {
     pid.split(',').next().unwrap().parse().unwrap()
 }
 
-/// Runs `cmd` as Apache's User when the tests run as root (as a CGI or an
-/// embedded app of another site would), else as ourselves.
-pub fn as_apache_user(cmd: &[&str]) -> std::process::Output {
+/// `cmd` as a command that runs as Apache's User when the tests run as
+/// root (as a CGI or an embedded app of another site would), else as
+/// ourselves.
+fn apache_user_command(cmd: &[&str]) -> std::process::Command {
     let mut full: Vec<&str> = Vec::new();
     if is_root() {
         full.extend([
@@ -78,8 +90,14 @@ pub fn as_apache_user(cmd: &[&str]) -> std::process::Output {
         ]);
     }
     full.extend(cmd);
-    std::process::Command::new(full[0])
-        .args(&full[1..])
+    let mut c = std::process::Command::new(full[0]);
+    c.args(&full[1..]);
+    c
+}
+
+/// Runs `cmd` as Apache's User (see `apache_user_command`) to its end.
+pub fn as_apache_user(cmd: &[&str]) -> std::process::Output {
+    apache_user_command(cmd)
         .output()
         .expect("running the command")
 }
@@ -90,18 +108,7 @@ pub struct Background(pub std::process::Child);
 
 impl Background {
     pub fn as_apache_user(cmd: &[&str]) -> Background {
-        let mut full: Vec<&str> = Vec::new();
-        if is_root() {
-            full.extend([
-                "setpriv",
-                "--reuid=nobody",
-                "--regid=nogroup",
-                "--clear-groups",
-            ]);
-        }
-        full.extend(cmd);
-        let child = std::process::Command::new(full[0])
-            .args(&full[1..])
+        let child = apache_user_command(cmd)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("starting the command");

@@ -108,7 +108,7 @@ pub fn state_of(handle: *mut py::PyObject) -> PyResult<StateGuard> {
     take(shared_of(handle)?).ok_or_else(|| {
         raise_runtime(
             "this request's wsgi.input, write() or file_wrapper is in use by another \
-             thread: one request's I/O must come from one thread at a time",
+             thread (or by a call still in progress): one request's I/O goes one call at a time",
         );
         PyErrSet
     })

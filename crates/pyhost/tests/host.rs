@@ -198,6 +198,56 @@ def application(environ, start_response):
     assert_eq!(rec.lock().unwrap().finished, Some(true));
 }
 
+fn one_call_at_a_time_and_head_answers_are_whole(s: &Scripts) {
+    // A call made while another on the same request is in progress (here
+    // from inside a read, which is asking for its size) is a RuntimeError,
+    // never a second use of the request's state.
+    let app = s.write(
+        "reentry",
+        r#"
+def application(environ, start_response):
+    if environ['REQUEST_METHOD'] == 'HEAD':
+        # Werkzeug's way: the GET's Content-Length, no body.
+        start_response('200 OK', [('Content-Length', '11')])
+        return []
+    seen = []
+    class Size:
+        # read(Size()): the native read takes the request, then asks for
+        # the size, which reads the same request again.
+        def __lt__(self, other):
+            return False
+        def __index__(self):
+            try:
+                environ['wsgi.input'].read(1)
+                seen.append('read')
+            except RuntimeError as e:
+                seen.append(str(e))
+            return 1
+    environ['wsgi.input'].read(Size())
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [seen[0].encode()]
+"#,
+    );
+    let (io, _) = RecordingIo::new(b"x");
+    let (outcome, rec) = request(&app, "", io, &cgi("GET", "/", &[]));
+    assert_eq!(outcome, Outcome::Done);
+    assert!(
+        text(&rec).contains("in use by another thread"),
+        "{}",
+        text(&rec)
+    );
+    let (io, _) = RecordingIo::new(b"");
+    let (outcome, rec) = request(&app, "", io, &cgi("HEAD", "/", &[]));
+    assert_eq!(outcome, Outcome::Done);
+    let r = rec.lock().unwrap();
+    assert_eq!(r.finished, Some(false), "a HEAD answer is not short");
+    assert!(
+        r.logs.iter().all(|(l, _)| *l != level::WARNING),
+        "{:?}",
+        r.logs
+    );
+}
+
 fn file_wrapper_hands_files_over(s: &Scripts) {
     let data = s.path("data.bin");
     std::fs::write(&data, b"0123456789").unwrap();
@@ -445,6 +495,10 @@ fn main() {
         (
             "file_wrapper_hands_files_over",
             file_wrapper_hands_files_over,
+        ),
+        (
+            "one_call_at_a_time_and_head_answers_are_whole",
+            one_call_at_a_time_and_head_answers_are_whole,
         ),
         ("close_is_always_called", close_is_always_called),
         (
