@@ -174,9 +174,6 @@ fn child_init(pchild: Pool<'_>, s: Server) {
         log::server(ffi::APLOG_CRIT, Some(s), &msg);
         return;
     }
-    if let Some(t) = settings.telemetry_settings() {
-        crate::telemetry::start(t);
-    }
     // The child pool goes when the MPM stops this child (after its worker
     // threads were joined): tell every interpreter why, bounded well inside
     // Apache's SIGKILL (~9 s into `stop`).
@@ -199,6 +196,11 @@ fn child_init(pchild: Pool<'_>, s: Server) {
             stop();
         }
     }));
+    // Only once a stop is sure to be reported: a child that says it
+    // started always says it stopped.
+    if let Some(t) = settings.telemetry_settings() {
+        crate::telemetry::start(t);
+    }
     crate::import_scripts::preload_for("", Some(s));
 }
 

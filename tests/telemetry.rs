@@ -191,9 +191,13 @@ fn exercise(tag: &str, module: Option<&str>) -> (Vec<Value>, u32) {
             .iter()
             .all(|st| !of(all, "process_stopped", |q| q == pid(st)).is_empty())
     };
-    wait_until(Duration::from_secs(10), || {
+    let all_stopped = wait_until(Duration::from_secs(10), || {
         every_child_stopped(&ingester.samples())
     });
+    if !all_stopped {
+        // check_children names the child; this says what the server saw.
+        eprintln!("{}", s.logs());
+    }
     (ingester.samples(), daemon)
 }
 

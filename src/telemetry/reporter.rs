@@ -52,8 +52,11 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-/// How long a stop's report waits for room in the ingester's queue.
-const STOP_SEND_PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long a stop's report waits for room in the ingester's queue: every
+/// process of the server stops at once, and an ingester slowed by a busy
+/// machine drains its queue (often 10 datagrams) slowly; well inside the
+/// seconds Apache gives a stopping child.
+const STOP_SEND_PATIENCE: std::time::Duration = std::time::Duration::from_millis(1000);
 
 impl Reporter {
     /// Opens the socket and turns on the accounting the reports need.
