@@ -9,20 +9,26 @@ MARKER_DIR = os.path.join(os.path.dirname(__file__), 'markers')
 
 
 def _in_threads(call, times, threads=4):
-    """Runs `call` `times` times in each of `threads` threads at once;
-    (calls that went through, calls refused with RuntimeError)."""
+    """Runs `call` in each of `threads` threads at once until it went
+    through `times` times there (or returned b'': the end), retrying a
+    call refused with RuntimeError after a millisecond, for 30 s at most;
+    (calls that went through, calls refused)."""
     done, refused, lock = [0], [0], threading.Lock()
+    deadline = time.monotonic() + 30
 
     def run():
-        for _ in range(times):
+        ok = 0
+        while ok < times and time.monotonic() < deadline:
             try:
                 if call() == b'':
                     return
+                ok += 1
                 with lock:
                     done[0] += 1
             except RuntimeError:
                 with lock:
                     refused[0] += 1
+                time.sleep(0.001)
     workers = [threading.Thread(target=run) for _ in range(threads)]
     for w in workers:
         w.start()
@@ -41,7 +47,7 @@ def _threads_read(environ, start_response):
         data = stream.read(8192)
         got.append(len(data))
         return data
-    counts = _in_threads(read_some, 400)
+    counts = _in_threads(read_some, 1 << 20)
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [b'%d %d %d' % ((sum(got),) + counts)]
 
