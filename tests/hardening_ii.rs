@@ -248,8 +248,15 @@ fn several_python_threads_on_one_request_are_refused_not_undefined() {
         let (body, counts) = text.rsplit_once('\n').expect("the counts");
         let mut c = counts.split(' ').map(|n| n.parse::<usize>().unwrap());
         let (done, refused) = (c.next().unwrap(), c.next().unwrap());
-        assert_eq!(done, 200, "{mount}: every write went through once: {counts}");
-        assert_eq!(body.len(), 200 * 1000, "{mount}: {counts} ({refused} refused)");
+        assert_eq!(
+            done, 200,
+            "{mount}: every write went through once: {counts}"
+        );
+        assert_eq!(
+            body.len(),
+            200 * 1000,
+            "{mount}: {counts} ({refused} refused)"
+        );
         assert!(body.bytes().all(|b| b == b'x'), "{mount}");
         // Reads: every byte of a 1 MiB body, exactly once.
         let body = vec![b'b'; 1 << 20];

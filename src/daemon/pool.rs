@@ -7,7 +7,6 @@
 use super::conn::FramedConn;
 use super::group::DaemonGroup;
 use super::preauth::Step;
-use super::secret;
 use super::serve::serve_connection;
 use super::state::Daemon;
 use crate::apache::{ffi, log};
@@ -59,15 +58,13 @@ pub(super) fn accept_loop(listener: &UnixListener, d: &Daemon) {
             if ready == d.stop_event.fd() {
                 return;
             }
-            let secret = secret::token(&g.spec.name);
-            let secret = secret.as_ref().map(|t| &t[..]);
             if ready == g.listener {
                 // Counted busy only once it has shown the secret.
                 match listener.accept() {
-                    Ok((stream, _)) => authentic(d, d.gate.admit(stream, secret, &d.epoll)),
+                    Ok((stream, _)) => authentic(d, d.gate.admit(stream, &d.epoll)),
                     Err(e) => Some(Err(e)),
                 }
-            } else if let Some(step) = d.gate.ready(ready, secret, &d.epoll) {
+            } else if let Some(step) = d.gate.ready(ready, &d.epoll) {
                 authentic(d, step)
             } else {
                 let mut idle = d.idle.lock().unwrap_or_else(|e| e.into_inner());

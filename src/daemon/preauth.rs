@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 use super::conn::FramedConn;
+use super::secret::Token;
 use super::socket;
 use crate::apache::{ffi, log};
 use crate::os::Epoll;
@@ -44,8 +45,10 @@ struct RefusalCount {
 }
 
 /// The daemon's connections that have not shown the secret yet.
-#[derive(Default)]
 pub(super) struct Gate {
+    /// The group's secret (None: this daemon holds none, so nothing is
+    /// authentic).
+    secret: Option<Token>,
     pending: Mutex<Vec<Pending>>,
     refusals: Mutex<Vec<RefusalCount>>,
 }
@@ -59,9 +62,17 @@ pub(super) enum Step {
 }
 
 impl Gate {
+    pub(super) fn new(secret: Option<Token>) -> Gate {
+        Gate {
+            secret,
+            pending: Mutex::new(Vec::new()),
+            refusals: Mutex::new(Vec::new()),
+        }
+    }
+
     /// A connection just accepted: judged on what it has sent already,
     /// else kept waiting (armed in `epoll`).
-    pub(super) fn admit(&self, stream: UnixStream, secret: Option<&[u8]>, ep: &Epoll) -> Step {
+    pub(super) fn admit(&self, stream: UnixStream, ep: &Epoll) -> Step {
         if stream.set_nonblocking(true).is_err() {
             return Step::Nothing;
         }
@@ -71,16 +82,16 @@ impl Gate {
             len: 0,
             deadline: Instant::now() + PREAUTH_DEADLINE,
         };
-        self.advance(p, secret, ep)
+        self.advance(p, ep)
     }
 
     /// Whether `fd` is a connection waiting here; if so, reads what it sent.
-    pub(super) fn ready(&self, fd: RawFd, secret: Option<&[u8]>, ep: &Epoll) -> Option<Step> {
+    pub(super) fn ready(&self, fd: RawFd, ep: &Epoll) -> Option<Step> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let at = pending.iter().position(|p| p.stream.as_raw_fd() == fd)?;
         let p = pending.swap_remove(at);
         drop(pending);
-        Some(self.advance(p, secret, ep))
+        Some(self.advance(p, ep))
     }
 
     /// Closes the connections whose time is up (called on every turn of
@@ -105,7 +116,7 @@ impl Gate {
         }
     }
 
-    fn advance(&self, mut p: Pending, secret: Option<&[u8]>, ep: &Epoll) -> Step {
+    fn advance(&self, mut p: Pending, ep: &Epoll) -> Step {
         loop {
             match (&p.stream).read(&mut p.got[p.len..]) {
                 Ok(0) => {
@@ -129,7 +140,7 @@ impl Gate {
                 break;
             }
         }
-        match judge(&p.got[..p.len], secret) {
+        match judge(&p.got[..p.len], self.secret.as_ref().map(|t| &t[..])) {
             Verdict::Incomplete => {
                 self.wait(p, ep);
                 Step::Nothing

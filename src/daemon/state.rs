@@ -53,6 +53,7 @@ pub(super) struct Daemon {
 impl Daemon {
     pub(super) fn new(group: Arc<DaemonGroup>, index: u32) -> Result<Daemon, String> {
         let (epoll, stop_event) = super::pool::epoll_set(group.listener)?;
+        let gate = super::preauth::Gate::new(super::secret::token(&group.spec.name));
         Ok(Daemon {
             group,
             index,
@@ -65,7 +66,7 @@ impl Daemon {
             accept_lock: Mutex::new(()),
             stop_accepting: AtomicBool::new(false),
             idle: Mutex::new(Vec::new()),
-            gate: Default::default(),
+            gate,
             epoll,
             stop_event,
             script_mtimes: Mutex::new(Vec::new()),
