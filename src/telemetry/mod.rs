@@ -19,15 +19,21 @@ pub use reporter::Settings;
 use records::Stopped;
 use reporter::Reporter;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 static REPORTER: OnceLock<Reporter> = OnceLock::new();
 static STOPPING_SENT: AtomicBool = AtomicBool::new(false);
 static STOPPED_SENT: AtomicBool = AtomicBool::new(false);
+/// Whether the process has decided to stop. A reporter starts (and says
+/// `process_started`) only under this lock and only before that decision,
+/// so a process that said it started always says it stopped: a prefork
+/// child stopped while it was still starting says neither.
+static STOP_DECIDED: Mutex<bool> = Mutex::new(false);
 
 /// Starts the reporter in this process (after Python was initialised).
 pub fn start(s: Settings) {
-    if REPORTER.get().is_some() {
+    let decided = STOP_DECIDED.lock().unwrap_or_else(|e| e.into_inner());
+    if *decided || REPORTER.get().is_some() {
         return;
     }
     match Reporter::new(s) {
@@ -45,6 +51,7 @@ pub fn start(s: Settings) {
 
 /// The process decided to stop (once; before it drains).
 pub fn stopping(reason: &str) {
+    *STOP_DECIDED.lock().unwrap_or_else(|e| e.into_inner()) = true;
     let Some(r) = REPORTER.get() else { return };
     if !STOPPING_SENT.swap(true, Ordering::SeqCst) {
         r.send_stopping(reason, pyhost::metrics::active());
@@ -54,8 +61,8 @@ pub fn stopping(reason: &str) {
 /// The process is about to end: the interval so far, then STOPPED (once).
 /// `flush`: false on a forced exit, where only STOPPED is sent.
 pub fn stopped(reason: &str, active_at_exit: u64, flush: bool) {
-    let Some(r) = REPORTER.get() else { return };
     stopping(reason);
+    let Some(r) = REPORTER.get() else { return };
     if STOPPED_SENT.swap(true, Ordering::SeqCst) {
         return;
     }
