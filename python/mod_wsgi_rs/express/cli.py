@@ -24,7 +24,9 @@ Commands:
                                     copy the module into Apache's modules
                                     directory; print the lines for it
 
-"mod_wsgi-express COMMAND --help" lists a command's options.'''
+"mod_wsgi-express COMMAND --help" lists a command's options, the options
+of mod_wsgi-express refused here (with what to use instead) and examples;
+"mod_wsgi-express --version" says which mod_wsgi-rs and Python this is.'''
 
 
 def _fail(message):
@@ -109,6 +111,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ('-h', '--help', 'help'):
         print(USAGE)
+        return
+    if argv[0] == '--version':
+        print(options.version())
         return
     command = COMMANDS.get(argv[0])
     if command is None:

@@ -4,7 +4,9 @@ metavars and defaults. Options we do not support are still listed (so
 given, never ignored."""
 
 import argparse
+import difflib
 import re
+import textwrap
 
 #: (flags, argparse keywords) of every option that takes effect here.
 SUPPORTED = [
@@ -172,6 +174,135 @@ SUPPORTED = [
     (['--setup-only'], dict(action='store_true')),
 ]
 
+#: The help of the options whose entries above carry none (kept apart so
+#: the table stays readable); every supported option has one.
+HELP = {
+    '--restart-interval': 'restart each daemon process after this long '
+                          '(0: never)',
+    '--cpu-time-limit': 'restart a daemon process once it has used this '
+                        'much CPU time (0: no limit)',
+    '--eviction-timeout': 'how long a daemon drains when sent SIGUSR1 '
+                          '(0: --graceful-timeout)',
+    '--deadlock-timeout': 'restart a daemon whose Python holds the GIL this '
+                          'long without letting go (default 60)',
+    '--inactivity-timeout': 'restart a daemon after this long without a '
+                            'request (0: never)',
+    '--interrupt-timeout': 'raise an exception in a request running longer '
+                           'than this before restarting (0: off)',
+    '--connect-timeout': 'how long Apache tries to reach a daemon before '
+                         'answering 503 (default 15)',
+    '--socket-timeout': 'how long Apache waits on a daemon socket read or '
+                        'write (default 60)',
+    '--header-timeout': "mod_reqtimeout: seconds for the request's headers "
+                        '(default 15)',
+    '--header-max-timeout': 'mod_reqtimeout: the most the header timeout '
+                            'grows to with data arriving (default 30)',
+    '--header-min-rate': 'mod_reqtimeout: bytes per second that extend the '
+                         'header timeout (default 500)',
+    '--body-timeout': "mod_reqtimeout: seconds for the request body's first "
+                      'bytes (default 15)',
+    '--body-max-timeout': 'mod_reqtimeout: the most the body timeout grows '
+                          'to (0: no limit)',
+    '--body-min-rate': 'mod_reqtimeout: bytes per second that extend the '
+                       'body timeout (default 500)',
+    '--server-backlog': "ListenBacklog: Apache's listen queue (default 500)",
+    '--daemon-backlog': "the daemon socket's listen queue (default 100)",
+    '--send-buffer-size': 'daemon socket send buffer in bytes (0: the '
+                          "system's)",
+    '--receive-buffer-size': 'daemon socket receive buffer in bytes (0: '
+                             "the system's)",
+    '--header-buffer-size': "the most bytes of a daemon response's headers "
+                            '(0: no limit beyond the frame)',
+    '--response-buffer-size': 'how much of a daemon response Apache reads '
+                              'ahead (0: the default)',
+    '--response-socket-timeout': 'how long a daemon waits to hand its '
+                                 'response to Apache (0: --socket-timeout)',
+    '--response-flush-delay': 'accepted for compatibility (responses are '
+                              'streamed as written)',
+    '--enable-sendfile': 'EnableSendfile On: files from wsgi.file_wrapper '
+                         'go out with sendfile(2)',
+    '--group': 'the group the server and daemons run as (default: the '
+               "--user's)",
+    '--map-head-to-get': 'WSGIMapHEADToGET: show HEAD requests to the app '
+                         'as GET (default Auto)',
+    '--directory-index': 'DirectoryIndex for the document root',
+    '--directory-listing': 'list directories of the document root that '
+                           'have no index',
+    '--allow-override': 'AllowOverride for the document root (repeatable)',
+    '--error-document': 'ErrorDocument STATUS URL-PATH (repeatable)',
+    '--error-override': "WSGIErrorOverride On: Apache's error pages replace "
+                        "the app's 4xx/5xx",
+    '--trust-proxy-header': 'a header from trusted proxies to believe, e.g. '
+                            'X-Forwarded-For (repeatable)',
+    '--trust-proxy': 'a proxy whose headers are believed (repeatable)',
+    '--compress-responses': 'gzip text responses (mod_deflate)',
+    '--server-metrics': "WSGIServerMetrics On: apps may read Apache's "
+                        'scoreboard (mod_wsgi.server_metrics())',
+    '--server-status': "mod_status's /server-status, for localhost only",
+    '--host-access-script': 'WSGIAccessScript: a script that allows or '
+                            'denies each client',
+    '--auth-user-script': 'WSGIAuthUserScript: a script that checks '
+                          'passwords (Basic or Digest)',
+    '--auth-type': "'Basic' (default) or 'Digest', with --auth-user-script",
+    '--auth-group-script': 'WSGIAuthGroupScript: the groups a user is in',
+    '--auth-group': 'the group --auth-group-script must place a user in '
+                    "(default 'wsgi')",
+    '--rewrite-rules': 'a file of RewriteRules for the document root '
+                       '(default: SERVER-ROOT/rewrite.conf)',
+    '--envvars-script': 'a shell script apachectl sources after envvars',
+    '--lang': 'LANG for the server and daemons (default en_US.UTF-8 where '
+              'installed, else C.UTF-8)',
+    '--locale': 'LC_ALL for the server and daemons (default: --lang)',
+    '--pid-file': "Apache's pid file (default SERVER-ROOT/httpd.pid)",
+    '--server-mpm': "Apache's MPM: event (default), worker or prefork",
+    '--log-directory': 'where the logs go (default: the server root)',
+    '--log-level': "Apache's LogLevel (default warn)",
+    '--access-log': 'write an access log',
+    '--access-log-format': "the access log's format: common (default), "
+                           'combined, or a LogFormat string',
+    '--error-log-format': "Apache's ErrorLogFormat",
+    '--error-log-name': "the error log's file name (default error_log)",
+    '--access-log-name': "the access log's file name (default access_log)",
+    '--python-eggs': 'where Python egg caches go (default '
+                     'SERVER-ROOT/python-eggs)',
+    '--httpd-executable': "Apache's httpd (default: found with apxs)",
+    '--modules-directory': "Apache's modules directory (default: found "
+                           'with apxs)',
+    '--mime-types': 'the mime.types file (default /etc/mime.types)',
+    '--process-name': "the daemons' name in ps (default (wsgi:GROUP))",
+    '--socket-prefix': 'a directory for the daemon sockets (default: the '
+                       'server root)',
+    '--chunked-request': 'WSGIChunkedRequest On: accept chunked request '
+                         'bodies',
+    '--switch-interval': "Python's thread switch interval "
+                         '(sys.setswitchinterval)',
+    '--setup-only': 'with start-server: write the server root and stop',
+}
+
+#: What to do instead of a refused option, by option (see REFUSED).
+INSTEAD = {
+    '--include-file with the directives of mod_http2, mod_ssl or '
+    'mod_headers': ['--http2', '--ssl-verify-client', '--ssl-environment',
+                    '--https-only', '--hsts-policy'],
+    '--max-clients (every worker starts at once)': [
+        '--initial-workers', '--minimum-spare-workers',
+        '--maximum-spare-workers'],
+    '--include-file with mod_proxy directives': [
+        '--proxy-timeout', '--proxy-mount-point', '--proxy-url-alias',
+        '--proxy-virtual-host'],
+    '--include-file with WSGITelemetryService and WSGISlowRequests': [
+        '--telemetry-service', '--enable-telemetry', '--telemetry-ui-port',
+        '--telemetry-interval', '--telemetry-options', '--slow-requests'],
+    '--log-level info (start-up is logged to the error log)': [
+        '--startup-log', '--startup-log-name', '--verbose-debugging'],
+    '--log-to-terminal and the rotation of whatever collects it '
+    '(journald, logrotate, your container runtime)': [
+        '--rotate-logs', '--max-log-size', '--rotatelogs-executable'],
+    'PYTHONWARNINGS in --envvars-script': ['--python-warnings'],
+    '--include-file with AddHandler, mod_php or mod_cgi directives': [
+        '--add-handler', '--with-php5', '--with-cgi'],
+}
+
 #: mod_wsgi-express options that do not take effect here, with how many
 #: values each takes: given, they are an error naming them.
 REFUSED = {
@@ -202,31 +333,88 @@ class OptionError(Exception):
     """A bad command line: the message names the option."""
 
 
+def instead_of(flag):
+    """What to do instead of a refused option (None: nothing here does)."""
+    return next((alt for alt, flags in INSTEAD.items() if flag in flags), None)
+
+
 class _Parser(argparse.ArgumentParser):
-    # One line naming the problem, exit status 2, as a script expects.
+    # One line naming the problem, exit status 2, as a script expects; an
+    # unknown option gets the nearest known name.
     def error(self, message):
+        unknown = message.split('unrecognized arguments: ', 1)[1:]
+        words = unknown[0].split() if unknown else []
+        if words and words[0].startswith('--'):
+            known = [f for a in self._actions for f in a.option_strings
+                     if a.help is not argparse.SUPPRESS]
+            near = difflib.get_close_matches(words[0].split('=')[0], known,
+                                             1, 0.75)
+            if near:
+                message += ' (did you mean %s?)' % near[0]
         raise OptionError(message)
 
 
 class _Refuse(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
+        alt = instead_of(option_string)
         raise OptionError('%s is an option of mod_wsgi-express that '
-                          'mod_wsgi-rs does not support' % option_string)
+                          'mod_wsgi-rs does not support%s' % (
+                              option_string,
+                              '; instead: %s' % alt if alt else ''))
+
+
+EXAMPLES = """examples:
+  mod_wsgi-express %(cmd)s app.wsgi --port 8000
+  mod_wsgi-express %(cmd)s --application-type module mysite.wsgi \\
+      --working-directory /srv/mysite --url-alias /static /srv/mysite/static
+  sudo mod_wsgi-express %(cmd)s app.wsgi --port 80 --user www-data \\
+      --processes 2 --threads 8 --access-log
+"""
+
+
+def _refused_text():
+    """The refused options, compactly, with what to do instead."""
+    lines = ['options of mod_wsgi-express refused here (an error if given):']
+    listed = set()
+    wrap = textwrap.TextWrapper(width=78, initial_indent='  ',
+                                subsequent_indent='  ',
+                                break_on_hyphens=False)
+    for alt, flags in INSTEAD.items():
+        lines += wrap.wrap(', '.join(flags))
+        lines += textwrap.wrap('instead: ' + alt, width=78,
+                               initial_indent='      ',
+                               subsequent_indent='      ')
+        listed.update(flags)
+    lines += wrap.wrap(', '.join(sorted(f for f in REFUSED if f not in listed)))
+    lines.append('      (nothing here takes their place)')
+    return '\n'.join(lines)
+
+
+def version():
+    """What --version prints."""
+    import sys
+    from .. import __version__
+    return 'mod_wsgi-express (mod_wsgi-rs %s) for Python %d.%d' % (
+        (__version__,) + sys.version_info[:2])
 
 
 def parser(command):
     """The parser of `mod_wsgi-express COMMAND [script] [options]`."""
     p = _Parser(prog='mod_wsgi-express %s' % command,
-                usage='%(prog)s [script] [options]')
+                usage='%(prog)s [script] [options]',
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog='%s\n\n%s' % (_refused_text(),
+                                    EXAMPLES % {'cmd': command}))
     p.add_argument('entry', nargs='?', metavar='script',
                    help='the WSGI script file or module')
+    p.add_argument('--version', action='version', version=version())
     for flags, kwargs in SUPPORTED:
+        kwargs = dict(kwargs)
+        kwargs.setdefault('help', HELP.get(flags[0]))
         p.add_argument(*flags, **kwargs)
-    refused = p.add_argument_group('mod_wsgi-express options mod_wsgi-rs '
-                                   'refuses (an error if given)')
     for flag, nargs in sorted(REFUSED.items()):
-        refused.add_argument(flag, action=_Refuse, nargs=nargs or 0,
-                             help='not supported here')
+        p.add_argument(flag, action=_Refuse, nargs=nargs or 0,
+                       help=argparse.SUPPRESS)
     return p
 
 
