@@ -32,8 +32,16 @@ fn help_version_and_hints() {
         ])
         .output()
         .unwrap();
-    assert!(undescribed.status.success(), "{}", String::from_utf8_lossy(&undescribed.stderr));
-    assert_eq!(String::from_utf8_lossy(&undescribed.stdout).trim(), "", "options without help");
+    assert!(
+        undescribed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&undescribed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&undescribed.stdout).trim(),
+        "",
+        "options without help"
+    );
     let out = express(&venv, &["start-server", "--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
@@ -49,7 +57,10 @@ fn help_version_and_hints() {
     }
     // Refused options are listed once, compactly, not one help entry each.
     assert_eq!(help.matches("--enable-debugger").count(), 1, "{help}");
-    assert!(!help.contains("ADD_HANDLER"), "no argparse placeholders:\n{help}");
+    assert!(
+        !help.contains("ADD_HANDLER"),
+        "no argparse placeholders:\n{help}"
+    );
     for args in [&["--version"][..], &["start-server", "--version"][..]] {
         let out = express(&venv, args);
         let text = String::from_utf8_lossy(&out.stdout);
@@ -57,11 +68,19 @@ fn help_version_and_hints() {
         assert!(text.starts_with("mod_wsgi-express (mod_wsgi-rs "), "{text}");
         assert!(text.contains("for Python 3."), "{text}");
     }
-    refused_saying(&venv, &["start-server", "--treads", "3"], &["--treads", "did you mean --threads?"]);
+    refused_saying(
+        &venv,
+        &["start-server", "--treads", "3"],
+        &["--treads", "did you mean --threads?"],
+    );
     refused_saying(
         &venv,
         &["start-server", "--rotate-logs"],
         &["--rotate-logs", "instead: --log-to-terminal"],
     );
-    refused_saying(&venv, &["start-server", "--enable-gdb"], &["--enable-gdb", "does not support"]);
+    refused_saying(
+        &venv,
+        &["start-server", "--enable-gdb"],
+        &["--enable-gdb", "does not support"],
+    );
 }
