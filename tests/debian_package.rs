@@ -79,8 +79,19 @@ fn listing() -> BTreeSet<String> {
     for w in WATCHED {
         walk(Path::new(w), &mut out);
     }
+    // a2enmod's own record of what the admin chose, made by its first use
+    // on a machine and shared by every module: the directories stay, our
+    // module's entries in them must not (they are still compared).
+    for dir in A2ENMOD_STATE {
+        out.remove(*dir);
+    }
     out
 }
+
+const A2ENMOD_STATE: &[&str] = &[
+    "/var/lib/apache2/module/enabled_by_admin",
+    "/var/lib/apache2/module/disabled_by_admin",
+];
 
 /// Undoes whatever of the install is still there (the test failed
 /// half-way): the server by PID, the module, the package.
