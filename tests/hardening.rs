@@ -190,7 +190,7 @@ fn a_daemon_is_checked_like_a_client() {
         eprintln!("skipped: the daemon's listening socket cannot be taken (needs root)");
         return;
     };
-    let l = stolen.listener.as_ref().unwrap().try_clone().unwrap();
+    let l = stolen.listener.try_clone().unwrap();
     let fake = fake_daemon(l, answers);
     for (what, logged) in &expect {
         refused_and_logged(&s, what, logged);

@@ -172,21 +172,20 @@ impl Gate {
     fn wait(&self, p: Pending, ep: &Epoll) {
         let fd = p.stream.as_raw_fd();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.len() >= MAX_PENDING {
-            let oldest = (0..pending.len()).min_by_key(|&i| pending[i].deadline);
-            if let Some(i) = oldest {
-                let old = pending.swap_remove(i);
-                drop(pending);
-                self.refused(
-                    &old.stream,
-                    "a connection crowded out by too many slow ones",
-                );
-                pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            }
-        }
+        // Full: the one waiting longest makes room.
+        let crowded_out = (pending.len() >= MAX_PENDING)
+            .then(|| (0..pending.len()).min_by_key(|&i| pending[i].deadline))
+            .flatten()
+            .map(|i| pending.swap_remove(i));
         pending.push(p);
         drop(pending);
         ep.arm_once(fd);
+        if let Some(old) = crowded_out {
+            self.refused(
+                &old.stream,
+                "a connection crowded out by too many slow ones",
+            );
+        }
     }
 
     /// Logs a refusal: the first of its kind at once, then one line per

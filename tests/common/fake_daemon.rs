@@ -16,7 +16,7 @@ use std::time::Duration;
 /// of who made the socket pass: what is tested is what it does with the
 /// answers. The daemon goes on when this is dropped.
 pub struct StolenListener {
-    pub listener: Option<UnixListener>,
+    pub listener: UnixListener,
     daemon: i32,
 }
 
@@ -53,18 +53,13 @@ impl StolenListener {
         unsafe { libc::kill(daemon, libc::SIGSTOP) };
         // (The flag is the shared file's: set back before the daemon goes on.)
         listener.set_nonblocking(false).unwrap();
-        Some(StolenListener {
-            listener: Some(listener),
-            daemon,
-        })
+        Some(StolenListener { listener, daemon })
     }
 }
 
 impl Drop for StolenListener {
     fn drop(&mut self) {
-        if let Some(l) = self.listener.take() {
-            let _ = l.set_nonblocking(true);
-        }
+        let _ = self.listener.set_nonblocking(true);
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(self.daemon, libc::SIGCONT) };
     }
