@@ -146,7 +146,7 @@ impl Phases for Wsgi {
     }
 }
 
-/// Starts Python in each Apache child (never in the parent: DESIGN.md §1).
+/// Starts Python in each Apache child (never in the parent: docs/architecture.md, "Interpreters and threads").
 fn child_init(pchild: Pool<'_>, s: Server) {
     crate::daemon::group::close_in_apache_child();
     crate::daemon::relay::note_child_pid();
@@ -204,7 +204,7 @@ fn child_init(pchild: Pool<'_>, s: Server) {
     crate::import_scripts::preload_for("", Some(s));
 }
 
-/// How long an Apache child's Python shutdown may take (DESIGN.md §4).
+/// How long an Apache child's Python shutdown may take (docs/architecture.md, "Lifecycle").
 const EMBEDDED_STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What translate_name found, kept for the handler in the request's notes.

@@ -84,3 +84,62 @@ fn help_version_and_hints() {
         &["--enable-gdb", "does not support"],
     );
 }
+
+/// `--server-mpm` takes the first MPM Apache has, as mod_wsgi-express
+/// does, and names the directory when it has none of them (instead of
+/// writing a configuration Apache cannot load).
+#[test]
+fn server_mpm_is_checked_against_the_modules_directory() {
+    let venv = fresh_venv("pipx-mpm", &[]);
+    let dir = venv.parent().unwrap();
+    let modules = dir.join("modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    let real = String::from_utf8(
+        Command::new("apxs")
+            .args(["-q", "LIBEXECDIR"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        std::path::Path::new(real.trim()).join("mod_mpm_prefork.so"),
+        modules.join("mod_mpm_prefork.so"),
+    )
+    .unwrap();
+    let app = dir.join("app.wsgi");
+    std::fs::write(&app, "def application(e, s):\n    return []\n").unwrap();
+    let root = dir.join("root");
+    let base = |mpms: &[&str]| {
+        let mut args = vec![
+            "setup-server".to_string(),
+            app.to_str().unwrap().into(),
+            "--server-root".into(),
+            root.to_str().unwrap().into(),
+            "--modules-directory".into(),
+            modules.to_str().unwrap().into(),
+            "--user".into(),
+            "www-data".into(),
+            "--group".into(),
+            "www-data".into(),
+        ];
+        for m in mpms {
+            args.extend(["--server-mpm".to_string(), m.to_string()]);
+        }
+        args
+    };
+    let args = base(&["worker"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused_saying(&venv, &args, &["--server-mpm worker", "mod_mpm_worker.so"]);
+    let args = base(&["worker", "prefork"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = express(&venv, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conf = std::fs::read_to_string(root.join("httpd.conf")).unwrap();
+    assert!(conf.contains("mod_mpm_prefork.so"), "{conf}");
+    assert!(!conf.contains("mod_mpm_worker.so"), "{conf}");
+}

@@ -1,5 +1,5 @@
 """Instructions per request, under callgrind: repeatable where wall-clock
-figures on this VM are not (it has no hardware counters for `perf stat`).
+figures on a shared virtual machine are not (it has no hardware counters for `perf stat`).
 
 For each variant, Apache runs under valgrind twice, serving N and then
 N + 1000 keep-alive GETs of one path from one client; the difference of

@@ -50,7 +50,7 @@ def first_200(port, deadline):
 
 def running(pid):
     """Not yet exited. A zombie has exited: it only waits for its parent
-    (for a re-parented one, this machine's init, which can take a second)
+    (for a re-parented one, the system's init, which can take a second)
     to collect its status."""
     try:
         with open('/proc/%d/stat' % pid) as f:

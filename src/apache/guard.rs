@@ -1,4 +1,4 @@
-//! No Rust panic may unwind into Apache or Python (DESIGN.md §2). Every
+//! No Rust panic may unwind into Apache or Python (docs/architecture.md, "Safety"). Every
 //! `extern "C"` entry point runs its body through [`catch`], which turns a
 //! panic into a logged error and the entry point's fallback value.
 

@@ -4,7 +4,7 @@
 //!
 //! We do not hand daemons to APR's `apr_pool_note_subprocess` (which gives
 //! them ~3 s after SIGTERM at the moment the pool is cleared); we stop them
-//! ourselves so the lifecycle work can drain them (DESIGN.md §4).
+//! ourselves so the lifecycle work can drain them (docs/architecture.md, "Lifecycle").
 
 #![forbid(unsafe_code)]
 

@@ -4,7 +4,7 @@
 //!
 //! Why raw FFI: pyo3's GIL entry knows only the main interpreter, so every
 //! call into a sub-interpreter must switch to that thread's own state for it
-//! (DESIGN.md §3). The rule that keeps this deadlock-free: the registry lock
+//! (docs/architecture.md, "Interpreters and threads"). The rule that keeps this deadlock-free: the registry lock
 //! is never taken while the GIL is held, except while creating an
 //! interpreter, when the lock is taken first.
 

@@ -46,6 +46,18 @@ def httpd_facts(opts):
     return httpd, modules, mime
 
 
+def _mpm(wanted, modules_directory):
+    """Of the --server-mpm names, the first of event, worker, prefork whose
+    module Apache has (event by default), as mod_wsgi-express picks; none
+    there is an error here (6.1 writes a configuration with no MPM)."""
+    wanted = wanted or ['event']
+    for name in (n for n in ('event', 'worker', 'prefork') if n in wanted):
+        if os.path.exists(os.path.join(modules_directory, 'mod_mpm_%s.so' % name)):
+            return name
+    raise OptionError('--server-mpm %s: no mod_mpm_%s.so in %s'
+                      % (' '.join(wanted), '|'.join(wanted), modules_directory))
+
+
 def _account(opts):
     """(user, group) for User/Group and the daemons; None when not root
     (Apache does not change account then)."""
@@ -159,7 +171,7 @@ def resolve(opts):
     s['module'] = server.where()
     s['python_home'] = sys.prefix
     s['python_executable'] = sys.executable
-    s['mpm'] = (opts['server_mpm_variables'] or ['event'])[0]
+    s['mpm'] = _mpm(opts['server_mpm_variables'], s['modules_directory'])
     s['url_aliases'] = [(u, os.path.abspath(p))
                         for u, p in opts['url_aliases'] or []]
     s['python_paths'] = [os.path.abspath(p) for p in opts['python_paths'] or []]
