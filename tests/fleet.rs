@@ -1,4 +1,4 @@
-//! More than one machine (issue 18): two Apache hosts with mod_wsgi-rs,
+//! More than one machine: two Apache hosts with mod_wsgi-rs,
 //! each in a network namespace this test makes (`scripts/fleet`), HAProxy
 //! in front on 127.0.0.1 with health checks, and mixed load through it
 //! (short requests, 20 KB POSTs, 2–5 s requests). A rolling deploy of new

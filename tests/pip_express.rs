@@ -1,4 +1,4 @@
-//! The pip way (issue 17): the wheel `scripts/package wheel` builds,
+//! The pip way: the wheel `scripts/package wheel` builds,
 //! installed by pip into a fresh virtualenv per test, and its
 //! `mod_wsgi-express start-server` serving a Flask app with mod_wsgi 6.1's
 //! options, each checked for its effect; bad command lines; the module

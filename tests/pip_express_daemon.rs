@@ -1,4 +1,4 @@
-//! The pip way's daemon settings and process tree (issue 17):
+//! The pip way's daemon settings and process tree:
 //! --startup-timeout, --shutdown-timeout and --graceful-timeout by their
 //! effect; start-server as a non-root user (a container's USER); and as
 //! PID 1 of a PID namespace the test makes (a container's init): SIGTERM

@@ -1,4 +1,4 @@
-//! The pip way's life cycle (issue 17): setup-server and its own
+//! The pip way's life cycle: setup-server and its own
 //! apachectl (start, graceful, stop), --reload-on-changes, SIGTERM to
 //! start-server with a request in flight, Django's runmodwsgi, and the
 //! source distribution (built where the tools are, a clear error where

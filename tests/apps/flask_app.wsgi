@@ -19,7 +19,8 @@ def echo():
 
 @app.route('/where')
 def where():
-    return jsonify(prefix=sys.prefix, flask=flask.__file__, root=request.script_root, path=request.path)
+    return jsonify(prefix=sys.prefix, flask=flask.__file__, root=request.script_root, path=request.path,
+                   python=sys.version.split()[0])
 
 
 @app.route('/fail')
