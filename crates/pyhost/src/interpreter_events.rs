@@ -2,7 +2,9 @@
 //! (`process_stopping`), or a signal came (`process_signal`).
 
 use super::object::{self, PyObj, PyResult};
-use super::runtime::{describe_error, interpreter_names, with_interpreter};
+use super::runtime::{
+    describe_error, drop_states_of_exited_threads, interpreter_names, with_interpreter,
+};
 use pyo3_ffi as py;
 use std::time::Duration;
 
@@ -17,6 +19,8 @@ pub fn stop_interpreter(
     remaining: Duration,
 ) -> Result<Vec<String>, String> {
     with_interpreter(name, |interp| {
+        // Before faulthandler is armed: it must list live threads only.
+        drop_states_of_exited_threads(interp.state());
         let result = (|| -> PyResult<Vec<String>> {
             // SAFETY: GIL held inside with_interpreter.
             let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })?;

@@ -141,7 +141,19 @@ thread_local! {
     /// How long this thread's last `with_interpreter` waited for the GIL.
     static LAST_WAIT: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
     /// This OS thread's state in each interpreter it has entered.
-    static THREAD_STATES: RefCell<Vec<&'static OwnState>> = const { RefCell::new(Vec::new()) };
+    static THREAD_STATES: ThreadStates = const { ThreadStates(RefCell::new(Vec::new())) };
+}
+
+/// A thread's states; when the thread exits they are marked, so that the
+/// stop can drop them (see `drop_states_of_exited_threads`).
+struct ThreadStates(RefCell<Vec<&'static OwnState>>);
+
+impl Drop for ThreadStates {
+    fn drop(&mut self) {
+        for own in self.0.borrow().iter() {
+            own.exited.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// A thread state this module made, and whether its thread is inside
@@ -150,6 +162,8 @@ pub struct OwnState {
     pub interp: *mut py::PyInterpreterState,
     pub tstate: *mut py::PyThreadState,
     pub busy: AtomicBool,
+    /// Its OS thread has exited (an Apache worker thread the MPM joined).
+    pub exited: AtomicBool,
 }
 
 // SAFETY: the pointers are used by their own thread, or by the teardown
@@ -171,13 +185,37 @@ fn remember_state(
         interp,
         tstate,
         busy: AtomicBool::new(false),
+        exited: AtomicBool::new(false),
     }));
     OWN_STATES
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(own);
-    THREAD_STATES.with(|t| t.borrow_mut().push(own));
+    THREAD_STATES.with(|t| t.0.borrow_mut().push(own));
     own
+}
+
+/// Deletes the states, in `interp`, of threads that have exited. Python
+/// still lists them, and from 3.14 faulthandler asks the system for each
+/// listed thread's name: a thread that is gone crashes that dump (the
+/// stop's watchdog arms one). The caller holds `interp`'s GIL through a
+/// state of its own.
+pub fn drop_states_of_exited_threads(interp: *mut py::PyInterpreterState) {
+    let gone: Vec<*mut py::PyThreadState> = own_states_in(interp)
+        .into_iter()
+        .filter(|o| o.exited.load(Ordering::SeqCst) && !o.busy.load(Ordering::SeqCst))
+        .map(|o| o.tstate)
+        .collect();
+    for t in gone {
+        // SAFETY: `t` is one of ours, in the interpreter whose GIL the
+        // caller holds, and its thread has exited, so it is current
+        // nowhere; Clear needs the GIL, Delete a cleared state.
+        unsafe {
+            py::PyThreadState_Clear(t);
+            py::PyThreadState_Delete(t);
+        }
+        forget_state(t);
+    }
 }
 
 /// How long the current `with_interpreter` waited for the GIL.
@@ -397,7 +435,7 @@ fn import_threading() -> PyResult<()> {
 
 /// This thread's state for `interp`, created on first use.
 fn thread_state_for(interp: *mut py::PyInterpreterState) -> &'static OwnState {
-    let found = THREAD_STATES.with(|t| t.borrow().iter().copied().find(|o| o.interp == interp));
+    let found = THREAD_STATES.with(|t| t.0.borrow().iter().copied().find(|o| o.interp == interp));
     if let Some(own) = found {
         return own;
     }
