@@ -43,7 +43,13 @@ fn python_library_dir() -> Option<String> {
 }
 
 fn main() {
-    if let Some(dir) = python_library_dir() {
+    // The wheel's module records nothing of the machine that built it: it
+    // is not linked to libpython (PYO3_BUILD_EXTENSION_MODULE) and has no
+    // rpath; mod_wsgi-express loads the libpython of the Python it runs
+    // with (LoadFile) before the module.
+    println!("cargo:rerun-if-env-changed=MOD_WSGI_RS_NO_RPATH");
+    let portable = env::var_os("MOD_WSGI_RS_NO_RPATH").is_some();
+    if let Some(dir) = python_library_dir().filter(|_| !portable) {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
         println!("cargo:rustc-link-search=native={dir}");
         // Such a Python's compiled-in prefix may be where it was built, not

@@ -285,3 +285,109 @@ fn sid_installs_serves_restarts_and_purges_cleanly() {
         check_release("sid", "python3.14");
     }
 }
+
+/// dist/'s cp313 wheel (scripts/package wheel with a CPython 3.13).
+fn cp313_wheel() -> PathBuf {
+    fs::read_dir(repo().join("dist"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("mod_wsgi_rs-") && name.contains("-cp313-cp313-manylinux_")
+        })
+        .expect("no cp313 manylinux wheel in dist/ (scripts/test builds one with CPython 3.13)")
+}
+
+/// A start-server running inside a system: stopped by its PID (SIGTERM,
+/// a graceful stop), its process group killed if it does not go.
+struct StartServer(std::process::Child);
+
+impl Drop for StartServer {
+    fn drop(&mut self) {
+        let pid = self.0.id() as i32;
+        common::signal(pid, libc::SIGTERM);
+        if !wait_until(Duration::from_secs(20), || {
+            matches!(self.0.try_wait(), Ok(Some(_)))
+        }) {
+            common::signal(-pid, libc::SIGKILL);
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// The wheel built on this machine, for another installation of
+/// CPython 3.13 (trixie's own), in a virtualenv of that Python: no rpath or
+/// libpython of the build machine, mod_wsgi-express loads trixie's
+/// libpython and serves with trixie's Apache.
+#[test]
+fn a_wheel_built_here_serves_from_a_virtualenv_of_trixies_python() {
+    if !runnable() {
+        return;
+    }
+    if !Path::new("/opt/python/3.13/bin/python3.13").exists() {
+        eprintln!("skipped: no CPython 3.13 here to build the cp313 wheel with (scripts/setup)");
+        return;
+    }
+    let wheel = cp313_wheel();
+    let sys = System::make("trixie");
+    sys.run_ok(
+        "apt-get -qq update && apt-get -qq install -y --no-install-recommends \
+         apache2 python3-venv libpython3.13 >/dev/null",
+    );
+    let name = wheel.file_name().unwrap().to_str().unwrap();
+    fs::copy(&wheel, sys.path(&format!("/tmp/{name}"))).unwrap();
+    sys.run_ok(&format!(
+        "python3 -m venv /srv/venv && /srv/venv/bin/pip install -q --no-index /tmp/{name}"
+    ));
+    sys.write(
+        "/srv/app.wsgi",
+        "import sys\n\
+         def application(environ, start_response):\n\
+         \x20   start_response('200 OK', [('Content-Type', 'text/plain')])\n\
+         \x20   return [('%s %s' % (sys.version.split()[0], sys.prefix)).encode()]\n",
+    );
+    let port = free_port();
+    let mut cmd = Command::new(repo().join("scripts/debian-system"));
+    cmd.arg("run").arg(&sys.dir).args([
+        "/srv/venv/bin/mod_wsgi-express",
+        "start-server",
+        "/srv/app.wsgi",
+        "--port",
+        &port.to_string(),
+        "--user",
+        "www-data",
+        "--group",
+        "www-data",
+        "--server-root",
+        "/tmp/express-root",
+    ]);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let _server = StartServer(
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let conf = || fs::read_to_string(sys.path("/tmp/express-root/httpd.conf")).unwrap_or_default();
+    let logs = || fs::read_to_string(sys.path("/tmp/express-root/error_log")).unwrap_or_default();
+    let mut body = String::new();
+    let served = wait_until(Duration::from_secs(60), || match get(port, "/") {
+        Some(r) if r.status == 200 => {
+            body = r.text();
+            true
+        }
+        _ => false,
+    });
+    assert!(served, "not serving\n{}\n{}", conf(), logs());
+    assert!(
+        body.starts_with("3.13.") && body.ends_with(" /srv/venv"),
+        "{body}"
+    );
+    assert!(
+        conf().contains("LoadFile \"/usr/lib/x86_64-linux-gnu/libpython3.13.so.1.0\""),
+        "trixie's libpython is not the one loaded:\n{}",
+        conf()
+    );
+}

@@ -403,11 +403,24 @@ fn module_config_location_and_install_module() {
         Path::new(&so).is_file() && so.starts_with(venv.to_str().unwrap()),
         "{so}"
     );
+    // The wheel's module records nothing of the build machine: no libpython
+    // linked, no rpath; module-config names this Python's libpython.
+    let dynamic = common::sites::run_ok(Command::new("readelf").args(["-d", &so]));
+    assert!(
+        !dynamic.contains("libpython")
+            && !dynamic.contains("RPATH")
+            && !dynamic.contains("RUNPATH"),
+        "{dynamic}"
+    );
     let config = String::from_utf8_lossy(&express(&venv, &["module-config"]).stdout).into_owned();
     assert!(
         config.contains(&format!("LoadModule wsgi_module \"{so}\"")),
         "{config}"
     );
+    let load_file = config
+        .lines()
+        .find(|l| l.starts_with("LoadFile \"") && l.contains("libpython3."))
+        .unwrap_or_else(|| panic!("no LoadFile of libpython:\n{config}"));
     assert!(
         config.contains(&format!("WSGIPythonHome \"{}\"", venv.display())),
         "{config}"
@@ -452,7 +465,8 @@ fn module_config_location_and_install_module() {
         app.display(),
         dir.display()
     );
-    let s = common::Server::start_with_module("pipx-module-config", &extra, Path::new(&so));
+    let load = format!("{load_file}\nLoadModule wsgi_module {so}");
+    let s = common::Server::start_with_load_lines("pipx-module-config", &extra, &load);
     assert_eq!(
         s.get("/").text(),
         venv.display().to_string(),

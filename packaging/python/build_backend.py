@@ -2,7 +2,7 @@
 
 A wheel holds the Apache module built (by cargo) for the Python that runs
 this backend, the mod_wsgi_rs package (python/) and the mod_wsgi-express
-command: mod_wsgi_rs-<version>-cp3X-cp3X-linux_<arch>.whl. An sdist is the
+command: mod_wsgi_rs-<version>-cp3X-cp3X-manylinux_2_N_<arch>.whl. An sdist is the
 source tree; installing it builds the module, which needs Apache's
 development files and a Rust toolchain (a clear error where they are not).
 
@@ -43,10 +43,28 @@ def _version():
     raise BuildError('no version in Cargo.toml')
 
 
-def _tag():
+def _glibc_needed(so):
+    """The newest GLIBC_2.N symbol version the module needs (readelf -V),
+    or None."""
+    try:
+        out = subprocess.run(['readelf', '-V', '--wide', so], capture_output=True,
+                             text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    minors = [int(m) for m in re.findall(r'Name: GLIBC_2\.(\d+)', out)]
+    return max(minors) if minors else None
+
+
+def _tag(so):
+    """The wheel's tags. The platform is manylinux_2_N for the glibc the
+    module needs (it links nothing else but libgcc_s, libm and libc, and no
+    libpython), so pip takes it on any Linux with that glibc or newer."""
     nodot = sysconfig.get_config_var('py_version_nodot')
     abi = 'cp' + nodot + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else '')
     plat = sysconfig.get_platform().replace('-', '_').replace('.', '_')
+    minor = _glibc_needed(so)
+    if minor is not None and plat.startswith('linux_'):
+        plat = 'manylinux_2_%d_%s' % (minor, plat[len('linux_'):])
     return 'cp%s' % nodot, abi, plat
 
 
@@ -94,6 +112,11 @@ def _build_module():
     _check_tools()
     env = dict(os.environ)
     env['PYO3_PYTHON'] = sys.executable
+    # No libpython linked and no rpath: the wheel loads in a virtualenv of
+    # any installation of this Python version, whose libpython
+    # mod_wsgi-express names with LoadFile (build.rs).
+    env['PYO3_BUILD_EXTENSION_MODULE'] = '1'
+    env['MOD_WSGI_RS_NO_RPATH'] = '1'
     target = env.get('CARGO_TARGET_DIR') or os.path.join(
         'target', 'wheel-py%d.%d' % sys.version_info[:2])
     env['CARGO_TARGET_DIR'] = target
@@ -155,8 +178,13 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         so = _build_module()
     except BuildError as e:
         sys.exit('mod-wsgi-rs: %s' % e)
-    py, abi, plat = _tag()
+    py, abi, plat = _tag(so)
     name = '%s-%s-%s-%s-%s.whl' % (NAME, version, py, abi, plat)
+    # An older wheel of the same version and Python (another platform tag)
+    # would be taken for this one.
+    for old in glob.glob(os.path.join(wheel_directory, '%s-%s-%s-%s-*.whl'
+                                      % (NAME, version, py, abi))):
+        os.remove(old)
     wheel = _Wheel(os.path.join(wheel_directory, name))
     for path in sorted(glob.glob('python/mod_wsgi_rs/**/*.py', recursive=True)):
         with open(path, 'rb') as f:

@@ -189,10 +189,17 @@ impl Server {
 
     /// Like `start`, with another build of the module (a wheel's, say).
     pub fn start_with_module(tag: &str, extra: &str, module: &Path) -> Server {
-        Self::start_inner(tag, extra, &mpm(), Some(module))
+        let load = format!("LoadModule wsgi_module {}", module.display());
+        Self::start_inner(tag, extra, &mpm(), Some(&load))
     }
 
-    fn start_inner(tag: &str, extra: &str, mpm: &str, module: Option<&Path>) -> Server {
+    /// A server whose module is loaded by `load` (LoadFile and LoadModule
+    /// lines) instead of our LoadModule line.
+    pub fn start_with_load_lines(tag: &str, extra: &str, load: &str) -> Server {
+        Self::start_inner(tag, extra, &mpm(), Some(load))
+    }
+
+    fn start_inner(tag: &str, extra: &str, mpm: &str, module: Option<&str>) -> Server {
         failure::remember_panics();
         let root = temp_dir(tag);
         // The free port is found by binding and letting go, so another
@@ -200,9 +207,9 @@ impl Server {
         for attempt in 1.. {
             let port = free_port();
             let mut base = base_config(&root, port, mpm);
-            if let Some(m) = module {
+            if let Some(load) = module {
                 let ours = format!("LoadModule wsgi_module {}", module_path().display());
-                base = base.replace(&ours, &format!("LoadModule wsgi_module {}", m.display()));
+                base = base.replace(&ours, load);
             }
             let conf = format!(
                 "{}\n{}\n",

@@ -30,6 +30,9 @@ def _modules(s):
     lines = ['<IfModule !%s_module>\nLoadModule %s_module %s\n</IfModule>'
              % (n, n, q('%s/mod_%s.so' % (s['modules_directory'], n)))
              for n in names]
+    # The module is not linked to libpython (any installation of this
+    # Python version will do): the one of the Python running this first.
+    lines.append('LoadFile %s' % q(s['python_library']))
     lines.append('LoadModule wsgi_module %s' % q(s['module']))
     return lines
 

@@ -41,10 +41,19 @@ def _module_or_fail():
     return path
 
 
+def _python_library_or_fail():
+    try:
+        return server.python_library()
+    except server.NoPythonLibrary as e:
+        _fail(str(e))
+
+
 def module_config(argv):
     if argv:
         _fail('module-config takes no arguments: %s' % ' '.join(argv))
-    print('LoadModule wsgi_module "%s"' % _module_or_fail())
+    module = _module_or_fail()
+    print('LoadFile "%s"' % _python_library_or_fail())
+    print('LoadModule wsgi_module "%s"' % module)
     print('WSGIPythonHome "%s"' % sys.prefix)
 
 
@@ -71,6 +80,7 @@ def install_module(argv):
         os.replace(dest + '.tmp', dest)
     except OSError as e:
         _fail('cannot install into %s: %s' % (target, e))
+    print('LoadFile "%s"' % _python_library_or_fail())
     print('LoadModule wsgi_module "%s"' % dest)
     print('WSGIPythonHome "%s"' % sys.prefix)
 

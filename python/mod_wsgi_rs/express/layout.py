@@ -169,6 +169,10 @@ def resolve(opts):
     s['processes'] = opts['processes'] or 1
     s['httpd'], s['modules_directory'], s['mime_types'] = httpd_facts(opts)
     s['module'] = server.where()
+    try:
+        s['python_library'] = server.python_library()
+    except server.NoPythonLibrary as e:
+        raise OptionError(str(e)) from None
     s['python_home'] = sys.prefix
     s['python_executable'] = sys.executable
     s['mpm'] = _mpm(opts['server_mpm_variables'], s['modules_directory'])
