@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::files::output_text as run;
 use common::sites::flask_venv;
 use common::{free_port, temp_dir, wait_until, write_file};
 use std::collections::BTreeSet;
@@ -28,29 +29,12 @@ const WATCHED: &[&str] = &[
 
 fn deb() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debian");
-    fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .unwrap_or_else(|| {
-            panic!(
-                "no .deb in {} (scripts/package deb makes it)",
-                dir.display()
-            )
-        })
-}
-
-/// Runs a command; (success, stdout and stderr).
-fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    common::files::first_file(&dir, |n| n.ends_with(".deb")).unwrap_or_else(|| {
+        panic!(
+            "no .deb in {} (scripts/package deb makes it)",
+            dir.display()
+        )
+    })
 }
 
 fn run_ok(cmd: &mut Command) -> String {

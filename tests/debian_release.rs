@@ -25,18 +25,12 @@ fn repo() -> &'static Path {
 
 fn deb(release: &str) -> PathBuf {
     let dir = repo().join("target/debian").join(release);
-    fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .unwrap_or_else(|| {
-            panic!(
-                "no .deb in {} (scripts/package deb --release {release} makes it)",
-                dir.display()
-            )
-        })
+    common::files::first_file(&dir, |n| n.ends_with(".deb")).unwrap_or_else(|| {
+        panic!(
+            "no .deb in {} (scripts/package deb --release {release} makes it)",
+            dir.display()
+        )
+    })
 }
 
 /// A system of `release`, and commands run inside it.
@@ -62,18 +56,12 @@ impl System {
 
     /// Runs `script` with bash inside; (success, stdout and stderr).
     fn run(&self, script: &str) -> (bool, String) {
-        let out = Command::new(repo().join("scripts/debian-system"))
-            .arg("run")
-            .arg(&self.dir)
-            .args(["bash", "-euc", script])
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        common::files::output_text(
+            Command::new(repo().join("scripts/debian-system"))
+                .arg("run")
+                .arg(&self.dir)
+                .args(["bash", "-euc", script]),
+        )
     }
 
     fn run_ok(&self, script: &str) -> String {
@@ -288,16 +276,10 @@ fn sid_installs_serves_restarts_and_purges_cleanly() {
 
 /// dist/'s cp313 wheel (scripts/package wheel with a CPython 3.13).
 fn cp313_wheel() -> PathBuf {
-    fs::read_dir(repo().join("dist"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name.starts_with("mod_wsgi_rs-") && name.contains("-cp313-cp313-manylinux_")
-        })
-        .expect("no cp313 manylinux wheel in dist/ (scripts/test builds one with CPython 3.13)")
+    common::files::first_file(&repo().join("dist"), |n| {
+        n.starts_with("mod_wsgi_rs-") && n.contains("-cp313-cp313-manylinux_")
+    })
+    .expect("no cp313 manylinux wheel in dist/ (scripts/test builds one with CPython 3.13)")
 }
 
 /// A start-server running inside a system: stopped by its PID (SIGTERM,

@@ -23,23 +23,14 @@ struct Fleet {
 
 impl Fleet {
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fleet"))
-            .args(args)
-            .env("FLEET_DIR", &self.dir)
-            .env("FLEET_NET", &self.net)
-            .env("MOD_WSGI_RS_SO", common::module_path())
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let (ok, text) = common::files::output_text(
+            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fleet"))
+                .args(args)
+                .env("FLEET_DIR", &self.dir)
+                .env("FLEET_NET", &self.net)
+                .env("MOD_WSGI_RS_SO", common::module_path()),
         );
-        assert!(
-            out.status.success(),
-            "scripts/fleet {args:?}: {text}\n{}",
-            self.logs()
-        );
+        assert!(ok, "scripts/fleet {args:?}: {text}\n{}", self.logs());
         text
     }
 

@@ -6,6 +6,7 @@
 pub mod cores;
 pub mod failure;
 pub mod fake_daemon;
+pub mod files;
 pub mod hardening;
 pub mod http;
 pub mod idle;
@@ -193,8 +194,7 @@ impl Server {
         Self::start_inner(tag, extra, &mpm(), Some(&load))
     }
 
-    /// A server whose module is loaded by `load` (LoadFile and LoadModule
-    /// lines) instead of our LoadModule line.
+    /// A server loading the module with `load` (LoadFile, LoadModule lines).
     pub fn start_with_load_lines(tag: &str, extra: &str, load: &str) -> Server {
         Self::start_inner(tag, extra, &mpm(), Some(load))
     }
