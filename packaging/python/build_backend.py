@@ -117,8 +117,11 @@ def _build_module():
     # mod_wsgi-express names with LoadFile (build.rs).
     env['PYO3_BUILD_EXTENSION_MODULE'] = '1'
     env['MOD_WSGI_RS_NO_RPATH'] = '1'
-    target = env.get('CARGO_TARGET_DIR') or os.path.join(
-        'target', 'wheel-py%d.%d' % sys.version_info[:2])
+    # A directory of its own even under a given CARGO_TARGET_DIR: this
+    # build (no libpython linked) must not replace the module the test
+    # suites load from that directory.
+    target = os.path.join(env.get('CARGO_TARGET_DIR') or 'target',
+                          'wheel-py%d.%d' % sys.version_info[:2])
     env['CARGO_TARGET_DIR'] = target
     cargo = _which('cargo')
     print('mod-wsgi-rs: cargo build --release (CARGO_TARGET_DIR=%s, Python %s)'
