@@ -51,18 +51,7 @@ fn installed(package: &str) -> bool {
 
 /// Every path under the watched directories.
 fn listing() -> BTreeSet<String> {
-    fn walk(p: &Path, out: &mut BTreeSet<String>) {
-        out.insert(p.display().to_string());
-        if p.is_dir() && !p.is_symlink() {
-            for e in fs::read_dir(p).into_iter().flatten().flatten() {
-                walk(&e.path(), out);
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    for w in WATCHED {
-        walk(Path::new(w), &mut out);
-    }
+    let mut out = common::files::paths_under(WATCHED);
     // a2enmod's own record of what the admin chose, made by its first use
     // on a machine and shared by every module: the directories stay, our
     // module's entries in them must not (they are still compared).

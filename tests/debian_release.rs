@@ -92,19 +92,8 @@ impl System {
 
     /// Every path under the watched directories, relative to the system.
     fn listing(&self) -> BTreeSet<String> {
-        fn walk(p: &Path, out: &mut BTreeSet<String>) {
-            out.insert(p.display().to_string());
-            if p.is_dir() && !p.is_symlink() {
-                for e in fs::read_dir(p).into_iter().flatten().flatten() {
-                    walk(&e.path(), out);
-                }
-            }
-        }
-        let mut out = BTreeSet::new();
-        for w in WATCHED {
-            walk(&self.dir.join(w), &mut out);
-        }
-        out
+        let roots: Vec<PathBuf> = WATCHED.iter().map(|w| self.dir.join(w)).collect();
+        common::files::paths_under(&roots)
     }
 }
 
