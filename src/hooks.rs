@@ -161,6 +161,7 @@ fn child_init(pchild: Pool<'_>, s: Server) {
         maximum_processes: mpm::max_daemons(),
         threads_per_process: mpm::max_threads(),
         settings: runtime::PythonSettings {
+            free_threading: settings.free_threading(""),
             own_gil: settings.own_gil(""),
             container_paths: settings.container_paths(""),
             container_restrictions: settings.container_restrictions(""),

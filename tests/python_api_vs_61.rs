@@ -318,7 +318,7 @@ fn per_interpreter_gil_behaves_as_in_6_1_1() {
         .and_then(|p| {
             p.rsplit("python3.")
                 .next()
-                .and_then(|m| m.parse::<u32>().ok())
+                .and_then(|m| m.trim_end_matches('t').parse::<u32>().ok())
         })
         .unwrap_or(11);
     if minor < 12 {

@@ -99,7 +99,7 @@ fn container(cmd: &mut Cmd<'_>, args: &str) -> Result<(), String> {
         g.in_container = None;
         if walked.is_ok() {
             let c = g.interpreter_options[index].clone();
-            let text = format!("<WSGIInterpreterOptions> at {at}: read and checked; of its settings WSGIPerInterpreterGIL, WSGIPythonPath and WSGIRestrictStdin/Stdout/Signal take effect here (for a literal application-group= or none); WSGISwitchInterval and WSGIFreeThreading keep their server-wide values, as under mod_wsgi 6.1.1");
+            let text = format!("<WSGIInterpreterOptions> at {at}: read and checked; of its settings WSGIPerInterpreterGIL, WSGIPythonPath and WSGIRestrictStdin/Stdout/Signal take effect here (for a literal application-group= or none), WSGIFreeThreading for its process-group= (or every process); WSGISwitchInterval keeps its server-wide value, as under mod_wsgi 6.1.1");
             let pattern = matches!(
                 c.selector.application_group,
                 Some(
@@ -116,7 +116,7 @@ fn container(cmd: &mut Cmd<'_>, args: &str) -> Result<(), String> {
             if scoped && pattern {
                 g.note(format!("the <WSGIInterpreterOptions> at {at}: not in effect, since its application-group= is a pattern; name the group (or leave application-group= out)"));
             }
-            if c.free_threading.is_some() || c.switch_interval.is_some() {
+            if c.switch_interval.is_some() {
                 g.note(text);
             }
         }
@@ -144,7 +144,6 @@ pub(super) fn gil_mode(name: &str, on: bool) -> (bool, Option<String>) {
             "WSGIFreeThreading On: not in effect: it needs a free-threaded build of Python 3.13 or newer (PEP 703, python3.13t) and this module runs Python {} ({}), which has the GIL; as under mod_wsgi 6.1.1",
             py.version, py.library
         ))),
-        "WSGIPerInterpreterGIL" => (true, None),
-        _ => (true, Some("WSGIFreeThreading On: accepted; Python still starts with the GIL enabled in this version of mod_wsgi-rs".into())),
+        _ => (true, None),
     }
 }

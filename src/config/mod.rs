@@ -103,6 +103,22 @@ impl GlobalConfig {
         .0
     }
 
+    /// Whether the process of `process_group` ("": an Apache child) runs
+    /// without the GIL: the server-wide `WSGIFreeThreading`, overridden by
+    /// the most specific container for any or this process group (one
+    /// that selects an application group never sets it: free threading is
+    /// per process).
+    pub fn free_threading(&self, process_group: &str) -> bool {
+        let containers: Vec<_> = self
+            .interpreter_options
+            .iter()
+            .filter(|c| c.selector.application_group.is_none())
+            .map(|c| (c.selector.clone(), c.free_threading))
+            .collect();
+        wsgi_core::server_options::ContainerFlag::resolve(&containers, process_group)
+            .for_interpreter("", self.free_threading)
+    }
+
     /// The `WSGIPythonPath` of the containers that apply in the process of
     /// `process_group` ("": an Apache child).
     pub fn container_paths(

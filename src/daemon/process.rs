@@ -135,6 +135,7 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
         // WSGISwitchInterval is for Apache children; daemons have their own.
         s.switch_interval = g.spec.switch_interval;
         s.path_first = g.spec.home.clone();
+        s.free_threading = crate::config::global_snapshot().free_threading(&g.spec.name);
         s.own_gil = crate::config::global_snapshot().own_gil(&g.spec.name);
         s.container_paths = crate::config::global_snapshot().container_paths(&g.spec.name);
         s.container_restrictions =

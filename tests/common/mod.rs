@@ -13,9 +13,12 @@ pub mod idle;
 pub mod json;
 pub mod lifecycle_apps;
 pub mod pip_express;
+pub mod procs;
 pub mod sites;
 pub mod vs61;
 
+#[allow(unused_imports)]
+pub use procs::*;
 #[allow(unused_imports)]
 pub use sites::*;
 
@@ -154,12 +157,14 @@ pub fn base_config(root: &Path, port: u16, mpm: &str) -> String {
          LoadModule mime_module {modules}/mod_mime.so\n\
          LoadModule env_module {modules}/mod_env.so\n\
          LoadModule wsgi_module {module}\n\
+         {free_threading}\
          TypesConfig /etc/mime.types\n\
          StartServers 1\n\
          GracefulShutdownTimeout 5\n\
          <Directory />\n  Require all granted\n</Directory>\n",
         root = root.display(),
         module = module_path().display(),
+        free_threading = sites::free_threading_line(),
     )
 }
 
@@ -532,38 +537,6 @@ pub fn probe_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// Pids of processes whose command line contains `needle` and whose parent is `ppid`.
-pub fn children_named(ppid: u32, needle: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let parent = stat
-            .rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok());
-        let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if parent == Some(ppid) && String::from_utf8_lossy(&cmd).contains(needle) {
-            out.push(pid);
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Whether a process exists (and is not a zombie).
-pub fn alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            stat.rsplit_once(')')
-                .and_then(|(_, r)| r.split_whitespace().next())
-                != Some("Z")
-        }
-        Err(_) => false,
-    }
-}
-
 /// Waits (bounded) until `cond` holds; returns whether it did.
 pub fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
@@ -574,27 +547,4 @@ pub fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(25));
     }
     cond()
-}
-
-/// The inode of the socket listening on 127.0.0.1:`port` (/proc/net/tcp).
-pub fn listener_inode(port: u16) -> Option<String> {
-    let want = format!("0100007F:{port:04X}");
-    fs::read_to_string("/proc/net/tcp")
-        .ok()?
-        .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|f| f.len() > 9 && f[1] == want && f[3] == "0A")
-        .map(|f| f[9].to_string())
-}
-
-/// Whether process `pid` has the socket `inode` open.
-pub fn holds_socket(pid: u32, inode: &str) -> bool {
-    let link = format!("socket:[{inode}]");
-    fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| {
-            d.flatten()
-                .any(|e| fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy() == link))
-        })
-        .unwrap_or(false)
 }

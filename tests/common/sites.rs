@@ -242,3 +242,29 @@ pub fn mod_wsgi_61() -> String {
     }
     panic!("no mod_wsgi-py*.so in {}", venv.display())
 }
+
+/// `WSGIFreeThreading On` for every server the tests start, when
+/// $WSGI_TEST_FREE_THREADING is 1 (scripts/test runs the suites so on the
+/// free-threaded build, /opt/python/3.13t): the suites then run with the
+/// GIL disabled in every process.
+pub fn free_threading_line() -> &'static str {
+    if std::env::var("WSGI_TEST_FREE_THREADING").as_deref() == Ok("1") {
+        "WSGIFreeThreading On\n"
+    } else {
+        ""
+    }
+}
+
+/// Whether the Python the module is built against ($PYO3_PYTHON, else
+/// Debian's) is a free-threaded build (PEP 703).
+pub fn free_threaded_build() -> bool {
+    let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let out = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import sysconfig; print(bool(sysconfig.get_config_var('Py_GIL_DISABLED')))",
+        ])
+        .output()
+        .expect("running the build's Python");
+    String::from_utf8_lossy(&out.stdout).trim() == "True"
+}

@@ -34,16 +34,37 @@ impl EnvironKeys {
         }))
     }
 
-    /// The keys called `names`, in order (GIL held). No Python code runs
-    /// while the cache is locked, so the GIL cannot pass to another thread
-    /// that would then wait here.
+    /// The keys called `names`, in order (GIL held, or attached on a
+    /// free-threaded build). No Python code runs while the cache is
+    /// locked: keys not cached yet are made between two short locks. So a
+    /// thread waiting here never holds up another that needs Python: with
+    /// the GIL, the holder cannot pass it on and then wait; without it, a
+    /// waiter attached to Python cannot stall a stop-the-world pause that
+    /// the holder's allocation started.
     pub fn keys(&self, names: &[&[u8]]) -> PyResult<Vec<PyObj>> {
-        let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        names
-            .iter()
-            .enumerate()
-            .map(|(at, name)| c.key(at, name))
-            .collect()
+        let mut found: Vec<Option<PyObj>> = {
+            let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            names
+                .iter()
+                .enumerate()
+                .map(|(at, name)| c.find(at, name))
+                .collect()
+        };
+        if found.iter().any(Option::is_none) {
+            let mut made = Vec::new();
+            for (at, slot) in found.iter_mut().enumerate() {
+                if slot.is_none() {
+                    let key = new_interned(names[at])?;
+                    made.push((at, key.as_ptr()));
+                    *slot = Some(key);
+                }
+            }
+            let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            for (at, key) in made {
+                c.remember(at, names[at], key);
+            }
+        }
+        Ok(found.into_iter().flatten().collect())
     }
 }
 
@@ -54,29 +75,42 @@ impl Default for EnvironKeys {
 }
 
 impl Cache {
-    /// The key `name`, the environ's `at`-th (GIL held).
-    fn key(&mut self, at: usize, name: &[u8]) -> PyResult<PyObj> {
+    /// The cached key `name`, the environ's `at`-th, if there is one.
+    fn find(&mut self, at: usize, name: &[u8]) -> Option<PyObj> {
         if let Some((n, p)) = self.recent.get(at) {
             if **n == *name {
-                return PyObj::borrowed(*p);
+                return PyObj::borrowed(*p).ok();
             }
         }
+        let p = *self.by_name.get(name)?;
+        self.note_recent(at, name, p);
+        PyObj::borrowed(p).ok()
+    }
+
+    /// Keeps `key` (made by the caller, who holds a reference to it) as
+    /// the key `name`, unless another thread kept one first or the cache
+    /// is full.
+    fn remember(&mut self, at: usize, name: &[u8], key: *mut py::PyObject) {
         let p = match self.by_name.get(name) {
             Some(p) => *p,
-            None if self.by_name.len() >= MAX_KEYS => return new_interned(name),
+            None if self.by_name.len() >= MAX_KEYS => return,
             None => {
-                let key = new_interned(name)?;
-                let p = key.into_ptr();
-                self.by_name.insert(name.into(), p);
-                p
+                // SAFETY: `key` is a live str the caller holds; the cache
+                // takes a reference of its own, never released (above).
+                unsafe { py::Py_INCREF(key) };
+                self.by_name.insert(name.into(), key);
+                key
             }
         };
+        self.note_recent(at, name, p);
+    }
+
+    fn note_recent(&mut self, at: usize, name: &[u8], p: *mut py::PyObject) {
         if at < self.recent.len() {
             self.recent[at] = (name.into(), p);
         } else if at == self.recent.len() && at < MAX_KEYS {
             self.recent.push((name.into(), p));
         }
-        PyObj::borrowed(p)
     }
 }
 

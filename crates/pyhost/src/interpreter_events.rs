@@ -22,9 +22,9 @@ pub fn stop_interpreter(
         // Before faulthandler is armed: it must list live threads only.
         drop_states_of_exited_threads(interp.state());
         let result = (|| -> PyResult<Vec<String>> {
-            // SAFETY: GIL held inside with_interpreter.
-            let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })?;
-            // SAFETY: as above. faulthandler is a single-phase extension:
+            let module = object::sys_module(c"mod_wsgi")?;
+            // SAFETY: GIL held inside with_interpreter. faulthandler is a
+            // single-phase extension:
             // an interpreter with its own GIL cannot load it, and then has
             // no stack dump on the watchdog's path.
             let fh = PyObj::owned(unsafe { py::PyImport_ImportModule(c"faulthandler".as_ptr()) });
@@ -56,9 +56,7 @@ pub fn stop_interpreter(
             let n = unsafe { py::PyList_Size(failed.as_ptr()) };
             let mut out = Vec::new();
             for i in 0..n.max(0) {
-                // SAFETY: index in range; borrowed item.
-                if let Ok(item) = PyObj::borrowed(unsafe { py::PyList_GetItem(failed.as_ptr(), i) })
-                {
+                if let Ok(item) = object::list_item(&failed, i) {
                     out.push(item.to_text());
                 }
             }
@@ -72,8 +70,7 @@ pub fn stop_interpreter(
 pub fn publish_signal(signum: i32, signame: &str) {
     for name in interpreter_names() {
         let r = with_interpreter(&name, |interp| {
-            // SAFETY: GIL held inside with_interpreter.
-            let call = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })
+            let call = object::sys_module(c"mod_wsgi")
                 .and_then(|m| m.getattr(c"_signal"))
                 .and_then(|f| f.call(&[&object::int(signum as i64)?, &object::str_utf8(signame)?]));
             call.map(drop).map_err(|_| describe_error(Some(interp)))

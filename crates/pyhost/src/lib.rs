@@ -6,6 +6,7 @@
 
 pub mod auth_call;
 mod environ_keys;
+pub mod gil_mode;
 pub mod host;
 mod interpreter_events;
 pub mod io;

@@ -36,9 +36,7 @@ pub(crate) const ADAPTER: Source = Source {
 fn load_module(src: &Source) -> PyResult<PyObj> {
     let text = CString::new(src.text).expect("no NUL in the host's Python");
     let filename = CString::new(src.filename).expect("no NUL in a path");
-    // SAFETY: GIL held; PyImport_AddModule returns a borrowed reference to
-    // the module in sys.modules (new if absent); we take our own.
-    let module = PyObj::borrowed(unsafe { py::PyImport_AddModule(src.module.as_ptr()) })?;
+    let module = object::sys_module(src.module)?;
     module.setattr(c"__file__", &object::str_utf8(src.filename)?)?;
     // SAFETY: GIL held; NUL-terminated source and file name.
     let code = PyObj::owned(unsafe {
@@ -100,7 +98,7 @@ pub(crate) fn bootstrap(name: &str, info: &ProcessInfo) -> PyResult<Interpreter>
         Some(e) => object::str_utf8(e)?,
         None => object::none(),
     };
-    let switch = match s.switch_interval {
+    let switch = match super::gil_mode::switch_interval_in_effect(name, s.switch_interval) {
         Some(v) => object::float(v)?,
         None => object::none(),
     };

@@ -87,6 +87,11 @@ impl PyObj {
         self.as_ptr() == unsafe { py::Py_None() }
     }
 
+    pub fn is_false(&self) -> bool {
+        // SAFETY: GIL held; comparing with the False singleton.
+        self.as_ptr() == unsafe { py::Py_False() }
+    }
+
     /// `str(self)` as Rust text (lossy).
     pub fn to_text(&self) -> String {
         // SAFETY: GIL held; PyObject_Str returns a new reference or null.
@@ -154,10 +159,25 @@ pub fn str_list(list: &PyObj) -> Vec<String> {
         return Vec::new();
     }
     (0..n)
-        // SAFETY: index in range; a borrowed item of a live list.
-        .filter_map(|i| PyObj::borrowed(unsafe { py::PyList_GetItem(list.as_ptr(), i) }).ok())
+        .filter_map(|i| list_item(list, i).ok())
         .map(|item| item.to_text())
         .collect()
+}
+
+/// Item `i` of a list, as a strong reference: another thread may change
+/// the list meanwhile when the GIL is off (PyList_GetItemRef, 3.13+).
+pub fn list_item(list: &PyObj, i: isize) -> PyResult<PyObj> {
+    // SAFETY: GIL held (caller's contract); an index out of range or a
+    // non-list gives null with an error set.
+    PyObj::owned(unsafe { py::compat::PyList_GetItemRef(list.as_ptr(), i) })
+}
+
+/// The module `name` in sys.modules (created empty if absent), as a
+/// strong reference: a borrowed one could be dropped by another thread's
+/// import when the GIL is off (PyImport_AddModuleRef, 3.13+).
+pub fn sys_module(name: &std::ffi::CStr) -> PyResult<PyObj> {
+    // SAFETY: GIL held (caller's contract); NUL-terminated name.
+    PyObj::owned(unsafe { py::compat::PyImport_AddModuleRef(name.as_ptr()) })
 }
 
 /// A list of the given objects.
@@ -189,14 +209,18 @@ pub fn float_list(items: &[f64]) -> PyResult<PyObj> {
 
 /// This thread's CPU time in seconds (`time.thread_time()`), GIL held.
 pub fn thread_cpu_time() -> f64 {
-    // SAFETY: GIL held; sys.modules gives a borrowed module (imported
-    // only the first time); new references are checked; errors cleared.
+    // SAFETY: GIL held; the lookup gives a new reference (null, no error,
+    // when time is not imported yet: imported then); errors cleared below.
     let module = unsafe {
-        let found = py::PyDict_GetItemString(py::PyImport_GetModuleDict(), c"time".as_ptr());
+        let mut found = std::ptr::null_mut();
+        let key = str_utf8("time");
+        if let Ok(k) = &key {
+            py::compat::PyDict_GetItemRef(py::PyImport_GetModuleDict(), k.as_ptr(), &mut found);
+        }
         if found.is_null() {
             PyObj::owned(py::PyImport_ImportModule(c"time".as_ptr()))
         } else {
-            PyObj::borrowed(found)
+            PyObj::owned(found)
         }
     };
     let t = module

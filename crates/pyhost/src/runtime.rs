@@ -86,6 +86,9 @@ pub struct PythonSettings {
     /// A daemon's user's home directory: os.environ['HOME'] (Apache's
     /// children keep the HOME they inherited, as with mod_wsgi).
     pub home_env: Option<String>,
+    /// `WSGIFreeThreading` for this process: start without the GIL
+    /// (free-threaded builds only; see `gil_mode`).
+    pub free_threading: bool,
     /// Which sub-interpreters get their own GIL (Python 3.12+).
     pub own_gil: wsgi_core::server_options::OwnGil,
     /// `WSGIPythonPath` in `<WSGIInterpreterOptions>`, per interpreter.
@@ -289,10 +292,7 @@ pub fn preload_script(group: &str, path: &str) -> Result<(), String> {
 
 /// A function of the current interpreter's adapter module (GIL held).
 pub(crate) fn adapter_function(name: &std::ffi::CStr) -> PyResult<PyObj> {
-    // SAFETY: GIL held (caller's contract); PyImport_AddModule returns a
-    // borrowed reference to the module in sys.modules.
-    PyObj::borrowed(unsafe { py::PyImport_AddModule(super::modules::ADAPTER.module.as_ptr()) })
-        .and_then(|m| m.getattr(name))
+    object::sys_module(super::modules::ADAPTER.module).and_then(|m| m.getattr(name))
 }
 
 /// Initialises Python on the calling (main) thread of a process that will
@@ -303,6 +303,7 @@ pub fn initialize(info: ProcessInfo) -> Result<(), String> {
         return Ok(());
     }
     configure_and_start(&info.settings)?;
+    super::gil_mode::note_started(info.settings.free_threading);
     super::metrics::note_process_start();
     let _ = PROCESS.set(info);
     // SAFETY: Py_InitializeFromConfig left this thread holding the GIL with
@@ -362,6 +363,7 @@ fn configure_and_start(settings: &PythonSettings) -> Result<(), String> {
         let mut config: py::PyConfig = std::mem::zeroed();
         py::PyConfig_InitPythonConfig(&mut config);
         config.install_signal_handlers = 0;
+        super::gil_mode::configure(&mut config, settings.free_threading);
         config.parse_argv = 0;
         config.optimization_level = settings.python_optimize as i32;
         config.write_bytecode = i32::from(!settings.dont_write_bytecode);
@@ -497,7 +499,8 @@ fn create_interpreter(name: &str) -> Result<&'static Interpreter, String> {
     // SAFETY: take the GIL through this thread's main-interpreter state, then
     // Py_NewInterpreter makes a fresh interpreter with a thread state for
     // this thread and makes it current; we keep that state as this thread's.
-    let own_gil = info_ref().settings.own_gil.for_interpreter(name);
+    let own_gil =
+        super::gil_mode::own_gil_in_effect(name, info_ref().settings.own_gil.for_interpreter(name));
     let result = unsafe {
         py::PyEval_RestoreThread(main_ts);
         let ts = super::new_interpreter::new_interpreter(own_gil);
@@ -567,10 +570,7 @@ pub fn raise_in_thread(thread: u64, exception: Option<&str>) {
             let Ok(cname) = CString::new(name) else {
                 return;
             };
-            // SAFETY: GIL held (caller's contract); mod_wsgi exists in every
-            // interpreter we create.
-            let found = PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })
-                .and_then(|m| m.getattr(&cname));
+            let found = object::sys_module(c"mod_wsgi").and_then(|m| m.getattr(&cname));
             match found {
                 Ok(e) => Some(e),
                 Err(_) => {

@@ -75,8 +75,7 @@ fn leave() {
 
 /// Calls `mod_wsgi.<name>(args)` in the current interpreter (GIL held).
 fn call_mod_wsgi(name: &std::ffi::CStr, args: &[&PyObj]) -> Result<PyObj, String> {
-    // SAFETY: GIL held by the caller; mod_wsgi exists in every interpreter.
-    PyObj::borrowed(unsafe { py::PyImport_AddModule(c"mod_wsgi".as_ptr()) })
+    object::sys_module(c"mod_wsgi")
         .and_then(|m| m.getattr(name))
         .and_then(|f| f.call(args))
         .map_err(|_| runtime::describe_error(None))
@@ -138,20 +137,54 @@ fn other_states(
     let ours = runtime::own_states_in(interp);
     let mut idle = Vec::new();
     let mut busy = 0;
-    // SAFETY: GIL held (by the caller); walking the interpreter's thread
-    // states, which only change under the GIL.
+    let is_ours = |t: *mut py::PyThreadState| ours.iter().find(|o| o.tstate == t);
+    // SAFETY: GIL held (by the caller), or this thread attached on a
+    // free-threaded build; see `walk_states` for what is dereferenced.
+    unsafe {
+        walk_states(
+            interp,
+            |t| t == mine || is_ours(t).is_some(),
+            |t| {
+                if t == mine {
+                    return;
+                }
+                match is_ours(t) {
+                    Some(o) if !o.busy.load(Ordering::SeqCst) => idle.push(t),
+                    _ => busy += 1,
+                }
+            },
+        )
+    };
+    (idle, busy)
+}
+
+/// Visits the interpreter's thread states. With the GIL, the list only
+/// changes under it, so every state is visited. Without a GIL (PEP 703)
+/// another thread may unlink and free its own state while we walk, so
+/// only states that `known` says are alive (ours: no thread of ours
+/// enters Python during the teardown) are followed; the first other one
+/// is visited as a pointer, never read, and ends the walk — it counts as
+/// "another thread still in it", which keeps the interpreter.
+///
+/// # Safety
+/// The caller holds the GIL (or is attached, free-threaded).
+unsafe fn walk_states(
+    interp: *mut py::PyInterpreterState,
+    known: impl Fn(*mut py::PyThreadState) -> bool,
+    mut visit: impl FnMut(*mut py::PyThreadState),
+) {
+    let whole_list = !super::gil_mode::gil_disabled();
+    // SAFETY: the caller's promise; `interp` is live.
     let mut t = unsafe { py::PyInterpreterState_ThreadHead(interp) };
     while !t.is_null() {
-        if t != mine {
-            match ours.iter().find(|o| o.tstate == t) {
-                Some(o) if !o.busy.load(Ordering::SeqCst) => idle.push(t),
-                _ => busy += 1,
-            }
+        visit(t);
+        if !whole_list && !known(t) {
+            return;
         }
-        // SAFETY: as above.
+        // SAFETY: `t` is alive: with the GIL, as the list is; without, it
+        // is one of ours.
         t = unsafe { py::PyThreadState_Next(t) };
     }
-    (idle, busy)
 }
 
 /// Counts the busy thread states with `count` (GIL held); while some are

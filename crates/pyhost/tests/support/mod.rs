@@ -13,11 +13,16 @@ use wsgi_core::environ::Environ;
 
 /// Starts Python in this process (on the calling, main thread).
 pub fn start_python() {
+    start_python_with(PythonSettings::default());
+}
+
+/// Starts Python with `settings` (on the calling, main thread).
+pub fn start_python_with(settings: PythonSettings) {
     runtime::initialize(ProcessInfo {
         process_group: String::new(),
         maximum_processes: 1,
         threads_per_process: 4,
-        settings: PythonSettings::default(),
+        settings,
         apache: pyhost::runtime::ApacheFacts {
             version: (2, 4, 99),
             mpm_name: "test".into(),
