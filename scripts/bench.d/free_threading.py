@@ -33,7 +33,7 @@ def application(environ, start_response):
         body = json.dumps({'gil': sys._is_gil_enabled()}).encode()
     else:
         n = 0
-        for i in range(110000):
+        for i in range(65000):
             n += i * i
         body = str(n).encode()
     start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
