@@ -45,11 +45,14 @@ pub enum ScriptOwner {
 struct Registry {
     groups: Vec<Arc<DaemonGroup>>,
     parent_pipe: Option<(RawFd, RawFd)>,
+    /// The notice channel (notices.rs): receiving end, sending end.
+    notices: Option<(RawFd, RawFd)>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     groups: Vec::new(),
     parent_pipe: None,
+    notices: None,
 });
 
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
@@ -69,16 +72,25 @@ pub fn set_parent_pipe(read: RawFd, write: RawFd) {
     registry().parent_pipe = Some((read, write));
 }
 
+pub fn set_notice_channel(receive: RawFd, send: RawFd) {
+    registry().notices = Some((receive, send));
+}
+
+/// The notice channel's sending end, for a daemon's keep-list.
+pub fn notice_sender() -> Option<RawFd> {
+    registry().notices.map(|(_, send)| send)
+}
+
 /// In an Apache child: drop what only the parent and daemons need (the
-/// listening sockets and the parent-liveness pipe), so a dead parent is
-/// seen by the daemons as EOF.
+/// listening sockets, the parent-liveness pipe and the notice channel),
+/// so a dead parent is seen by the daemons as EOF.
 pub fn close_in_apache_child() {
     let r = registry();
     for g in &r.groups {
         // An inherited descriptor this process never uses.
         process::close(g.listener);
     }
-    if let Some((rd, wr)) = r.parent_pipe {
+    for (rd, wr) in [r.parent_pipe, r.notices].into_iter().flatten() {
         process::close(rd);
         process::close(wr);
     }

@@ -1,6 +1,6 @@
 //! A daemon process's health, as its main thread checks it every 100 ms:
 //! CPU time (`cpu-time-limit`), memory (`memory-limit`,
-//! `virtual-memory-limit`), a GIL heartbeat (`deadlock-timeout`) and
+//! `virtual-memory-limit`, `maximum-rss`), a GIL heartbeat (`deadlock-timeout`) and
 //! whether the WSGI script ever loaded (`startup-timeout`). Each check is
 //! enforced whatever else is configured, and names the reason it stops for.
 
@@ -85,13 +85,17 @@ pub fn check(spec: &DaemonProcessSpec) -> Option<StopReason> {
     if !spec.cpu_time_limit.is_zero() && cpu_time() >= spec.cpu_time_limit {
         return Some(StopReason::CpuTimeLimit);
     }
-    if spec.memory_limit > 0 || spec.virtual_memory_limit > 0 {
+    if spec.memory_limit > 0 || spec.virtual_memory_limit > 0 || spec.maximum_rss > 0 {
         let (size, resident) = memory();
         if spec.memory_limit > 0 && resident >= spec.memory_limit {
             return Some(StopReason::MemoryLimit);
         }
         if spec.virtual_memory_limit > 0 && size >= spec.virtual_memory_limit {
             return Some(StopReason::VirtualMemoryLimit);
+        }
+        // maximum-rss is in MiB, and a planned (warm) recycle.
+        if spec.maximum_rss > 0 && resident >= spec.maximum_rss << 20 {
+            return Some(StopReason::MaximumRss);
         }
     }
     None

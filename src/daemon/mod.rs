@@ -10,6 +10,7 @@ pub mod health;
 mod host;
 pub mod incoming;
 pub mod keeper;
+mod notices;
 mod pool;
 mod preauth;
 pub mod process;

@@ -116,6 +116,9 @@ fn setup_and_serve(
     );
     let daemon = Arc::new(Daemon::new(g.clone(), index)?);
     start_workers(&daemon)?;
+    // Taking requests now: the parent may retire the process this one
+    // replaces (notices.rs).
+    super::notices::send(super::notices::Notice::Ready);
     let reason = wait_for_stop(&daemon, parent_pipe, parent);
     Ok((daemon, reason))
 }

@@ -10,12 +10,16 @@ use std::os::fd::RawFd;
 /// Closes everything the daemon inherited but the descriptors on an
 /// explicit list (docs/security.md): stdin/stdout/stderr, the error logs
 /// of the servers (it logs to each request's virtual host), its group's
-/// listening socket, the read end of the parent pipe and its own signal
-/// pipe. Gone are Apache's listeners, other groups' sockets, the MPM's
+/// listening socket, the read end of the parent pipe, the sending end of
+/// the notice channel and its own signal pipe. Gone are Apache's listeners, other groups' sockets, the MPM's
 /// pipe of death, mutex and log files, the parent pipe's write end.
 pub(super) fn close_inherited(g: &DaemonGroup, parent_pipe: RawFd) {
     crate::apache::mpm::close_listeners();
     let mut keep = vec![0, 1, 2, g.listener, parent_pipe];
+    if let Some(sender) = super::group::notice_sender() {
+        keep.push(sender);
+        super::notices::set_sender(sender);
+    }
     keep.extend(crate::apache::vhosts::error_log_fds());
     keep.extend(crate::os::daemon_signals::pipe_fds());
     crate::os::process::close_all_except(&keep);

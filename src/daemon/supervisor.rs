@@ -26,13 +26,26 @@ use std::time::{Duration, Instant};
 struct Slot {
     group: Arc<DaemonGroup>,
     index: u32,
+    /// The slot's newest process (the replacement, while one starts).
     pid: i32,
     parent_pipe: RawFd,
     started: Instant,
     quick_deaths: u32,
+    /// `pid` said it is ready (notices.rs).
+    ready: bool,
+    /// The process being replaced warmly: it serves until `pid` is ready.
+    replacing: Option<i32>,
 }
 
 type SlotRef = Rc<RefCell<Slot>>;
+
+/// A generation's slots and its notice channel, shared by the pool
+/// cleanup and the waker's watch.
+struct Generation {
+    slots: Vec<SlotRef>,
+    notices: RawFd,
+    waker: std::cell::Cell<i32>,
+}
 
 /// Creates every group's socket and forks its processes (in the parent,
 /// from post_config). Returns an error text for the log on failure.
@@ -47,6 +60,8 @@ pub fn start_all(pconf: Pool<'_>, s: Server) -> Result<(), String> {
     group::remove_old_sockets(&groups[0].socket_path, mpm::config_generation() - 1);
     let fds = parent_pipe(s)?;
     group::set_parent_pipe(fds[0], fds[1]);
+    let (notices_rx, notices_tx) = super::notices::channel(s)?;
+    group::set_notice_channel(notices_rx, notices_tx);
     super::keeper::ensure_started(s, fds[0], &groups[0].socket_path);
     let mut slots: Vec<SlotRef> = Vec::new();
     for g in &groups {
@@ -58,6 +73,8 @@ pub fn start_all(pconf: Pool<'_>, s: Server) -> Result<(), String> {
                 parent_pipe: fds[0],
                 started: Instant::now(),
                 quick_deaths: 0,
+                ready: false,
+                replacing: None,
             }));
             spawn(&slot, pconf, s);
             slots.push(slot);
@@ -66,13 +83,28 @@ pub fn start_all(pconf: Pool<'_>, s: Server) -> Result<(), String> {
     // The new sockets exist and their daemons are starting: only now may the
     // previous generation's daemons drain and leave.
     retire_noted(s);
+    let generation = Rc::new(Generation {
+        slots,
+        notices: notices_rx,
+        waker: std::cell::Cell::new(0),
+    });
+    start_waker(&generation, pconf, s);
     pconf.on_cleanup(Box::new(move || {
         let exiting = mpm::exiting();
-        let pids: Vec<(i32, Duration)> = slots
+        stop_waker(&generation);
+        // Every process a slot has: a warm replacement's predecessor too.
+        let pids: Vec<(i32, Duration)> = generation
+            .slots
             .iter()
             .map(|sl| sl.borrow())
-            .filter(|sl| sl.pid > 0)
-            .map(|sl| (sl.pid, sl.group.spec.shutdown_timeout))
+            .flat_map(|sl| {
+                let timeout = sl.group.spec.shutdown_timeout;
+                [Some(sl.pid), sl.replacing]
+                    .into_iter()
+                    .flatten()
+                    .filter(|&p| p > 0)
+                    .map(move |p| (p, timeout))
+            })
             .collect();
         if exiting {
             stop_all(&pids, s);
@@ -82,6 +114,101 @@ pub fn start_all(pconf: Pool<'_>, s: Server) -> Result<(), String> {
         group::close_all(exiting);
     }));
     Ok(())
+}
+
+/// Forks the generation's waker and watches it: when it exits, a notice
+/// is waiting (notices.rs). Not while the server stops.
+fn start_waker(generation: &Rc<Generation>, pconf: Pool<'_>, s: Server) {
+    if mpm::stopping() {
+        return;
+    }
+    let pid = match crate::os::notices::fork_waker(generation.notices, super::notices::WAKER_PAUSE)
+    {
+        Ok(pid) => pid,
+        Err(e) => {
+            log::server(
+                ffi::APLOG_ERR,
+                Some(s),
+                &format!("cannot start the notice waker ({e}): daemons are replaced when they exit, not warmly"),
+            );
+            return;
+        }
+    };
+    generation.waker.set(pid);
+    let again = generation.clone();
+    other_child::watch(
+        pconf,
+        pid,
+        Box::new(move |_status, pconf| {
+            again.waker.set(0);
+            for (pid, notice) in super::notices::take_all(again.notices) {
+                on_notice(&again, pid, notice, pconf, s);
+            }
+            start_waker(&again, pconf, s);
+        }),
+    );
+}
+
+/// Ends the generation's waker (its watch ends with the pool).
+fn stop_waker(generation: &Generation) {
+    let pid = generation.waker.replace(0);
+    if pid > 0 {
+        process::signal(pid, libc::SIGKILL);
+        process::reap(pid);
+    }
+}
+
+/// A daemon's notice: `pid` is the sender as the kernel says; only the
+/// newest process of one of this generation's slots is listened to.
+fn on_notice(
+    generation: &Generation,
+    pid: i32,
+    notice: super::notices::Notice,
+    pconf: Pool<'_>,
+    s: Server,
+) {
+    use super::notices::Notice;
+    let Some(slot) = generation.slots.iter().find(|sl| sl.borrow().pid == pid) else {
+        return;
+    };
+    match notice {
+        Notice::Ready => {
+            let mut sl = slot.borrow_mut();
+            if sl.ready {
+                return;
+            }
+            sl.ready = true;
+            let took = sl.started.elapsed().as_secs_f64();
+            let (index, name) = (sl.index + 1, sl.group.spec.name.clone());
+            log::server(ffi::APLOG_INFO, Some(s), &format!(
+                "daemon process {index} of group '{name}' (pid={pid}) is ready, {took:.2} s after it was started"
+            ));
+            if let Some(old) = sl.replacing.take() {
+                // Its replacement takes requests now: it finishes its own
+                // (up to graceful-timeout) and exits.
+                process::signal(old, libc::SIGUSR1);
+                log::server(ffi::APLOG_INFO, Some(s), &format!(
+                    "daemon process {index} of group '{name}': pid={old} finishes its requests and exits, replaced by pid={pid}"
+                ));
+            }
+        }
+        Notice::Replace(reason) => {
+            {
+                let mut sl = slot.borrow_mut();
+                if sl.replacing.is_some() || !sl.ready {
+                    return;
+                }
+                sl.replacing = Some(pid);
+                log::server(ffi::APLOG_INFO, Some(s), &format!(
+                    "daemon process {} of group '{}' (pid={pid}): {} ({reason}); starting its replacement, and it serves until that one is ready",
+                    sl.index + 1,
+                    sl.group.spec.name,
+                    reason.explain()
+                ));
+            }
+            spawn(slot, pconf, s);
+        }
+    }
 }
 
 /// The parent-liveness pipe: daemons read it, only the parent holds the
@@ -188,6 +315,7 @@ fn spawn(slot: &SlotRef, pconf: Pool<'_>, s: Server) {
         let mut sl = slot.borrow_mut();
         sl.pid = pid;
         sl.started = Instant::now();
+        sl.ready = false;
     }
     log::server(
         ffi::APLOG_INFO,
@@ -204,16 +332,38 @@ fn spawn(slot: &SlotRef, pconf: Pool<'_>, s: Server) {
     other_child::watch(
         pconf,
         pid,
-        Box::new(move |status, pconf| exited(&again, status, pconf, s)),
+        Box::new(move |status, pconf| exited(&again, pid, status, pconf, s)),
     );
 }
 
-/// A daemon exited: log how, and start its successor.
-fn exited(slot: &SlotRef, status: i32, pconf: Pool<'_>, s: Server) {
+/// A daemon exited: log how, and start its successor (unless it was a
+/// process replaced warmly, whose successor is already there).
+fn exited(slot: &SlotRef, pid: i32, status: i32, pconf: Pool<'_>, s: Server) {
     if mpm::stopping() {
         return;
     }
     let how = describe_status(status);
+    if slot.borrow().pid != pid {
+        let mut sl = slot.borrow_mut();
+        if sl.replacing == Some(pid) {
+            // It left before its replacement was ready: that one serves
+            // as soon as it can.
+            sl.replacing = None;
+        }
+        log::server(
+            ffi::APLOG_INFO,
+            None,
+            &format!(
+                "daemon process {} of group '{}' (pid={}) {}; replaced by pid={}",
+                sl.index + 1,
+                sl.group.spec.name,
+                pid,
+                how,
+                sl.pid
+            ),
+        );
+        return;
+    }
     // Exit status 0 is a planned exit (recycling, a signal it was sent).
     let planned = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     {

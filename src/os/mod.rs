@@ -5,6 +5,7 @@
 pub mod access;
 pub mod daemon_signals;
 pub mod identity;
+pub mod notices;
 pub mod prefork_signals;
 pub mod process;
 pub mod users;

@@ -30,6 +30,11 @@ pub struct DaemonProcessSpec {
     pub python_eggs: Option<String>,
     pub stack_size: Option<u64>,
     pub maximum_requests: u64,
+    /// `maximum-requests-jitter=`: each process adds a random 0..=N to
+    /// maximum-requests, so a group's processes do not recycle together.
+    pub maximum_requests_jitter: u64,
+    /// `maximum-rss=` in MiB: a warm recycle once resident memory passes it.
+    pub maximum_rss: u64,
     pub startup_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub deadlock_timeout: Duration,
@@ -84,6 +89,8 @@ impl DaemonProcessSpec {
             python_eggs: None,
             stack_size: None,
             maximum_requests: 0,
+            maximum_requests_jitter: 0,
+            maximum_rss: 0,
             startup_timeout: Duration::ZERO,
             shutdown_timeout: secs(5),
             deadlock_timeout: secs(300),
@@ -178,6 +185,8 @@ impl DaemonProcessSpec {
             "python-eggs" => self.python_eggs = Some(v.to_string()),
             "stack-size" => self.stack_size = Some(count(v, 1, u64::MAX)?),
             "maximum-requests" => self.maximum_requests = count(v, 0, u64::MAX)?,
+            "maximum-requests-jitter" => self.maximum_requests_jitter = count(v, 0, u64::MAX)?,
+            "maximum-rss" => self.maximum_rss = count(v, 0, u64::MAX / (1 << 20))?,
             "startup-timeout" => self.startup_timeout = seconds(v)?,
             "shutdown-timeout" => self.shutdown_timeout = seconds(v)?,
             "deadlock-timeout" => self.deadlock_timeout = seconds(v)?,

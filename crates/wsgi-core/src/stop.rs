@@ -19,6 +19,8 @@ pub enum StopReason {
     CpuTimeLimit,
     MemoryLimit,
     VirtualMemoryLimit,
+    /// `maximum-rss=`: a planned, warm recycle (memory-limit is a limit).
+    MaximumRss,
     ScriptReload,
     // Failures.
     RequestTimeout,
@@ -63,6 +65,7 @@ impl StopReason {
             InactivityTimeout => "inactivity_timeout",
             CpuTimeLimit => "cpu_time_limit",
             MemoryLimit | VirtualMemoryLimit => "memory_limit",
+            MaximumRss => "maximum_rss",
             ScriptReload => "script_reload",
             RequestTimeout | RequestTimeoutUninterrupted => "request_timeout",
             DeadlockTimeout => "deadlock_timeout",
@@ -88,6 +91,7 @@ impl StopReason {
             CpuTimeLimit => "used more CPU time than cpu-time-limit",
             MemoryLimit => "resident memory reached memory-limit",
             VirtualMemoryLimit => "virtual memory reached virtual-memory-limit",
+            MaximumRss => "resident memory passed maximum-rss",
             ScriptReload => "a WSGI script file changed",
             RequestTimeout => "a request ran longer than request-timeout",
             RequestTimeoutUninterrupted => {
@@ -108,10 +112,36 @@ impl StopReason {
         match self {
             EvictionSignal => Drain::Eviction,
             GracefulSignal | GracefulRestart | MaximumRequests | RestartInterval | CpuTimeLimit
-            | MemoryLimit | VirtualMemoryLimit => Drain::Graceful,
+            | MemoryLimit | VirtualMemoryLimit | MaximumRss => Drain::Graceful,
             ScriptReload => Drain::InFlightOnly,
             _ => Drain::None,
         }
+    }
+
+    /// The planned recycling triggers a daemon is replaced for warmly: it
+    /// asks the parent for its replacement and keeps serving until that
+    /// one is ready (docs/lifecycle.md, "Warm replacement"). Each has a
+    /// one-byte code for that request.
+    pub const WARM: [StopReason; 6] = [
+        StopReason::MaximumRequests,
+        StopReason::RestartInterval,
+        StopReason::InactivityTimeout,
+        StopReason::CpuTimeLimit,
+        StopReason::GracefulSignal,
+        StopReason::MaximumRss,
+    ];
+
+    /// This reason's code among `WARM`, if it is one.
+    pub fn warm_code(self) -> Option<u8> {
+        Self::WARM
+            .iter()
+            .position(|r| *r == self)
+            .map(|i| i as u8 + 1)
+    }
+
+    /// The reason a `warm_code` stands for (None: not a code).
+    pub fn from_warm_code(code: u8) -> Option<StopReason> {
+        Self::WARM.get((code as usize).checked_sub(1)?).copied()
     }
 
     /// Whether waiting for request threads can help: a stuck request or
@@ -135,7 +165,7 @@ impl fmt::Display for StopReason {
 mod tests {
     use super::*;
 
-    const ALL: [StopReason; 19] = [
+    const ALL: [StopReason; 20] = [
         StopReason::ShutdownSignal,
         StopReason::GracefulSignal,
         StopReason::EvictionSignal,
@@ -146,6 +176,7 @@ mod tests {
         StopReason::CpuTimeLimit,
         StopReason::MemoryLimit,
         StopReason::VirtualMemoryLimit,
+        StopReason::MaximumRss,
         StopReason::ScriptReload,
         StopReason::RequestTimeout,
         StopReason::RequestTimeoutUninterrupted,
@@ -189,6 +220,21 @@ mod tests {
         ] {
             assert_eq!(r.drain(), Drain::None, "{r}");
         }
+    }
+
+    #[test]
+    fn warm_codes_go_both_ways_and_only_for_planned_reasons() {
+        for r in ALL {
+            match r.warm_code() {
+                Some(c) => assert_eq!(StopReason::from_warm_code(c), Some(r)),
+                None => assert!(!StopReason::WARM.contains(&r)),
+            }
+        }
+        assert_eq!(StopReason::from_warm_code(0), None);
+        assert_eq!(StopReason::from_warm_code(7), None);
+        assert_eq!(StopReason::from_warm_code(255), None);
+        assert_eq!(StopReason::ScriptReload.warm_code(), None);
+        assert_eq!(StopReason::MemoryLimit.warm_code(), None);
     }
 
     #[test]
