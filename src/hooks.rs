@@ -202,7 +202,7 @@ fn child_init(pchild: Pool<'_>, s: Server) {
     if let Some(t) = settings.telemetry_settings() {
         crate::telemetry::start(t);
     }
-    crate::import_scripts::preload_for("", Some(s));
+    let _ = crate::import_scripts::preload_for("", Some(s));
 }
 
 /// How long an Apache child's Python shutdown may take (docs/architecture.md, "Lifecycle").

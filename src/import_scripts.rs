@@ -12,11 +12,13 @@ use wsgi_core::directives::ProcessGroup;
 
 /// `WSGIImportScript`: load the scripts meant for this process group ("" =
 /// embedded) into their interpreters as the process starts, so the first
-/// request does not pay for it. `s` None means the main server.
-pub fn preload_for(process_group: &str, s: Option<Server>) {
+/// request does not pay for it. `s` None means the main server. Returns
+/// how many failed.
+pub fn preload_for(process_group: &str, s: Option<Server>) -> usize {
     let Some(s) = s.or_else(Server::main) else {
-        return;
+        return 0;
     };
+    let mut failed = 0;
     let scripts = config::global_snapshot().import_scripts;
     let wanted = |pg: &ProcessGroup| match pg {
         ProcessGroup::Global => process_group.is_empty(),
@@ -46,6 +48,7 @@ pub fn preload_for(process_group: &str, s: Option<Server>) {
                 ),
             ),
             Err(e) => {
+                failed += 1;
                 let msg = format!("WSGIImportScript '{}' failed:", script.path);
                 log::server(ffi::APLOG_ERR, Some(s), &msg);
                 for line in e.trim_end().lines() {
@@ -54,4 +57,5 @@ pub fn preload_for(process_group: &str, s: Option<Server>) {
             }
         }
     }
+    failed
 }

@@ -383,8 +383,14 @@ fn graceful_restart_lets_in_flight_daemon_requests_finish() {
     });
     std::thread::sleep(Duration::from_millis(500));
     s.graceful();
-    // Every request that starts after the restart reaches the new
-    // generation's daemon, even one an old Apache child takes.
+    // The old daemon takes requests until the new generation's is ready
+    // (docs/lifecycle.md, "Warm replacement"); every request that starts
+    // after that reaches the new one, even one an old Apache child takes.
+    assert!(
+        s.wait_for_log("take its socket's requests", Duration::from_secs(10)),
+        "{}",
+        s.logs()
+    );
     for _ in 0..10 {
         let r = s.get("/app/module");
         assert_eq!(r.status, 200, "{}", s.logs());

@@ -3,7 +3,9 @@
 //! 10 s — while the server goes through 10 `apachectl graceful` restarts
 //! and then an `apachectl graceful-stop`. Every request must come back
 //! complete; new code must serve every request that starts after a
-//! restart; the graceful-stop must let every request in flight finish.
+//! restart has finished (in daemon mode: once the new generation's daemons
+//! are ready, the previous code answering until then); the graceful-stop
+//! must let every request in flight finish.
 //!
 //! Bounded: a fixed number of restarts, every request with a timeout.
 //! With WSGI_TEST_REPORT_ONLY=1 the figures are printed but failures are not
@@ -142,7 +144,7 @@ fn run_under_restarts(tag: &str, daemon: bool) {
     let load = Arc::new(Load::default());
     let mut clients = start_clients(s.port, &load);
     let t0 = Instant::now();
-    let (windows, stale) = restart_repeatedly(&mut s, &load, &version);
+    let (windows, stale) = restart_repeatedly(&mut s, &load, &version, if daemon { 2 } else { 0 });
     let restarts_took = t0.elapsed();
 
     // graceful-stop with requests in flight: one more 6 s request starts
@@ -256,6 +258,7 @@ fn restart_repeatedly(
     s: &mut Server,
     load: &Load,
     version: &dyn Fn(usize),
+    daemons: usize,
 ) -> (Windows, Vec<String>) {
     let mut windows = Vec::new();
     let mut stale = Vec::new();
@@ -264,6 +267,19 @@ fn restart_repeatedly(
         version(i);
         let begin = Instant::now();
         s.graceful_and_old_children_stop_accepting();
+        // In daemon mode the previous generation answers (old code) until
+        // the new one is ready: the restart ends when the old daemons have
+        // stopped taking requests (they log it as they do).
+        let retired = |s: &Server| {
+            s.error_log()
+                .matches("stopping: the server restarted gracefully")
+                .count()
+        };
+        assert!(
+            common::wait_until(Duration::from_secs(15), || retired(s) >= daemons * i),
+            "the previous generation was not retired after restart {i}\n{}",
+            s.logs()
+        );
         windows.push((begin, Instant::now()));
         for _ in 0..3 {
             check_version(s.port, i, load, &mut stale);

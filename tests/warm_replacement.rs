@@ -46,6 +46,8 @@ struct Seen {
     failures: Vec<String>,
     slowest: Duration,
     over_1s: usize,
+    /// When each slow one started, from the start of the load.
+    slow_at: Vec<Duration>,
     ok: usize,
     pids: BTreeSet<String>,
 }
@@ -54,6 +56,7 @@ struct Seen {
 fn load(s: &Server, path: &str, how_long: Duration) -> Seen {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stop = Arc::new(AtomicBool::new(false));
+    let began = Instant::now();
     let clients: Vec<_> = (0..6)
         .map(|_| {
             let (seen, stop, port) = (seen.clone(), stop.clone(), s.port);
@@ -65,7 +68,10 @@ fn load(s: &Server, path: &str, how_long: Duration) -> Seen {
                     let took = t0.elapsed();
                     let mut v = seen.lock().unwrap();
                     v.slowest = v.slowest.max(took);
-                    v.over_1s += usize::from(took > Duration::from_secs(1));
+                    if took > Duration::from_secs(1) {
+                        v.over_1s += 1;
+                        v.slow_at.push(t0 - began);
+                    }
                     match r {
                         Ok(r) if r.status == 200 => {
                             v.ok += 1;
@@ -103,12 +109,24 @@ fn count(log: &str, needle: &str) -> usize {
 }
 
 fn assert_no_wait(what: &str, seen: &Seen, s: &Server) {
+    assert_bounded(what, seen, s, Duration::from_secs(1));
+}
+
+/// Across `apachectl graceful` Apache itself may hold new connections for
+/// up to a second: after a graceful restart its event MPM starts the new
+/// children from its maintenance loop, which sleeps a second when no old
+/// child has exited yet (the same with any module, static files too).
+/// The bound still tells a wait for the 2 s import from that.
+const ACROSS_GRACEFUL: Duration = Duration::from_millis(1500);
+
+fn assert_bounded(what: &str, seen: &Seen, s: &Server, bound: Duration) {
     eprintln!(
-        "{what}: {} ok, {} failed, slowest {:?}, {} over 1 s, {} processes served",
+        "{what}: {} ok, {} failed, slowest {:?}, {} over 1 s (started at {:?}), {} processes served",
         seen.ok,
         seen.failures.len(),
         seen.slowest,
         seen.over_1s,
+        seen.slow_at,
         seen.pids.len()
     );
     assert!(
@@ -118,7 +136,7 @@ fn assert_no_wait(what: &str, seen: &Seen, s: &Server) {
         s.logs()
     );
     assert!(
-        seen.slowest < Duration::from_secs(1),
+        seen.slowest < bound,
         "{what}: a request waited {:?}\n{}",
         seen.slowest,
         s.logs()
@@ -254,4 +272,113 @@ fn malformed_notices_change_nothing() {
     assert_eq!(s.get("/good").text(), good, "{}", s.logs());
     assert!(s.get("/bad").text().starts_with(&bad), "{}", s.logs());
     assert!(!s.error_log().contains("replaced by"), "{}", s.logs());
+}
+
+/// `apachectl graceful` under load: the new generation takes the group's
+/// socket over from the old one, whose daemons go on taking requests until
+/// every new daemon is ready, so no request waits for the import; after
+/// that only new processes answer.
+#[test]
+fn a_graceful_restart_makes_no_request_wait_for_the_import() {
+    let s = start("warm-graceful", "processes=2");
+    warmed_up(&s);
+    let mut before = BTreeSet::new();
+    for _ in 0..20 {
+        before.insert(s.get("/").text());
+    }
+    let seen = std::thread::scope(|scope| {
+        let running = scope.spawn(|| load(&s, "/", Duration::from_secs(8)));
+        std::thread::sleep(Duration::from_millis(500));
+        s.graceful();
+        running.join().unwrap()
+    });
+    assert_bounded(
+        "apachectl graceful, 2 processes, 8 s",
+        &seen,
+        &s,
+        ACROSS_GRACEFUL,
+    );
+    let log = s.error_log();
+    assert!(
+        log.contains("the new generation's processes, ready now, take its socket's requests"),
+        "{log}"
+    );
+    let mut after = BTreeSet::new();
+    for _ in 0..20 {
+        let r = s.get("/");
+        assert_eq!(r.status, 200);
+        after.insert(r.text());
+    }
+    assert!(
+        before.is_disjoint(&after),
+        "old processes still answer: {before:?} {after:?}\n{log}"
+    );
+}
+
+const DEPLOYED: &str = r#"import os, sys
+sys.path.insert(0, os.path.dirname(__file__))
+import site_code
+
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [site_code.VERSION.encode()]
+"#;
+
+fn site_code(version: &str, broken: bool) -> String {
+    let fail = if broken {
+        "raise RuntimeError('broken deploy: a typo in settings')\n"
+    } else {
+        ""
+    };
+    format!("import time\ntime.sleep(1.0)\n{fail}VERSION = '{version}'\n")
+}
+
+/// A deploy whose code fails to import, then `apachectl graceful`: the
+/// previous code keeps answering every request, the log names the error
+/// at each retry; once the code is fixed a retry becomes ready and takes
+/// over, still without a failed request.
+#[test]
+fn a_deploy_that_fails_to_import_changes_nothing_for_users() {
+    let dir = temp_dir("warm-broken");
+    write_file(&dir, "app.wsgi", DEPLOYED);
+    write_file(&dir, "site_code.py", &site_code("v1", false));
+    let d = dir.display();
+    let s = Server::start(
+        "warm-broken",
+        &format!(
+            "WSGIDaemonProcess g processes=2 threads=4\n\
+             WSGIImportScript {d}/app.wsgi process-group=g application-group=%{{GLOBAL}}\n\
+             WSGIScriptAlias / {d}/app.wsgi process-group=g application-group=%{{GLOBAL}}\n"
+        ),
+    );
+    warmed_up(&s);
+    assert_eq!(s.get("/").text(), "v1");
+    write_file(&dir, "site_code.py", &site_code("v2", true));
+    let seen = std::thread::scope(|scope| {
+        let running = scope.spawn(|| load(&s, "/", Duration::from_secs(6)));
+        std::thread::sleep(Duration::from_millis(500));
+        s.graceful();
+        running.join().unwrap()
+    });
+    assert_bounded(
+        "graceful with code that fails to import",
+        &seen,
+        &s,
+        ACROSS_GRACEFUL,
+    );
+    assert_eq!(
+        seen.pids.iter().collect::<Vec<_>>(),
+        vec!["v1"],
+        "{}",
+        s.logs()
+    );
+    let log = s.error_log();
+    assert!(log.contains("broken deploy: a typo in settings"), "{log}");
+    assert!(count(&log, "takes no request and exits") >= 2, "{log}");
+    // The fix: a later retry imports it, becomes ready, and takes over.
+    write_file(&dir, "site_code.py", &site_code("v3", false));
+    let seen = load(&s, "/", Duration::from_secs(12));
+    assert_no_wait("after the fix", &seen, &s);
+    assert!(seen.pids.contains("v3"), "{:?}\n{}", seen.pids, s.logs());
+    assert_eq!(s.get("/").text(), "v3");
 }

@@ -34,6 +34,11 @@ pub struct DaemonGroup {
     pub roots: ScriptRoots,
     /// What an Apache child checks of the socket before using it.
     pub expected: super::socket::Expected,
+    /// What the socket depends on (socket_stash.rs).
+    pub socket_key: u64,
+    /// The socket is the previous generation's, whose daemons still accept
+    /// on it until this generation's are ready.
+    pub shared_with_previous: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,11 +112,16 @@ pub fn close_all(exiting: bool) {
     r.parent_pipe = None;
     drop(r);
     for g in &groups {
-        process::close(g.listener);
+        if exiting {
+            process::close(g.listener);
+        } else {
+            super::socket_stash::put(g.socket_key, g.listener, &g.socket_path);
+        }
     }
     if exiting {
+        super::socket_stash::close_rest();
         if let Some(g) = groups.first() {
-            remove_old_sockets(&g.socket_path, i32::MAX);
+            remove_old_sockets(&g.socket_path, i32::MAX, &[]);
         }
     }
 }
@@ -185,8 +195,13 @@ fn sockets_of_parent(example: &str) -> Vec<(std::path::PathBuf, Option<i32>)> {
 /// that nothing listens on any more, found next to `example`. (An old
 /// generation's daemons may still be draining, and an Apache child of
 /// that generation may still send them a request.)
-pub fn remove_old_sockets(example: &str, keep_from: i32) {
+pub fn remove_old_sockets(example: &str, keep_from: i32, in_use: &[&str]) {
     for (path, generation) in sockets_of_parent(example) {
+        // A socket kept across restarts (socket_stash.rs) is in use
+        // whatever its generation; it is not even probed.
+        if in_use.iter().any(|u| std::path::Path::new(u) == path) {
+            continue;
+        }
         if generation.is_some_and(|g| g < keep_from)
             && std::os::unix::net::UnixStream::connect(&path).is_err()
         {
@@ -212,6 +227,7 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
     let names: Vec<&str> = settings.daemons.iter().map(|d| d.name.as_str()).collect();
     super::secret::configure(process_pool, &names, generation)?;
     if settings.daemons.is_empty() {
+        super::socket_stash::close_rest();
         return Ok(Vec::new());
     }
     let prefix = match &settings.socket_prefix {
@@ -232,14 +248,14 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
     let mut out = Vec::new();
     for spec in settings.daemons.iter() {
         let (uid, gid, groups) = identity_of(spec, apache_uid, apache_gid, &apache_user)?;
-        let socket_path = socket_path_for(&prefix, generation, &spec.name);
         // Apache's children connect as Apache's User (or socket-user=).
         let socket_owner = spec
             .socket_user
             .as_deref()
             .and_then(crate::os::users::user_id)
             .unwrap_or(apache_uid);
-        let listener = listen(&socket_path, spec.listen_backlog, socket_owner)?;
+        let (listener, socket_path, socket_key, shared_with_previous) =
+            group_socket(spec, &prefix, generation, socket_owner)?;
         let mut roots = alias_roots(&spec.name);
         for m in &handler_mappings {
             roots.add_handler_mapping(&m.args, &m.sections);
@@ -261,11 +277,7 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
             listener_pid: std::process::id() as i32,
             file: socket_file_id(&socket_path),
         };
-        let script_owner = match (&spec.script_user, &spec.script_group) {
-            (Some(u), _) => crate::os::users::user_id(u).map(ScriptOwner::User),
-            (None, Some(g)) => crate::os::users::group_id(g).map(ScriptOwner::Group),
-            (None, None) => None,
-        };
+        let script_owner = script_owner_of(spec);
         out.push(Arc::new(DaemonGroup {
             spec: spec.clone(),
             socket_path,
@@ -277,10 +289,40 @@ pub fn build_all(pconf: Pool<'_>) -> Result<Vec<Arc<DaemonGroup>>, String> {
             script_owner,
             roots,
             expected,
+            socket_key,
+            shared_with_previous,
         }));
     }
+    // Sockets of groups removed or changed by this restart.
+    super::socket_stash::close_rest();
     registry().groups = out.clone();
     Ok(out)
+}
+
+/// script-user= / script-group=, resolved.
+fn script_owner_of(spec: &wsgi_core::DaemonProcessSpec) -> Option<ScriptOwner> {
+    match (&spec.script_user, &spec.script_group) {
+        (Some(u), _) => crate::os::users::user_id(u).map(ScriptOwner::User),
+        (None, Some(g)) => crate::os::users::group_id(g).map(ScriptOwner::Group),
+        (None, None) => None,
+    }
+}
+
+/// The group's listening socket: the previous generation's when it can be
+/// kept (socket_stash.rs), else a new one. (descriptor, path, key, kept).
+fn group_socket(
+    spec: &wsgi_core::DaemonProcessSpec,
+    prefix: &str,
+    generation: i32,
+    owner: u32,
+) -> Result<(RawFd, String, u64, bool), String> {
+    let key = super::socket_stash::key(&spec.name, owner, spec.listen_backlog, prefix);
+    if let Some((fd, path)) = super::socket_stash::take(key) {
+        return Ok((fd, path, key, true));
+    }
+    let path = socket_path_for(prefix, generation, &spec.name);
+    let fd = listen(&path, spec.listen_backlog, owner)?;
+    Ok((fd, path, key, false))
 }
 
 /// The uid, gid and groups a daemon of `spec` runs with (Apache's User and

@@ -18,6 +18,7 @@ pub mod relay;
 pub mod secret;
 mod serve;
 mod setup;
+mod socket_stash;
 mod state;
 mod stop_loop;
 pub mod supervisor;

@@ -23,9 +23,20 @@ use std::time::Duration;
 use wsgi_core::stop::{Drain, StopReason};
 
 /// Runs the daemon; never returns.
-pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration) -> ! {
+/// `fallback`: processes of the previous code still serve this group's
+/// socket (a warm replacement, or a graceful restart that kept the
+/// socket): then a WSGIImportScript that fails keeps this process from
+/// taking requests at all; it exits, and the parent tries again with a
+/// growing delay while the others serve.
+pub fn run(
+    g: &Arc<DaemonGroup>,
+    index: u32,
+    parent_pipe: RawFd,
+    delay: Duration,
+    fallback: bool,
+) -> ! {
     log::set_process_group(&g.spec.name);
-    let status = match setup_and_serve(g, index, parent_pipe, delay) {
+    let status = match setup_and_serve(g, index, parent_pipe, delay, fallback) {
         Ok((daemon, reason)) => {
             stop(&daemon, reason);
             0
@@ -47,6 +58,19 @@ pub fn run(g: &Arc<DaemonGroup>, index: u32, parent_pipe: RawFd, delay: Duration
 /// Drains as `reason` says, then runs the lifecycle's stop sequence.
 fn stop(d: &Daemon, reason: StopReason) {
     let spec = &d.group.spec;
+    // Retired because others serve the socket now: what is queued on it
+    // is theirs; finish what is in flight.
+    let how = match super::stop_loop::taken_over() {
+        true if reason.drain() != Drain::None => {
+            // No new connection from now on: the others take them, and
+            // the Apache children's kept connections are handed back
+            // (Retry) so their next requests go there too.
+            super::pool::stop_accepting(d);
+            super::pool::close_idle(d);
+            Drain::InFlightOnly
+        }
+        _ => reason.drain(),
+    };
     // Telemetry hears of the decision before the drain, as with mod_wsgi.
     crate::telemetry::stopping(reason.name());
     log::server(
@@ -59,7 +83,7 @@ fn stop(d: &Daemon, reason: StopReason) {
             reason
         ),
     );
-    let drained = match reason.drain() {
+    let drained = match how {
         Drain::None => None,
         Drain::Graceful => Some(drain(d, spec.graceful_timeout, true)),
         Drain::InFlightOnly => Some(drain(d, spec.graceful_timeout, false)),
@@ -81,6 +105,7 @@ fn setup_and_serve(
     index: u32,
     parent_pipe: RawFd,
     delay: Duration,
+    fallback: bool,
 ) -> Result<(Arc<Daemon>, StopReason), String> {
     os::own_process_group();
     os::signal_on_parent_death(libc::SIGTERM);
@@ -102,7 +127,12 @@ fn setup_and_serve(
         );
         std::thread::sleep(delay);
     }
-    start_python(g)?;
+    let failed = start_python(g)?;
+    if failed > 0 && fallback {
+        return Err(format!(
+            "{failed} WSGIImportScript(s) failed (above), and the processes running the previous code still serve: this one takes no request and exits; the parent starts it again"
+        ));
+    }
     log::server(
         ffi::APLOG_INFO,
         None,
@@ -123,7 +153,9 @@ fn setup_and_serve(
     Ok((daemon, reason))
 }
 
-fn start_python(g: &DaemonGroup) -> Result<(), String> {
+/// Starts Python and imports the group's WSGIImportScripts; how many of
+/// those failed.
+fn start_python(g: &DaemonGroup) -> Result<usize, String> {
     let settings = {
         let mut s = crate::config::global_snapshot().python;
         if g.spec.python_home.is_some() {
@@ -162,8 +194,7 @@ fn start_python(g: &DaemonGroup) -> Result<(), String> {
         crate::telemetry::start(t);
     }
     health::start_gil_heartbeat(&g.spec);
-    crate::import_scripts::preload_for(&g.spec.name, None);
-    Ok(())
+    Ok(crate::import_scripts::preload_for(&g.spec.name, None))
 }
 
 fn start_workers(d: &Arc<Daemon>) -> Result<(), String> {

@@ -13,10 +13,10 @@ use super::state::Daemon;
 use super::timeouts::{oldest_request, overdue_requests};
 use crate::apache::{ffi, log};
 use crate::os;
-use crate::os::daemon_signals::{self as signals, RETIRE, SCRIPT_CHANGED};
+use crate::os::daemon_signals::{self as signals, RETIRE, RETIRE_SHARED, SCRIPT_CHANGED};
 use pyhost::runtime;
 use std::os::fd::RawFd;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use wsgi_core::DaemonProcessSpec;
 
@@ -24,6 +24,15 @@ use wsgi_core::DaemonProcessSpec;
 /// ignores a request while it already has one, or before it has seen this
 /// process ready).
 const ASK_AGAIN: Duration = Duration::from_secs(5);
+
+/// Set when the parent retired this process because others serve its
+/// socket now: it finishes only the requests in flight.
+static TAKEN_OVER: AtomicBool = AtomicBool::new(false);
+
+/// Whether others took this process's socket over (see `TAKEN_OVER`).
+pub(super) fn taken_over() -> bool {
+    TAKEN_OVER.load(Ordering::SeqCst)
+}
 
 /// This process's own recycling points: maximum-requests plus a random
 /// 0..=maximum-requests-jitter, and restart-interval plus up to a tenth
@@ -135,6 +144,10 @@ pub(super) fn wait_for_stop(d: &Daemon, parent_pipe: RawFd, parent: i32) -> Stop
                     // replacement is ready.
                     s if s == RETIRE as i32 => {
                         return replacing.map_or(StopReason::GracefulRestart, |r| r.reason)
+                    }
+                    s if s == RETIRE_SHARED as i32 => {
+                        TAKEN_OVER.store(true, Ordering::SeqCst);
+                        return replacing.map_or(StopReason::GracefulRestart, |r| r.reason);
                     }
                     libc::SIGUSR1 if !spec.eviction_timeout.is_zero() => {
                         return StopReason::EvictionSignal

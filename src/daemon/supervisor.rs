@@ -35,6 +35,9 @@ struct Slot {
     ready: bool,
     /// The process being replaced warmly: it serves until `pid` is ready.
     replacing: Option<i32>,
+    /// The previous generation's daemons still serve this group's socket
+    /// (until every new one is ready).
+    previous_serves: bool,
 }
 
 type SlotRef = Rc<RefCell<Slot>>;
@@ -50,14 +53,20 @@ struct Generation {
 /// Creates every group's socket and forks its processes (in the parent,
 /// from post_config). Returns an error text for the log on failure.
 pub fn start_all(pconf: Pool<'_>, s: Server) -> Result<(), String> {
+    retire_noted_by_an_earlier_build(s);
     let groups = group::build_all(pconf)?;
     if groups.is_empty() {
         // A group removed from the configuration: its daemons drain and go.
-        retire_noted(s);
+        retire_noted(s, |_| Some(false));
         return Ok(());
     }
     // Sockets of generations before the previous one have no users left.
-    group::remove_old_sockets(&groups[0].socket_path, mpm::config_generation() - 1);
+    let in_use: Vec<&str> = groups.iter().map(|g| g.socket_path.as_str()).collect();
+    group::remove_old_sockets(
+        &groups[0].socket_path,
+        mpm::config_generation() - 1,
+        &in_use,
+    );
     let fds = parent_pipe(s)?;
     group::set_parent_pipe(fds[0], fds[1]);
     let (notices_rx, notices_tx) = super::notices::channel(s)?;
@@ -75,14 +84,21 @@ pub fn start_all(pconf: Pool<'_>, s: Server) -> Result<(), String> {
                 quick_deaths: 0,
                 ready: false,
                 replacing: None,
+                previous_serves: g.shared_with_previous,
             }));
             spawn(&slot, pconf, s);
             slots.push(slot);
         }
     }
     // The new sockets exist and their daemons are starting: only now may the
-    // previous generation's daemons drain and leave.
-    retire_noted(s);
+    // previous generation's daemons drain and leave — those whose socket
+    // the new generation took over once its daemons are ready (on_notice).
+    let shared: Vec<u64> = groups
+        .iter()
+        .filter(|g| g.shared_with_previous)
+        .map(|g| g.socket_key)
+        .collect();
+    retire_noted(s, |key| (!shared.contains(&key)).then_some(false));
     let generation = Rc::new(Generation {
         slots,
         notices: notices_rx,
@@ -93,21 +109,24 @@ pub fn start_all(pconf: Pool<'_>, s: Server) -> Result<(), String> {
         let exiting = mpm::exiting();
         stop_waker(&generation);
         // Every process a slot has: a warm replacement's predecessor too.
-        let pids: Vec<(i32, Duration)> = generation
+        let pids: Vec<(i32, Duration, u64)> = generation
             .slots
             .iter()
             .map(|sl| sl.borrow())
             .flat_map(|sl| {
-                let timeout = sl.group.spec.shutdown_timeout;
+                let (timeout, key) = (sl.group.spec.shutdown_timeout, sl.group.socket_key);
                 [Some(sl.pid), sl.replacing]
                     .into_iter()
                     .flatten()
                     .filter(|&p| p > 0)
-                    .map(move |p| (p, timeout))
+                    .map(move |p| (p, timeout, key))
             })
             .collect();
         if exiting {
-            stop_all(&pids, s);
+            let bound = pids.iter().map(|p| p.1).max().unwrap_or_default();
+            let mut all: Vec<(i32, Duration)> = pids.iter().map(|p| (p.0, p.1)).collect();
+            all.extend(take_all_noted(s).into_iter().map(|p| (p, bound)));
+            stop_all(&all, s);
         } else {
             note_retiring(&pids, s);
         }
@@ -149,6 +168,16 @@ fn start_waker(generation: &Rc<Generation>, pconf: Pool<'_>, s: Server) {
     );
 }
 
+/// Whether every process of `group` in this generation is ready.
+fn all_ready(generation: &Generation, group: &DaemonGroup) -> bool {
+    generation
+        .slots
+        .iter()
+        .map(|sl| sl.borrow())
+        .filter(|sl| sl.group.socket_key == group.socket_key)
+        .all(|sl| sl.ready)
+}
+
 /// Ends the generation's waker (its watch ends with the pool).
 fn stop_waker(generation: &Generation) {
     let pid = generation.waker.replace(0);
@@ -183,13 +212,24 @@ fn on_notice(
             log::server(ffi::APLOG_INFO, Some(s), &format!(
                 "daemon process {index} of group '{name}' (pid={pid}) is ready, {took:.2} s after it was started"
             ));
+            let group = sl.group.clone();
             if let Some(old) = sl.replacing.take() {
                 // Its replacement takes requests now: it finishes its own
                 // (up to graceful-timeout) and exits.
-                process::signal(old, libc::SIGUSR1);
+                process::signal(old, libc::SIGUSR2);
                 log::server(ffi::APLOG_INFO, Some(s), &format!(
                     "daemon process {index} of group '{name}': pid={old} finishes its requests and exits, replaced by pid={pid}"
                 ));
+            }
+            drop(sl);
+            if group.shared_with_previous && all_ready(generation, &group) {
+                retire_noted(s, |key| (key == group.socket_key).then_some(true));
+                for other in &generation.slots {
+                    let mut o = other.borrow_mut();
+                    if o.group.socket_key == group.socket_key {
+                        o.previous_serves = false;
+                    }
+                }
             }
         }
         Notice::Replace(reason) => {
@@ -225,20 +265,25 @@ fn parent_pipe(s: Server) -> Result<[RawFd; 2], String> {
 
 /// Daemons of the generation being replaced, kept in the process pool (as
 /// plain C data: the .so, and so its Rust types, may differ after the
-/// restart) until the new generation's sockets exist.
+/// restart) until they are told to go: at once when their group has a new
+/// socket, or once every new daemon of their group is ready when the new
+/// generation took their socket over (socket_stash.rs). `keys[i]` is the
+/// socket key of `pids[i]`'s group.
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct Retiring {
     count: i32,
     pids: [i32; 1024],
+    keys: [u64; 1024],
 }
 
 fn retiring(s: Server) -> Option<Kept<Retiring>> {
     let zero = Retiring {
         count: 0,
         pids: [0; 1024],
+        keys: [0; 1024],
     };
-    kept::<_, ()>(s.process_pool(), "retiring", || Ok(zero))
+    kept::<_, ()>(s.process_pool(), "retiring_by_socket", || Ok(zero))
         .ok()
         .map(|(k, _)| k)
 }
@@ -247,14 +292,15 @@ fn retiring(s: Server) -> Option<Kept<Retiring>> {
 /// told to leave by `retire_noted` once the new generation's sockets exist
 /// (telling them now would let an idle one leave before a late request from
 /// an old Apache child has a newer socket to fall back to).
-fn note_retiring(live: &[(i32, Duration)], s: Server) {
+fn note_retiring(live: &[(i32, Duration, u64)], s: Server) {
     let Some(kept) = retiring(s) else {
         return;
     };
     let mut rec = kept.get();
-    for &(pid, _) in live {
+    for &(pid, _, key) in live {
         if (rec.count as usize) < rec.pids.len() {
             rec.pids[rec.count as usize] = pid;
+            rec.keys[rec.count as usize] = key;
             rec.count += 1;
         } else {
             // No room to remember it: tell it now rather than never.
@@ -264,32 +310,89 @@ fn note_retiring(live: &[(i32, Duration)], s: Server) {
     kept.set(rec);
 }
 
-/// SIGUSR1 to the previous generation's daemons: they finish the requests
-/// already sent to them (up to graceful-timeout), then exit. The parent does
-/// not wait for them.
-fn retire_noted(s: Server) {
+/// Tells the noted daemons whose socket key `now` accepts to go: SIGUSR1
+/// when their socket is theirs alone (they finish what old children sent
+/// them, up to graceful-timeout), SIGUSR2 when the new generation shares
+/// it (they finish only what is in flight). The parent does not wait.
+fn retire_noted(s: Server, now: impl Fn(u64) -> Option<bool>) {
     let Some(kept) = retiring(s) else {
+        return;
+    };
+    let mut rec = kept.get();
+    let count = (rec.count.max(0) as usize).min(rec.pids.len());
+    let mut left = 0;
+    for i in 0..count {
+        let (pid, key) = (rec.pids[i], rec.keys[i]);
+        let Some(shared) = now(key) else {
+            rec.pids[left] = pid;
+            rec.keys[left] = key;
+            left += 1;
+            continue;
+        };
+        process::signal(pid, if shared { libc::SIGUSR2 } else { libc::SIGUSR1 });
+        log::server(ffi::APLOG_INFO, Some(s), &format!(
+            "restart: daemon process pid={} of the previous generation finishes its requests (up to its graceful-timeout) and exits{}",
+            pid,
+            if shared { "; the new generation's processes, ready now, take its socket's requests" } else { "" }
+        ));
+    }
+    rec.count = left as i32;
+    kept.set(rec);
+}
+
+/// The record an earlier build of this module kept its old generation's
+/// daemons in (the .so can change on a graceful restart): they are told
+/// to go at once, as that build would have.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RetiringBefore {
+    count: i32,
+    pids: [i32; 1024],
+}
+
+fn retire_noted_by_an_earlier_build(s: Server) {
+    let zero = RetiringBefore {
+        count: 0,
+        pids: [0; 1024],
+    };
+    let Ok((kept, _)) = kept::<_, ()>(s.process_pool(), "retiring", || Ok(zero)) else {
         return;
     };
     let mut rec = kept.get();
     let count = (rec.count.max(0) as usize).min(rec.pids.len());
     for &pid in &rec.pids[..count] {
         process::signal(pid, libc::SIGUSR1);
-        log::server(ffi::APLOG_INFO, Some(s), &format!(
-            "restart: daemon process pid={} of the previous generation finishes its requests (up to its graceful-timeout) and exits",
-            pid
-        ));
     }
     rec.count = 0;
     kept.set(rec);
 }
 
+/// On stop: the previous generations' daemons still waiting to be retired.
+fn take_all_noted(s: Server) -> Vec<i32> {
+    let Some(kept) = retiring(s) else {
+        return Vec::new();
+    };
+    let mut rec = kept.get();
+    let count = (rec.count.max(0) as usize).min(rec.pids.len());
+    let pids = rec.pids[..count].to_vec();
+    rec.count = 0;
+    kept.set(rec);
+    pids
+}
+
 /// Forks the slot's daemon and watches it: when it exits (and the server
 /// is not stopping) a new one is started.
 fn spawn(slot: &SlotRef, pconf: Pool<'_>, s: Server) {
-    let (group, index, parent_pipe, quick_deaths) = {
+    let (group, index, parent_pipe, quick_deaths, fallback) = {
         let sl = slot.borrow();
-        (sl.group.clone(), sl.index, sl.parent_pipe, sl.quick_deaths)
+        let fallback = sl.replacing.is_some() || sl.previous_serves;
+        (
+            sl.group.clone(),
+            sl.index,
+            sl.parent_pipe,
+            sl.quick_deaths,
+            fallback,
+        )
     };
     // Crash-loop throttle: a process that dies within a second of starting
     // makes its successor wait (1 s, 2 s, 4 s ... up to 20 s) before starting
@@ -300,7 +403,7 @@ fn spawn(slot: &SlotRef, pconf: Pool<'_>, s: Server) {
         Duration::from_secs((1u64 << quick_deaths.min(5)).min(20))
     };
     let pid = match process::fork() {
-        Ok(Forked::Child) => super::process::run(&group, index, parent_pipe, delay),
+        Ok(Forked::Child) => super::process::run(&group, index, parent_pipe, delay, fallback),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
             let msg = format!(
@@ -383,7 +486,9 @@ fn exited(slot: &SlotRef, pid: i32, status: i32, pconf: Pool<'_>, s: Server) {
                 how
             ),
         );
-        if !planned && sl.started.elapsed() < Duration::from_secs(1) {
+        // A process that never became ready (a failed import) counts as a
+        // quick death too: its successors wait longer each time.
+        if !planned && (sl.started.elapsed() < Duration::from_secs(1) || !sl.ready) {
             sl.quick_deaths += 1;
         } else {
             sl.quick_deaths = 0;

@@ -16,6 +16,10 @@ static PARENT_PID: AtomicI32 = AtomicI32::new(0);
 pub const RETIRE: u8 = 0xF0;
 /// Written by a worker that saw a changed WSGI script (script_reload).
 pub const SCRIPT_CHANGED: u8 = 0xF1;
+/// The signal byte for SIGUSR2 sent by our Apache parent: retire, and
+/// leave what is queued on the socket to the processes that took over
+/// (a warm replacement, or the next generation on the same socket).
+pub const RETIRE_SHARED: u8 = 0xF2;
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     // The interrupted code may be about to read errno: keep it as it was.
@@ -29,10 +33,11 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
         } else {
             unsafe { (*info).si_pid() }
         };
-        let b = if sig == libc::SIGUSR1 && sender == PARENT_PID.load(Ordering::Relaxed) {
-            RETIRE
-        } else {
-            sig as u8
+        let from_parent = sender == PARENT_PID.load(Ordering::Relaxed);
+        let b = match sig {
+            libc::SIGUSR1 if from_parent => RETIRE,
+            libc::SIGUSR2 if from_parent => RETIRE_SHARED,
+            _ => sig as u8,
         };
         // SAFETY: write(2) is async-signal-safe; a full pipe just drops it.
         unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };

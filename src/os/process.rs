@@ -101,6 +101,27 @@ pub fn close(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
+/// The path a Unix socket is bound to (None: not one, or unnamed).
+pub fn socket_path(fd: RawFd) -> Option<String> {
+    // SAFETY: sockaddr_un is plain data; getsockname writes at most `len`
+    // bytes into it and sets `len`.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: as above.
+    let r =
+        unsafe { libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_un).cast(), &mut len) };
+    if r != 0 || addr.sun_family != libc::AF_UNIX as libc::sa_family_t {
+        return None;
+    }
+    let path: Vec<u8> = addr
+        .sun_path
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    (!path.is_empty()).then(|| String::from_utf8_lossy(&path).into_owned())
+}
+
 /// A close-on-exec pipe: [read end, write end].
 pub fn pipe() -> io::Result<[RawFd; 2]> {
     let mut fds = [0; 2];
