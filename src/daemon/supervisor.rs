@@ -105,34 +105,39 @@ pub fn start_all(pconf: Pool<'_>, s: Server) -> Result<(), String> {
         waker: std::cell::Cell::new(0),
     });
     start_waker(&generation, pconf, s);
-    pconf.on_cleanup(Box::new(move || {
-        let exiting = mpm::exiting();
-        stop_waker(&generation);
-        // Every process a slot has: a warm replacement's predecessor too.
-        let pids: Vec<(i32, Duration, u64)> = generation
-            .slots
-            .iter()
-            .map(|sl| sl.borrow())
-            .flat_map(|sl| {
-                let (timeout, key) = (sl.group.spec.shutdown_timeout, sl.group.socket_key);
-                [Some(sl.pid), sl.replacing]
-                    .into_iter()
-                    .flatten()
-                    .filter(|&p| p > 0)
-                    .map(move |p| (p, timeout, key))
-            })
-            .collect();
-        if exiting {
-            let bound = pids.iter().map(|p| p.1).max().unwrap_or_default();
-            let mut all: Vec<(i32, Duration)> = pids.iter().map(|p| (p.0, p.1)).collect();
-            all.extend(take_all_noted(s).into_iter().map(|p| (p, bound)));
-            stop_all(&all, s);
-        } else {
-            note_retiring(&pids, s);
-        }
-        group::close_all(exiting);
-    }));
+    pconf.on_cleanup(Box::new(move || config_gone(&generation, s)));
     Ok(())
+}
+
+/// The configuration's pool is going: on a stop, every daemon (of every
+/// generation) is stopped; on a restart, this generation's are noted to
+/// be retired by the next one, and the sockets set aside for it.
+fn config_gone(generation: &Generation, s: Server) {
+    let exiting = mpm::exiting();
+    stop_waker(generation);
+    // Every process a slot has: a warm replacement's predecessor too.
+    let pids: Vec<(i32, Duration, u64)> = generation
+        .slots
+        .iter()
+        .map(|sl| sl.borrow())
+        .flat_map(|sl| {
+            let (timeout, key) = (sl.group.spec.shutdown_timeout, sl.group.socket_key);
+            [Some(sl.pid), sl.replacing]
+                .into_iter()
+                .flatten()
+                .filter(|&p| p > 0)
+                .map(move |p| (p, timeout, key))
+        })
+        .collect();
+    if exiting {
+        let bound = pids.iter().map(|p| p.1).max().unwrap_or_default();
+        let mut all: Vec<(i32, Duration)> = pids.iter().map(|p| (p.0, p.1)).collect();
+        all.extend(take_all_noted(s).into_iter().map(|p| (p, bound)));
+        stop_all(&all, s);
+    } else {
+        note_retiring(&pids, s);
+    }
+    group::close_all(exiting);
 }
 
 /// Forks the generation's waker and watches it: when it exits, a notice
