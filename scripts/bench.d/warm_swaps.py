@@ -73,7 +73,11 @@ class Server:
             f.write('\n'.join(lines) + '\n')
         binary = os.path.join(apxs('SBINDIR'), apxs('TARGET'))
         subprocess.run([binary, '-f', conf, '-k', 'start'], check=True)
-        with open(os.path.join(self.root, 'httpd.pid')) as f:
+        pidfile = os.path.join(self.root, 'httpd.pid')
+        deadline = time.monotonic() + 30
+        while not os.path.exists(pidfile) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(pidfile) as f:
             self.pid = int(f.read())
         # Both daemons have imported the application and answer.
         deadline = time.monotonic() + 60
