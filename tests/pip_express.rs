@@ -235,6 +235,15 @@ fn request_timeout_queue_timeout_and_maximum_requests_take_effect() {
         "{pids:?}\n{}",
         s.logs()
     );
+    // The old process served until its replacement was ready (warm
+    // replacement) and leaves now; the queue-timeout check below needs
+    // the one process with its one thread.
+    let old = pids[0].unwrap_or_default() as u32;
+    assert!(
+        wait_until(Duration::from_secs(20), || !common::alive(old)),
+        "pid {old} did not leave\n{}",
+        s.logs()
+    );
 
     let port2 = s.port;
     let stuck = std::thread::spawn(move || {
