@@ -77,9 +77,12 @@ fn daemon_signals_give_their_reasons() {
 
     // SIGHUP: a process_signal event, the process keeps running.
     common::signal(first as i32, libc::SIGHUP);
+    // Until the line is complete: the app creates the file, then writes
+    // (without the GIL the test can read in between).
     assert!(
-        wait_until(Duration::from_secs(5), || !markers(&dir, "signal")
-            .is_empty()),
+        wait_until(Duration::from_secs(5), || markers(&dir, "signal")
+            .first()
+            .is_some_and(|(_, text)| text.ends_with('\n'))),
         "{}",
         s.logs()
     );

@@ -19,12 +19,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import apxs, free_port, parse_wrk, session_cpu  # noqa: E402
+from bench import parse_wrk, session_cpu  # noqa: E402
+from one_httpd import OneHttpd  # noqa: E402
 
 APP = '''import json, sys
 
@@ -41,43 +41,19 @@ def application(environ, start_response):
 '''
 
 
-class Server:
+class Server(OneHttpd):
     def __init__(self, module, gil_env, python_home):
-        self.root = tempfile.mkdtemp(prefix='mod_wsgi_rs-bench-ft-')
-        os.chmod(self.root, 0o755)
-        with open(os.path.join(self.root, 'app.wsgi'), 'w') as f:
-            f.write(APP)
-        os.chmod(os.path.join(self.root, 'app.wsgi'), 0o644)
-        self.port = free_port()
-        modules = apxs('LIBEXECDIR')
-        lines = [
-            'ServerRoot %s' % self.root, 'Listen 127.0.0.1:%d' % self.port,
-            'ServerName 127.0.0.1', 'PidFile %s/httpd.pid' % self.root,
-            'ErrorLog %s/error.log' % self.root, 'LogLevel warn',
-            'DefaultRuntimeDir %s' % self.root, 'Mutex file:%s' % self.root,
-            'LoadModule mpm_event_module %s/mod_mpm_event.so' % modules,
-            'LoadModule authz_core_module %s/mod_authz_core.so' % modules,
-            'LoadModule alias_module %s/mod_alias.so' % modules,
-            'LoadModule wsgi_module %s' % module,
-            'WSGIPythonHome %s' % python_home,
-            'WSGISocketPrefix %s/wsgi' % self.root,
-            'KeepAlive On', 'MaxKeepAliveRequests 0',
-            '<Directory %s>' % self.root, '  Require all granted', '</Directory>',
-            'WSGIFreeThreading On',
-            'WSGIDaemonProcess cpu processes=1 threads=4',
-            'WSGIScriptAlias / %s/app.wsgi process-group=cpu application-group=%%{GLOBAL}' % self.root,
-        ]
-        if os.geteuid() == 0:
-            lines += ['User www-data', 'Group www-data']
-        conf = os.path.join(self.root, 'httpd.conf')
-        with open(conf, 'w') as f:
-            f.write('\n'.join(lines) + '\n')
         env = dict(os.environ)
         env.pop('PYTHON_GIL', None)
         if gil_env:
             env['PYTHON_GIL'] = '1'
-        binary = os.path.join(apxs('SBINDIR'), apxs('TARGET'))
-        subprocess.run([binary, '-f', conf, '-k', 'start'], check=True, env=env)
+        super().__init__('ft', APP, module, [
+            'WSGIPythonHome %s' % python_home,
+            'KeepAlive On', 'MaxKeepAliveRequests 0',
+            'WSGIFreeThreading On',
+            'WSGIDaemonProcess cpu processes=1 threads=4',
+            'WSGIScriptAlias / @APP@ process-group=cpu application-group=%{GLOBAL}',
+        ], env=env)
         deadline = time.monotonic() + 30
         self.gil = None
         while time.monotonic() < deadline:
@@ -87,17 +63,9 @@ class Server:
                 break
             except OSError:
                 time.sleep(0.1)
-        with open(os.path.join(self.root, 'httpd.pid')) as f:
-            self.pid = int(f.read())
         if self.gil is None:
             self.stop()
             sys.exit('bench: the server for %s did not answer; see %s/error.log' % (module, self.root))
-
-    def stop(self):
-        os.kill(self.pid, 15)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and os.path.exists('/proc/%d' % self.pid):
-            time.sleep(0.05)
 
 
 def load(port, duration):

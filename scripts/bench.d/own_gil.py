@@ -10,12 +10,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import apxs, free_port, parse_wrk, session_cpu  # noqa: E402
+from bench import parse_wrk, session_cpu  # noqa: E402
+from one_httpd import OneHttpd  # noqa: E402
 
 APP = '''def application(environ, start_response):
     n = 0
@@ -27,38 +27,15 @@ APP = '''def application(environ, start_response):
 '''
 
 
-class Server:
+class Server(OneHttpd):
     def __init__(self, module, own_gil):
-        self.root = tempfile.mkdtemp(prefix='mod_wsgi_rs-bench-own-gil-')
-        os.chmod(self.root, 0o755)
-        with open(os.path.join(self.root, 'app.wsgi'), 'w') as f:
-            f.write(APP)
-        os.chmod(os.path.join(self.root, 'app.wsgi'), 0o644)
-        self.port = free_port()
-        modules = apxs('LIBEXECDIR')
-        lines = [
-            'ServerRoot %s' % self.root, 'Listen 127.0.0.1:%d' % self.port,
-            'ServerName 127.0.0.1', 'PidFile %s/httpd.pid' % self.root,
-            'ErrorLog %s/error.log' % self.root, 'LogLevel warn',
-            'DefaultRuntimeDir %s' % self.root, 'Mutex file:%s' % self.root,
-            'LoadModule mpm_event_module %s/mod_mpm_event.so' % modules,
-            'LoadModule authz_core_module %s/mod_authz_core.so' % modules,
-            'LoadModule alias_module %s/mod_alias.so' % modules,
-            'LoadModule wsgi_module %s' % module,
+        super().__init__('own-gil', APP, module, [
             'KeepAlive On', 'MaxKeepAliveRequests 0',
-            '<Directory %s>' % self.root, '  Require all granted', '</Directory>',
             'WSGIDaemonProcess cpu processes=1 threads=4',
             'WSGIPerInterpreterGIL %s' % ('On' if own_gil else 'Off'),
-            'WSGIScriptAlias /a %s/app.wsgi process-group=cpu application-group=a' % self.root,
-            'WSGIScriptAlias /b %s/app.wsgi process-group=cpu application-group=b' % self.root,
-        ]
-        if os.geteuid() == 0:
-            lines += ['User www-data', 'Group www-data']
-        conf = os.path.join(self.root, 'httpd.conf')
-        with open(conf, 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-        binary = os.path.join(apxs('SBINDIR'), apxs('TARGET'))
-        subprocess.run([binary, '-f', conf, '-k', 'start'], check=True)
+            'WSGIScriptAlias /a @APP@ process-group=cpu application-group=a',
+            'WSGIScriptAlias /b @APP@ process-group=cpu application-group=b',
+        ])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -67,14 +44,6 @@ class Server:
                 break
             except OSError:
                 time.sleep(0.1)
-        with open(os.path.join(self.root, 'httpd.pid')) as f:
-            self.pid = int(f.read())
-
-    def stop(self):
-        os.kill(self.pid, 15)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and os.path.exists('/proc/%d' % self.pid):
-            time.sleep(0.05)
 
 
 def load(port, duration):

@@ -16,16 +16,13 @@ request and how many took over 1 s. Run through `scripts/bench
 import os
 import signal
 import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import apxs, free_port  # noqa: E402
+from one_httpd import OneHttpd  # noqa: E402
 
 APP = '''import os, time
 time.sleep(4.0)  # a slow import, as a real Django project has
@@ -42,43 +39,13 @@ SCENARIOS = {
 }
 
 
-class Server:
+class Server(OneHttpd):
     def __init__(self, module, options):
-        self.root = tempfile.mkdtemp(prefix='mod_wsgi_rs-bench-warm-')
-        os.chmod(self.root, 0o755)
-        with open(os.path.join(self.root, 'app.wsgi'), 'w') as f:
-            f.write(APP)
-        os.chmod(os.path.join(self.root, 'app.wsgi'), 0o644)
-        self.port = free_port()
-        modules = apxs('LIBEXECDIR')
-        lines = [
-            'ServerRoot %s' % self.root, 'Listen 127.0.0.1:%d' % self.port,
-            'ServerName 127.0.0.1', 'PidFile %s/httpd.pid' % self.root,
-            'ErrorLog %s/error.log' % self.root, 'LogLevel warn',
-            'DefaultRuntimeDir %s' % self.root, 'Mutex file:%s' % self.root,
-            'LoadModule mpm_event_module %s/mod_mpm_event.so' % modules,
-            'LoadModule authz_core_module %s/mod_authz_core.so' % modules,
-            'LoadModule alias_module %s/mod_alias.so' % modules,
-            'LoadModule wsgi_module %s' % module,
-            'WSGISocketPrefix %s/wsgi' % self.root,
-            '<Directory %s>' % self.root, '  Require all granted', '</Directory>',
+        super().__init__('warm', APP, module, [
             'WSGIDaemonProcess site processes=2 threads=4 %s' % options,
-            'WSGIImportScript %s/app.wsgi process-group=site application-group=%%{GLOBAL}' % self.root,
-            'WSGIScriptAlias / %s/app.wsgi process-group=site application-group=%%{GLOBAL}' % self.root,
-        ]
-        if os.geteuid() == 0:
-            lines += ['User www-data', 'Group www-data']
-        conf = os.path.join(self.root, 'httpd.conf')
-        with open(conf, 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-        binary = os.path.join(apxs('SBINDIR'), apxs('TARGET'))
-        subprocess.run([binary, '-f', conf, '-k', 'start'], check=True)
-        pidfile = os.path.join(self.root, 'httpd.pid')
-        deadline = time.monotonic() + 30
-        while not os.path.exists(pidfile) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with open(pidfile) as f:
-            self.pid = int(f.read())
+            'WSGIImportScript @APP@ process-group=site application-group=%{GLOBAL}',
+            'WSGIScriptAlias / @APP@ process-group=site application-group=%{GLOBAL}',
+        ])
         # Both daemons have imported the application and answer.
         deadline = time.monotonic() + 60
         seen = set()
@@ -88,12 +55,6 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         time.sleep(1)
-
-    def stop(self):
-        os.kill(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and os.path.exists('/proc/%d' % self.pid):
-            time.sleep(0.05)
 
 
 def get(port):
