@@ -30,6 +30,11 @@ def application(environ, start_response):
 fn start(tag: &str, options: &str) -> Server {
     let dir = temp_dir(tag);
     write_file(&dir, "app.wsgi", APP);
+    start_in(tag, &dir, options)
+}
+
+/// A server with `dir`/app.wsgi preloaded in daemon group `g`.
+fn start_in(tag: &str, dir: &std::path::Path, options: &str) -> Server {
     let d = dir.display();
     Server::start(
         tag,
@@ -342,15 +347,7 @@ fn a_deploy_that_fails_to_import_changes_nothing_for_users() {
     let dir = temp_dir("warm-broken");
     write_file(&dir, "app.wsgi", DEPLOYED);
     write_file(&dir, "site_code.py", &site_code("v1", false));
-    let d = dir.display();
-    let s = Server::start(
-        "warm-broken",
-        &format!(
-            "WSGIDaemonProcess g processes=2 threads=4\n\
-             WSGIImportScript {d}/app.wsgi process-group=g application-group=%{{GLOBAL}}\n\
-             WSGIScriptAlias / {d}/app.wsgi process-group=g application-group=%{{GLOBAL}}\n"
-        ),
-    );
+    let s = start_in("warm-broken", &dir, "processes=2");
     warmed_up(&s);
     assert_eq!(s.get("/").text(), "v1");
     write_file(&dir, "site_code.py", &site_code("v2", true));
